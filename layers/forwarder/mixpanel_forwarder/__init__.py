@@ -1,0 +1,19 @@
+"""Mixpanel forwarder for AWS Lambda: SQS and Kinesis records into Mixpanel's /import API."""
+
+from __future__ import annotations
+
+from .errors import ConfigError, DecodeError, ForwarderError, InvocationError, ParkingError, TransportError
+from .forwarder import Forwarder, Result
+from .settings import Settings
+
+__all__ = [
+    "ConfigError",
+    "DecodeError",
+    "Forwarder",
+    "ForwarderError",
+    "InvocationError",
+    "ParkingError",
+    "Result",
+    "Settings",
+    "TransportError",
+]

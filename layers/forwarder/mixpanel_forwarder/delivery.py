@@ -1,0 +1,220 @@
+"""Sending batches to /import and turning every answer into event states.
+
+| answer | outcome |
+|---|---|
+| 2xx | every event of the request imported |
+| 400 with failed_records | listed events refused for good (parked); the rest imported; never resent |
+| 400 without failed_records | every event refused for good, with Mixpanel's error as the reason |
+| 413 | the request is split in halves and each is sent again; a single event is refused for good |
+| 408, 429, 5xx, timeout, reset | retried with backoff (or Retry-After) while attempts and time remain |
+| 401, 403, other 4xx | nothing more is sent this invocation; nothing of it is acknowledged |
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from concurrent.futures import Executor, Future
+from typing import Any
+
+from . import codec
+from .batching import Batch
+from .deadline import Deadline
+from .errors import TransportError
+from .ledger import Ledger
+from .model import Failure
+from .retry import TRANSIENT_STATUSES, Backoff
+from .settings import Settings
+from .transport import Response, Sender
+
+_SNIPPET = 200  # characters of an error body kept in a reason
+
+
+class Delivery:
+    """One invocation's requests: submitted as batches fill, several in flight, awaited at the end."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sender: Sender,
+        executor: Executor,
+        backoff: Backoff,
+        ledger: Ledger,
+        deadline: Deadline,
+    ) -> None:
+        self._settings = settings
+        self._sender = sender
+        self._executor = executor
+        self._backoff = backoff
+        self._ledger = ledger
+        self._deadline = deadline
+        self._futures: list[tuple[Future[None], Batch]] = []
+        self._stop = threading.Event()
+        self._stop_reason = ""
+        self._lock = threading.Lock()
+        self.requests: Counter[str] = Counter()
+        self.retries = 0
+        self.bytes_raw = 0
+        self.bytes_gzip = 0
+        self.latency_ms: list[float] = []
+
+    def submit(self, batch: Batch) -> None:
+        self._futures.append((self._executor.submit(self._deliver, batch), batch))
+
+    def wait(self) -> None:
+        for future, batch in self._futures:
+            try:
+                future.result()
+            except Exception as exc:  # a bug must not lose events: they are reported for retry
+                self._ledger.fail_all(batch.indices, Failure(f"internal error while sending: {exc!r}"))
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "requests": dict(self.requests),
+            "retries": self.retries,
+            "bytes_raw": self.bytes_raw,
+            "bytes_gzip": self.bytes_gzip,
+            "latency_ms_max": round(max(self.latency_ms), 1) if self.latency_ms else 0.0,
+        }
+
+    def _deliver(self, batch: Batch) -> None:
+        payload = batch.payload()
+        body = codec.gzip(payload)
+        attempt = 0
+        while True:
+            if self._stop.is_set():
+                self._ledger.fail_all(batch.indices, Failure(self._stop_reason))
+                return
+            remaining = self._deadline.remaining()
+            if remaining <= 0:
+                self._ledger.fail_all(batch.indices, Failure("not sent: the function's time ran out"))
+                return
+            attempt += 1
+            response, problem = self._send(body, len(payload), min(self._settings.request_timeout, remaining))
+            if response is not None:
+                status = response.status
+                if 200 <= status < 300:
+                    self._ledger.imported(batch.indices)
+                    return
+                if status == 400:
+                    self._strict_answer(batch, response)
+                    return
+                if status == 413:
+                    self._too_large(batch, response)
+                    return
+                if status not in TRANSIENT_STATUSES:
+                    self._halt(f"Mixpanel answered {status}: {_snippet(response.body)}")
+                    self._ledger.fail_all(batch.indices, Failure(self._stop_reason))
+                    return
+                problem = f"Mixpanel answered {status}: {_snippet(response.body)}"
+            if attempt >= self._settings.max_attempts:
+                self._ledger.fail_all(batch.indices, Failure(f"gave up after {attempt} attempts; last: {problem}"))
+                return
+            delay = self._backoff.delay(attempt, response.retry_after if response is not None else None)
+            if delay >= self._deadline.remaining():
+                self._ledger.fail_all(batch.indices, Failure(f"no time left to retry; last: {problem}"))
+                return
+            with self._lock:
+                self.retries += 1
+            self._stop.wait(delay)
+
+    def _send(self, body: bytes, raw_size: int, timeout: float) -> tuple[Response | None, str]:
+        started = time.perf_counter()
+        try:
+            response = self._sender.send(body, timeout)
+        except TransportError as exc:
+            self._count("timeout" if "timeout" in str(exc).lower() else "connection", raw_size, len(body), started)
+            return None, str(exc)
+        status = response.status
+        status_class = str(status) if status in (400, 401, 403, 413, 429) else f"{status // 100}xx"
+        self._count(status_class, raw_size, len(body), started)
+        return response, ""
+
+    def _count(self, status_class: str, raw_size: int, gzip_size: int, started: float) -> None:
+        with self._lock:
+            self.requests[status_class] += 1
+            self.bytes_raw += raw_size
+            self.bytes_gzip += gzip_size
+            self.latency_ms.append((time.perf_counter() - started) * 1000)
+
+    def _halt(self, reason: str) -> None:
+        """Credentials refused (or the URL is wrong): every request would fail the same way."""
+        if not self._stop.is_set():
+            self._stop_reason = f"{reason} (nothing more sent this invocation)"
+            self._stop.set()
+
+    def _too_large(self, batch: Batch, response: Response) -> None:
+        if len(batch) == 1:
+            self._ledger.fail(
+                batch.indices[0],
+                Failure(f"too large for one request: {_snippet(response.body)}", "event", permanent=True),
+            )
+            return
+        for half in batch.split():
+            self._deliver(half)
+
+    def _strict_answer(self, batch: Batch, response: Response) -> None:
+        """400 in strict mode: the listed events are refused, the others of the request were imported."""
+        answer = _json(response.body)
+        entries = answer.get("failed_records") if isinstance(answer, dict) else None
+        if not isinstance(entries, list) or not entries:
+            error = answer.get("error") if isinstance(answer, dict) else None
+            reason = f"Mixpanel refused the request: {error or _snippet(response.body)}"
+            self._ledger.fail_all(batch.indices, Failure(reason, "request", permanent=True))
+            return
+        refused: dict[int, Failure] = {}
+        unmatched = False
+        by_insert_id: dict[str, int] | None = None
+        for entry in entries:
+            position = None
+            field = message = None
+            if isinstance(entry, dict):
+                index = entry.get("index")
+                if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(batch):
+                    position = index
+                field, message = entry.get("field"), entry.get("message")
+                insert_id = entry.get("$insert_id", entry.get("insert_id"))
+            else:
+                insert_id = entry
+            if position is None and isinstance(insert_id, str):
+                if by_insert_id is None:
+                    by_insert_id = self._insert_ids(batch)
+                position = by_insert_id.get(insert_id)
+            if position is None:
+                unmatched = True
+                continue
+            refused[position] = Failure(
+                str(message or "refused by Mixpanel in strict mode"),
+                str(field) if field else "event",
+                permanent=True,
+            )
+        imported = []
+        for position, index in enumerate(batch.indices):
+            failure = refused.get(position)
+            if failure is not None:
+                self._ledger.fail(index, failure)
+            elif unmatched:
+                # Mixpanel refused something we cannot place: resend the rest (dedup makes it safe).
+                self._ledger.fail(index, Failure("Mixpanel's 400 named a record that cannot be matched"))
+            else:
+                imported.append(index)
+        self._ledger.imported(imported)
+
+    def _insert_ids(self, batch: Batch) -> dict[str, int]:
+        ids: dict[str, int] = {}
+        for position, body in enumerate(batch.bodies):
+            event = codec.loads(body)
+            ids.setdefault(str(event["properties"].get("$insert_id")), position)
+        return ids
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return codec.loads(body)
+    except codec.JSONDecodeError:
+        return None  # proxies answer HTML: the caller falls back to the raw text
+
+
+def _snippet(body: bytes) -> str:
+    return body[:_SNIPPET].decode("utf-8", "replace").strip() or "(empty body)"

@@ -1,0 +1,151 @@
+"""The pipeline: decode → normalize → batch → send → park → report, for one invocation."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from . import codec
+from .batching import Batcher
+from .deadletter import Parker, SqsParker, parked_message
+from .deadline import Deadline
+from .delivery import Delivery
+from .errors import DecodeError
+from .ledger import Ledger
+from .model import Failure, Invalid, Item, SourceKind, SourceRecord, State
+from .normalize import MAX_EVENT_BYTES, normalize
+from .report import batch_item_failures
+from .retry import Backoff
+from .settings import Settings
+from .transport import Sender, Urllib3Sender
+
+_REASONS_IN_SUMMARY = 10
+
+
+class Source(Protocol):
+    """What the sqs and kinesis modules provide."""
+
+    def source_records(self, event: Any) -> tuple[SourceKind, list[SourceRecord]]: ...
+
+    def decode(self, record: SourceRecord) -> list[Item]: ...
+
+
+@dataclass
+class Result:
+    kind: SourceKind
+    records: int
+    ledger: Ledger
+    delivery: dict[str, Any]
+    batch_item_failures: list[dict[str, str]]
+
+    @property
+    def response(self) -> dict[str, Any]:
+        return {"batchItemFailures": self.batch_item_failures}
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and reasons only, never payloads: safe to log."""
+        return {
+            "source": self.kind.value,
+            "records": self.records,
+            **self.ledger.counts(),
+            "records_reported": len(self.batch_item_failures),
+            **self.delivery,
+            "reasons": dict(self.ledger.reasons().most_common(_REASONS_IN_SUMMARY)),
+        }
+
+
+class Forwarder:
+    """Built once per container: the HTTP pool, the worker threads and the parker live across invocations."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sender: Sender | None = None,
+        parker: Parker | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self._sender = sender if sender is not None else Urllib3Sender(settings)
+        if parker is None and settings.dead_letter_queue_url:
+            parker = SqsParker(settings.dead_letter_queue_url)
+        self._parker = parker
+        self._executor = ThreadPoolExecutor(settings.max_concurrent_requests, thread_name_prefix="mixpanel-send")
+        self._backoff = Backoff(settings, rng)
+        self._clock = clock
+
+    def forward(self, source: Source, event: Any, context: Any) -> Result:
+        kind, records = source.source_records(event)
+        ledger = Ledger(len(records))
+        deadline = Deadline(context, self.settings.deadline_margin_ms)
+        delivery = Delivery(self.settings, self._sender, self._executor, self._backoff, ledger, deadline)
+        self._decode_and_send(source, records, ledger, delivery)
+        delivery.wait()
+        self._park(records, ledger)
+        ledger.settle()
+        failures = batch_item_failures(kind, records, ledger.records_to_retry())
+        return Result(kind, len(records), ledger, delivery.stats(), failures)
+
+    def _decode_and_send(self, source: Source, records: list[SourceRecord], ledger: Ledger, delivery: Delivery) -> None:
+        """Batches go out as soon as they fill, so encoding the next overlaps sending the last."""
+        batcher = Batcher(self.settings.batch_max_events, self.settings.batch_max_bytes)
+        now_ms = int(self._clock() * 1000)
+        dumps = codec.dumps
+        for record_index, record in enumerate(records):
+            try:
+                items = source.decode(record)
+            except DecodeError as exc:
+                ledger.fail_record(record_index, Failure(str(exc), "record", permanent=True))
+                continue
+            for item in items:
+                index = ledger.add(record_index, item)
+                try:
+                    body = dumps(normalize(item, now_ms))
+                except Invalid as exc:
+                    ledger.fail(index, Failure(exc.message, exc.field, permanent=True))
+                    continue
+                except (TypeError, ValueError) as exc:  # e.g. an integer JSON allows but Mixpanel cannot store
+                    ledger.fail(index, Failure(f"cannot be encoded as JSON: {exc}", "properties", permanent=True))
+                    continue
+                if len(body) >= MAX_EVENT_BYTES:
+                    ledger.fail(index, Failure(f"{len(body)} bytes, over Mixpanel's 1 MiB per event", "event", True))
+                    continue
+                full = batcher.add(index, body)
+                if full is not None:
+                    delivery.submit(full)
+        last = batcher.flush()
+        if last is not None:
+            delivery.submit(last)
+
+    def _park(self, records: list[SourceRecord], ledger: Ledger) -> None:
+        """Permanent failures go to the dead-letter queue; without one they stay pending and are reported."""
+        if self._parker is None:
+            return
+        record_indices = ledger.records_to_park()
+        event_indices = ledger.events_to_park()
+        if not record_indices and not event_indices:
+            return
+        messages = [
+            parked_message(_why(ledger.record_failures[r]), records[r].origin, "record", records[r].raw)
+            for r in record_indices
+        ]
+        for i in event_indices:
+            item = ledger.items[i]
+            origin = {**records[ledger.record_of[i]].origin, "item": item.key}
+            messages.append(parked_message(_why(ledger.failures[i]), origin, "event", item.payload))
+        stored = self._parker.park(messages)
+        for r, ok in zip(record_indices, stored, strict=False):
+            if ok:
+                ledger.record_states[r] = State.PARKED
+        for i, ok in zip(event_indices, stored[len(record_indices) :], strict=True):
+            if ok:
+                ledger.states[i] = State.PARKED
+
+
+def _why(failure: Failure | None) -> dict[str, Any]:
+    assert failure is not None  # only failed records and events are parked
+    return failure.as_dict()

@@ -1,0 +1,142 @@
+"""Items into Mixpanel events: time to epoch milliseconds, a deterministic `$insert_id`, `ip` = 0, and
+the checks Mixpanel's strict mode would fail an event on, made before anything is sent."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from .model import Invalid, Item
+from .timefmt import to_epoch_ms
+
+# Mixpanel refuses times before 1971-01-01 and more than an hour ahead of its clock.
+EARLIEST_TIME_MS = 31_536_000_000
+FUTURE_SLACK_MS = 3_600_000
+MAX_PROPERTIES = 255
+MAX_NESTED_KEYS = 255
+MAX_LIST_ITEMS = 255
+MAX_NESTING_DEPTH = 3
+MAX_EVENT_BYTES = 1024 * 1024
+
+# Placeholder values Mixpanel refuses as distinct_id and as $insert_id.
+INVALID_IDS = frozenset(
+    {
+        "00000000-0000-0000-0000-000000000000",
+        "anon",
+        "anonymous",
+        "nil",
+        "none",
+        "null",
+        "n/a",
+        "na",
+        "undefined",
+        "unknown",
+        "<nil>",
+        "0",
+        "-1",
+        "true",
+        "false",
+        "[]",
+        "{}",
+    }
+)
+_is_insert_id = re.compile(r"[A-Za-z0-9-]{1,36}").fullmatch
+
+
+def derive_insert_id(key: str) -> str:
+    """32 hex characters from the item's source coordinates: the same on every redelivery."""
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+def normalize(item: Item, now_ms: int) -> dict[str, Any]:
+    """The event to send, or Invalid with the field and reason Mixpanel would give."""
+    if item.error is not None:
+        raise Invalid("record", item.error)
+    event = item.payload
+    if not isinstance(event, dict):
+        raise Invalid("event", f"must be a JSON object with event and properties, got {type(event).__name__}")
+    name = event.get("event")
+    if not isinstance(name, str) or not name.strip():
+        raise Invalid("event", "the event name must be a non-empty string")
+    properties = event.get("properties")
+    if properties is None:
+        properties = {}
+    elif not isinstance(properties, dict):
+        raise Invalid("properties", "must be a JSON object")
+    if len(event) > 2 or "properties" not in event:
+        properties = _lift_top_level(event, properties)
+
+    raw_time = properties.get("time")
+    time_ms = item.default_time_ms if raw_time is None else to_epoch_ms(raw_time)
+    if time_ms is None:
+        if raw_time is None:
+            raise Invalid("properties.time", "is missing and the source carries no timestamp")
+        raise Invalid("properties.time", f"must be seconds or milliseconds since epoch or ISO-8601, got {raw_time!r}")
+    if time_ms < EARLIEST_TIME_MS:
+        raise Invalid("properties.time", f"{time_ms} ms is before 1971-01-01")
+    if time_ms > now_ms + FUTURE_SLACK_MS:
+        raise Invalid("properties.time", f"{time_ms} ms is more than 1 hour in the future")
+
+    if "distinct_id" in properties:
+        _check_distinct_id(properties["distinct_id"])
+    insert_id = properties.get("$insert_id")
+    if insert_id is not None:
+        _check_insert_id(insert_id)
+    if len(properties) > MAX_PROPERTIES:
+        raise Invalid("properties", f"has {len(properties)} properties, more than {MAX_PROPERTIES}")
+    for key, value in properties.items():
+        if isinstance(value, dict | list):
+            _check_nested(key, value, 1)
+
+    # Every check passed: only now change the event, so what is parked on failure is what arrived.
+    properties["time"] = time_ms
+    if insert_id is None:
+        properties["$insert_id"] = derive_insert_id(item.key)
+    if "ip" not in properties:
+        properties["ip"] = 0  # otherwise Mixpanel geolocates every event to the function's AWS region
+    return {"event": name, "properties": properties}
+
+
+def _lift_top_level(event: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any]:
+    """Flat events (`{"event", "distinct_id", "time", ...}`): top-level fields move into properties."""
+    lifted = dict(properties)
+    for key, value in event.items():
+        if key in ("event", "properties"):
+            continue
+        if key in lifted and lifted[key] != value:
+            raise Invalid(key, "is given both at the top level and in properties, with different values")
+        lifted[key] = value
+    return lifted
+
+
+def _check_distinct_id(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise Invalid("properties.distinct_id", f"must be a string or a number, got {type(value).__name__}")
+    if str(value).strip().lower() in INVALID_IDS:
+        raise Invalid("properties.distinct_id", f"{value!r} is a placeholder Mixpanel refuses")
+
+
+def _check_insert_id(value: Any) -> None:
+    if not isinstance(value, str) or not _is_insert_id(value):
+        raise Invalid("properties.$insert_id", "must be 1 to 36 characters of A-Z, a-z, 0-9 and -")
+    if value.lower() in INVALID_IDS:
+        raise Invalid("properties.$insert_id", f"{value!r} is a placeholder Mixpanel refuses")
+
+
+def _check_nested(path: str, value: Any, depth: int) -> None:
+    if depth > MAX_NESTING_DEPTH:
+        raise Invalid(f"properties.{path}", f"nests deeper than {MAX_NESTING_DEPTH} levels")
+    children: Iterable[tuple[Any, Any]]
+    if isinstance(value, dict):
+        if len(value) > MAX_NESTED_KEYS:
+            raise Invalid(f"properties.{path}", f"has {len(value)} keys, more than {MAX_NESTED_KEYS}")
+        children = value.items()
+    else:
+        if len(value) > MAX_LIST_ITEMS:
+            raise Invalid(f"properties.{path}", f"has {len(value)} items, more than {MAX_LIST_ITEMS}")
+        children = enumerate(value)
+    for key, child in children:
+        if isinstance(child, dict | list):
+            _check_nested(f"{path}.{key}", child, depth + 1)

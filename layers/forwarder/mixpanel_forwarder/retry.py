@@ -1,0 +1,49 @@
+"""When to try a request again: exponential backoff with jitter, as Mixpanel advises, or Retry-After."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from .settings import Settings
+
+TRANSIENT_STATUSES = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
+
+
+class Backoff:
+    """Delay before attempt n+1: base × 2^(n-1) capped at the maximum, plus jitter (2 s, 4 s … 60 s, + 1–5 s)."""
+
+    def __init__(self, settings: Settings, rng: random.Random | None = None) -> None:
+        self._base = settings.retry_base
+        self._max = settings.retry_max
+        self._jitter = (settings.retry_jitter_min, max(settings.retry_jitter_min, settings.retry_jitter_max))
+        self._rng = rng or random.Random()
+
+    def delay(self, attempt: int, retry_after: str | None = None) -> float:
+        honoured = parse_retry_after(retry_after)
+        if honoured is not None:
+            return honoured
+        exponential: float = min(self._max, self._base * 2.0 ** max(attempt - 1, 0))
+        return exponential + self._rng.uniform(*self._jitter)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)

@@ -1,0 +1,172 @@
+"""Settings, read once from environment variables into a frozen dataclass.
+
+Every missing or invalid value fails fast with a ConfigError naming the variable to fix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+MIXPANEL_API_URL = "MIXPANEL_API_URL"
+MIXPANEL_REGION = "MIXPANEL_REGION"
+MIXPANEL_PROJECT_ID = "MIXPANEL_PROJECT_ID"
+MIXPANEL_SERVICE_ACCOUNT_USERNAME = "MIXPANEL_SERVICE_ACCOUNT_USERNAME"
+MIXPANEL_SERVICE_ACCOUNT_SECRET = "MIXPANEL_SERVICE_ACCOUNT_SECRET"  # noqa: S105 - a variable name
+MIXPANEL_PROJECT_TOKEN = "MIXPANEL_PROJECT_TOKEN"  # noqa: S105 - a variable name
+DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
+BATCH_MAX_EVENTS = "BATCH_MAX_EVENTS"
+BATCH_MAX_BYTES = "BATCH_MAX_BYTES"
+MAX_CONCURRENT_REQUESTS = "MAX_CONCURRENT_REQUESTS"
+CONNECT_TIMEOUT_SECONDS = "CONNECT_TIMEOUT_SECONDS"
+REQUEST_TIMEOUT_SECONDS = "REQUEST_TIMEOUT_SECONDS"
+MAX_ATTEMPTS = "MAX_ATTEMPTS"
+RETRY_BASE_SECONDS = "RETRY_BASE_SECONDS"
+RETRY_MAX_SECONDS = "RETRY_MAX_SECONDS"
+RETRY_JITTER_MIN_SECONDS = "RETRY_JITTER_MIN_SECONDS"
+RETRY_JITTER_MAX_SECONDS = "RETRY_JITTER_MAX_SECONDS"
+DEADLINE_MARGIN_MS = "DEADLINE_MARGIN_MS"
+
+REGION_HOSTS = {
+    "US": "https://api.mixpanel.com",
+    "EU": "https://api-eu.mixpanel.com",
+    "IN": "https://api-in.mixpanel.com",
+}
+MAX_EVENTS_PER_REQUEST = 2000  # Mixpanel's hard limit per /import request
+DEFAULT_MAX_BYTES = 2 * 1024 * 1024  # uncompressed; the limit in Mixpanel's own 413 example
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Basic-auth pair for /import; `project_id` is None for project-token auth."""
+
+    username: str
+    password: str = field(repr=False)
+    project_id: str | None
+
+    def __repr__(self) -> str:  # never show the secret, even in a traceback's locals
+        return f"Credentials(username={self.username!r}, project_id={self.project_id!r})"
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_url: str
+    credentials: Credentials
+    dead_letter_queue_url: str | None = None
+    batch_max_events: int = MAX_EVENTS_PER_REQUEST
+    batch_max_bytes: int = DEFAULT_MAX_BYTES
+    max_concurrent_requests: int = 8
+    connect_timeout: float = 3.0
+    request_timeout: float = 15.0
+    max_attempts: int = 6
+    retry_base: float = 2.0
+    retry_max: float = 60.0
+    retry_jitter_min: float = 1.0
+    retry_jitter_max: float = 5.0
+    deadline_margin_ms: int = 3000
+
+    @property
+    def import_url(self) -> str:
+        query = "strict=1"
+        if self.credentials.project_id is not None:
+            query += f"&project_id={self.credentials.project_id}"
+        return f"{self.api_url}/import?{query}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = _Env(os.environ if environ is None else environ)
+        credentials = _credentials(env)
+        return cls(
+            api_url=_api_url(env),
+            credentials=credentials,
+            dead_letter_queue_url=env.text(DEAD_LETTER_QUEUE_URL),
+            batch_max_events=env.integer(BATCH_MAX_EVENTS, MAX_EVENTS_PER_REQUEST, 1, MAX_EVENTS_PER_REQUEST),
+            batch_max_bytes=env.integer(BATCH_MAX_BYTES, DEFAULT_MAX_BYTES, 1024, 10 * 1024 * 1024),
+            max_concurrent_requests=env.integer(MAX_CONCURRENT_REQUESTS, 8, 1, 64),
+            connect_timeout=env.number(CONNECT_TIMEOUT_SECONDS, 3.0, 0.01, 60.0),
+            request_timeout=env.number(REQUEST_TIMEOUT_SECONDS, 15.0, 0.01, 900.0),
+            max_attempts=env.integer(MAX_ATTEMPTS, 6, 1, 100),
+            retry_base=env.number(RETRY_BASE_SECONDS, 2.0, 0.0, 600.0),
+            retry_max=env.number(RETRY_MAX_SECONDS, 60.0, 0.0, 900.0),
+            retry_jitter_min=env.number(RETRY_JITTER_MIN_SECONDS, 1.0, 0.0, 60.0),
+            retry_jitter_max=env.number(RETRY_JITTER_MAX_SECONDS, 5.0, 0.0, 60.0),
+            deadline_margin_ms=env.integer(DEADLINE_MARGIN_MS, 3000, 0, 600_000),
+        )
+
+
+class _Env:
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def text(self, name: str) -> str | None:
+        value = self._environ.get(name, "").strip()
+        return value or None
+
+    def required(self, name: str, why: str) -> str:
+        value = self.text(name)
+        if value is None:
+            raise ConfigError(name, f"is not set; {why}")
+        return value
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(name, f"must be a whole number from {low} to {high}, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ConfigError(name, f"must be a whole number from {low} to {high}, got {value}")
+        return value
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(name, f"must be a number from {low:g} to {high:g}, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ConfigError(name, f"must be a number from {low:g} to {high:g}, got {value:g}")
+        return value
+
+
+def _api_url(env: _Env) -> str:
+    url = env.text(MIXPANEL_API_URL)
+    if url is None:
+        region = (env.text(MIXPANEL_REGION) or "US").upper()
+        if region not in REGION_HOSTS:
+            raise ConfigError(MIXPANEL_REGION, f"must be one of {', '.join(REGION_HOSTS)}, got {region!r}")
+        return REGION_HOSTS[region]
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError(MIXPANEL_API_URL, f"must be an https:// URL such as {REGION_HOSTS['US']}, got {url!r}")
+    # Plain HTTP is for the embedded sink on loopback only: events and credentials never cross a
+    # network unencrypted.
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ConfigError(MIXPANEL_API_URL, f"must use https:// for a non-loopback host, got {url!r}")
+    return url.rstrip("/").removesuffix("/import")
+
+
+def _credentials(env: _Env) -> Credentials:
+    token = env.text(MIXPANEL_PROJECT_TOKEN)
+    username = env.text(MIXPANEL_SERVICE_ACCOUNT_USERNAME)
+    if token is not None and username is None:
+        return Credentials(username=token, password="", project_id=None)
+    why = (
+        f"set a service account ({MIXPANEL_SERVICE_ACCOUNT_USERNAME}, {MIXPANEL_SERVICE_ACCOUNT_SECRET}, "
+        f"{MIXPANEL_PROJECT_ID}) or {MIXPANEL_PROJECT_TOKEN}"
+    )
+    username = env.required(MIXPANEL_SERVICE_ACCOUNT_USERNAME, why)
+    secret = env.required(MIXPANEL_SERVICE_ACCOUNT_SECRET, why)
+    project_id = env.required(MIXPANEL_PROJECT_ID, "a service account needs the project id it imports into")
+    if not project_id.isdigit():
+        raise ConfigError(MIXPANEL_PROJECT_ID, f"must be the numeric project id, got {project_id!r}")
+    return Credentials(username=username, password=secret, project_id=project_id)

@@ -1,0 +1,1 @@
+"""Decoding: Lambda event sources into source records, and record payloads into items."""

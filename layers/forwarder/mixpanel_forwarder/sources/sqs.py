@@ -1,0 +1,46 @@
+"""SQS invocations: records, FIFO detection, and each body into items."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import DecodeError, InvocationError
+from ..model import Item, SourceKind, SourceRecord
+from .documents import decode_document
+
+
+def source_records(event: Any) -> tuple[SourceKind, list[SourceRecord]]:
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list):
+        raise InvocationError("the event has no Records list: is this function subscribed to an SQS queue?")
+    kind = SourceKind.SQS
+    out: list[SourceRecord] = []
+    for raw in records:
+        if not isinstance(raw, dict):
+            out.append(SourceRecord(None, {"record": raw}, {}))
+            continue
+        source = raw.get("eventSourceARN")
+        if isinstance(source, str) and source.endswith(".fifo"):
+            kind = SourceKind.SQS_FIFO
+        message_id = raw.get("messageId")
+        identifier = message_id if isinstance(message_id, str) and message_id else None
+        out.append(SourceRecord(identifier, raw, {"eventSourceARN": source, "messageId": identifier}))
+    return kind, out
+
+
+def decode(record: SourceRecord) -> list[Item]:
+    body = record.raw.get("body")
+    if not isinstance(body, str):
+        raise DecodeError("SQS record has no body string")
+    if record.identifier is None:
+        raise DecodeError("SQS record has no messageId")
+    return decode_document(body, f"sqs:{record.identifier}", _sent_time_ms(record.raw))
+
+
+def _sent_time_ms(raw: dict[str, Any]) -> int | None:
+    attributes = raw.get("attributes")
+    sent = attributes.get("SentTimestamp") if isinstance(attributes, dict) else None
+    try:
+        return int(sent) if sent is not None else None
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,40 @@
+"""Event times: seconds, milliseconds, numeric strings and ISO-8601 into epoch milliseconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+# Below this a number is seconds, above it milliseconds: 1e11 seconds is the year 5138, and 1e11
+# milliseconds is 1973, before any event this forwarder will see (Mixpanel refuses pre-1971 times).
+_MILLIS_THRESHOLD = 100_000_000_000
+
+
+def to_epoch_ms(value: Any) -> int | None:
+    """Epoch milliseconds for a time value, or None when it is not a time."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        return int(value) if abs(value) >= _MILLIS_THRESHOLD else round(value * 1000)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return to_epoch_ms(float(text)) if text else None
+        except ValueError:
+            return iso_to_ms(text)
+    return None
+
+
+def iso_to_ms(value: Any) -> int | None:
+    """Epoch milliseconds of an ISO-8601 string (naive means UTC), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return round(parsed.timestamp() * 1000)

@@ -1,0 +1,91 @@
+"""Fixtures shared by every level: settings, a scripted fake sender (unit level only), a fake parker."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from mixpanel_forwarder import runtime
+from mixpanel_forwarder.errors import TransportError
+from mixpanel_forwarder.settings import Settings
+from mixpanel_forwarder.transport import Response
+
+BASE_ENV = {
+    "MIXPANEL_SERVICE_ACCOUNT_USERNAME": "svc-user",
+    "MIXPANEL_SERVICE_ACCOUNT_SECRET": "svc-secret-do-not-log",
+    "MIXPANEL_PROJECT_ID": "4242",
+}
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings for unit tests: fast retries, no jitter, no deadline margin to speak of."""
+    settings = Settings.from_env(BASE_ENV)
+    defaults: dict[str, Any] = {
+        "retry_base": 0.0,
+        "retry_max": 0.0,
+        "retry_jitter_min": 0.0,
+        "retry_jitter_max": 0.0,
+        "deadline_margin_ms": 0,
+        "max_concurrent_requests": 2,
+    }
+    return replace(settings, **{**defaults, **overrides})
+
+
+Answer = Response | Exception | Callable[[list[dict[str, Any]]], Response]
+
+
+class FakeSender:
+    """Records every request's events (gunzipped) and answers from a script; 200 once the script is used up."""
+
+    def __init__(self, *answers: Answer) -> None:
+        self._answers = list(answers)
+        self._lock = threading.Lock()
+        self.requests: list[list[dict[str, Any]]] = []
+        self.timeouts: list[float] = []
+
+    def send(self, body: bytes, timeout: float) -> Response:
+        events = json.loads(gzip.decompress(body))
+        with self._lock:
+            self.requests.append(events)
+            self.timeouts.append(timeout)
+            answer: Answer = self._answers.pop(0) if self._answers else Response(200, b'{"code":200,"status":"OK"}')
+        if isinstance(answer, Exception):
+            raise answer
+        if callable(answer):
+            return answer(events)
+        return answer
+
+    @property
+    def sent_events(self) -> list[dict[str, Any]]:
+        return [event for request in self.requests for event in request]
+
+
+class FakeParker:
+    """Keeps parked messages in memory; `refuse` makes it report failure for every message."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.refuse = refuse
+        self.messages: list[dict[str, Any]] = []
+
+    def park(self, messages: list[bytes]) -> list[bool]:
+        if self.refuse:
+            return [False] * len(messages)
+        self.messages.extend(json.loads(message) for message in messages)
+        return [True] * len(messages)
+
+
+def timeout_error() -> TransportError:
+    return TransportError("ReadTimeoutError: read timed out")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_runtime() -> Iterator[None]:
+    """Each test's handler builds its forwarder from that test's environment."""
+    runtime.reset()
+    yield
+    runtime.reset()

@@ -1,0 +1,310 @@
+"""The pipeline with a scripted fake sender and parker: every answer maps to the right records."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from mixpanel_forwarder.errors import InvocationError
+from mixpanel_forwarder.forwarder import Forwarder, Result
+from mixpanel_forwarder.sources import kinesis, sqs
+from mixpanel_forwarder.transport import Response
+
+from tests.conftest import FakeParker, FakeSender, make_settings, timeout_error
+
+NOW = 1_764_000_100.0
+
+
+def event(n: int, **props: Any) -> dict[str, Any]:
+    return {"event": f"E{n}", "properties": {"time": 1_764_000_000 + n, "distinct_id": f"u{n}", **props}}
+
+
+def sqs_invocation(*bodies: Any, fifo: bool = False) -> dict[str, Any]:
+    arn = "arn:aws:sqs:us-east-1:1:q" + (".fifo" if fifo else "")
+    return {
+        "Records": [
+            {
+                "messageId": f"m{i}",
+                "body": body if isinstance(body, str) else json.dumps(body),
+                "attributes": {"SentTimestamp": "1764000000000"},
+                "eventSourceARN": arn,
+            }
+            for i, body in enumerate(bodies)
+        ]
+    }
+
+
+def run(invocation: dict[str, Any], sender: FakeSender, parker: FakeParker | None = None, **settings: Any) -> Result:
+    forwarder = Forwarder(make_settings(**settings), sender=sender, parker=parker, clock=lambda: NOW)
+    return forwarder.forward(sqs, invocation, None)
+
+
+def reported(result: Result) -> list[str]:
+    return [failure["itemIdentifier"] for failure in result.response["batchItemFailures"]]
+
+
+def strict_400(*failed: dict[str, Any], imported: int = 0) -> Response:
+    body = {
+        "code": 400,
+        "error": "some data points in the request failed validation",
+        "failed_records": list(failed),
+        "num_records_imported": imported,
+        "status": "Bad Request",
+    }
+    return Response(400, json.dumps(body).encode())
+
+
+class Context:
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_all_imported_reports_nothing_and_sends_each_event_once() -> None:
+    sender = FakeSender()
+    result = run(sqs_invocation(event(1), [event(2), event(3)]), sender)
+
+    assert result.response == {"batchItemFailures": []}
+    assert [e["event"] for e in sender.sent_events] == ["E1", "E2", "E3"]
+    assert result.ledger.counts()["imported"] == 3
+
+
+def test_requests_respect_the_event_cap() -> None:
+    sender = FakeSender()
+    result = run(sqs_invocation(*[event(n) for n in range(25)]), sender, batch_max_events=10)
+
+    assert sorted(len(r) for r in sender.requests) == [5, 10, 10]
+    assert reported(result) == []
+
+
+def test_strict_400_parks_refused_events_and_counts_the_rest_imported() -> None:
+    sender = FakeSender(
+        strict_400({"index": 1, "$insert_id": "x", "field": "properties.time", "message": "too old"}, imported=2)
+    )
+    parker = FakeParker()
+    result = run(sqs_invocation(event(1), event(2), event(3)), sender, parker)
+
+    assert reported(result) == []
+    assert len(sender.requests) == 1  # a 400 is never resent
+    [parked] = parker.messages
+    assert parked["field"] == "properties.time"
+    assert parked["reason"] == "too old"
+    assert parked["event"]["event"] == "E2"
+    assert parked["source"]["messageId"] == "m1"
+    assert result.ledger.counts() | {"imported": 2, "parked": 1} == result.ledger.counts()
+
+
+def test_strict_400_without_dead_letter_queue_reports_the_refused_record() -> None:
+    sender = FakeSender(strict_400({"index": 0, "field": "properties.distinct_id", "message": "bad"}))
+    result = run(sqs_invocation(event(1), event(2)), sender)
+
+    assert reported(result) == ["m0"]
+    assert len(sender.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"insert_id": "INSERT"},  # no index, the key some docs use
+        {"$insert_id": "INSERT", "index": 99},  # index out of range
+        "INSERT",  # a bare string, as has been seen
+    ],
+)
+def test_strict_400_entry_is_matched_by_insert_id_when_the_index_does_not_help(entry: Any) -> None:
+    entry = json.loads(json.dumps(entry).replace("INSERT", "id-of-e2"))
+    sender = FakeSender(strict_400(entry))
+    parker = FakeParker()
+    result = run(sqs_invocation(event(1), event(2, **{"$insert_id": "id-of-e2"})), sender, parker)
+
+    assert reported(result) == []
+    assert [m["event"]["event"] for m in parker.messages] == ["E2"]
+
+
+def test_strict_400_entry_that_matches_nothing_resends_the_unrefused_events_later() -> None:
+    sender = FakeSender(strict_400({"index": 0, "field": "event"}, {"insert_id": "nobody"}))
+    parker = FakeParker()
+    result = run(sqs_invocation(event(1), event(2)), sender, parker)
+
+    assert [m["event"]["event"] for m in parker.messages] == ["E1"]
+    assert reported(result) == ["m1"]
+
+
+def test_400_without_failed_records_parks_the_whole_request_with_mixpanels_error() -> None:
+    sender = FakeSender(Response(400, b'{"code":400,"error":"unable to parse body"}'))
+    parker = FakeParker()
+    result = run(sqs_invocation(event(1), event(2)), sender, parker)
+
+    assert reported(result) == []
+    assert [m["reason"] for m in parker.messages] == ["Mixpanel refused the request: unable to parse body"] * 2
+
+
+def test_413_splits_the_request_until_it_fits() -> None:
+    def too_large_above_two(events: list[dict[str, Any]]) -> Response:
+        return Response(413, b"too big") if len(events) > 2 else Response(200, b"{}")
+
+    sender = FakeSender(*[too_large_above_two] * 10)
+    result = run(sqs_invocation(*[event(n) for n in range(8)]), sender)
+
+    assert reported(result) == []
+    assert [len(r) for r in sender.requests] == [8, 4, 2, 2, 4, 2, 2]
+    accepted = [e["event"] for r in sender.requests if len(r) <= 2 for e in r]
+    assert sorted(accepted) == sorted(f"E{n}" for n in range(8))
+
+
+def test_413_for_a_single_event_parks_it() -> None:
+    sender = FakeSender(Response(413, b"request exceeds max limit of 2097152 bytes"))
+    parker = FakeParker()
+    result = run(sqs_invocation(event(1)), sender, parker)
+
+    assert reported(result) == []
+    assert "too large" in parker.messages[0]["reason"]
+
+
+@pytest.mark.parametrize("answer", [Response(429, b"slow down"), Response(503, b"<html>"), timeout_error()])
+def test_transient_answer_is_retried_and_then_imported(answer: Any) -> None:
+    sender = FakeSender(answer, answer)
+    result = run(sqs_invocation(event(1)), sender)
+
+    assert reported(result) == []
+    assert len(sender.requests) == 3
+    assert result.delivery["retries"] == 2
+
+
+def test_transient_answers_past_max_attempts_report_the_records() -> None:
+    sender = FakeSender(*[Response(502, b"bad gateway")] * 5)
+    result = run(sqs_invocation(event(1), event(2)), sender, max_attempts=3)
+
+    assert reported(result) == ["m0", "m1"]
+    assert len(sender.requests) == 3
+    assert any("gave up after 3 attempts" in reason for reason in result.summary()["reasons"])
+
+
+def test_retry_after_longer_than_the_time_left_stops_retrying() -> None:
+    sender = FakeSender(Response(429, b"", retry_after="120"))
+    forwarder = Forwarder(make_settings(), sender=sender, clock=lambda: NOW)
+    result = forwarder.forward(sqs, sqs_invocation(event(1)), Context(remaining_ms=5_000))
+
+    assert reported(result) == ["m0"]
+    assert len(sender.requests) == 1
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_refused_credentials_stop_sending_and_acknowledge_nothing(status: int) -> None:
+    sender = FakeSender(Response(status, b'{"error":"Invalid credentials"}'))
+    result = run(sqs_invocation(*[event(n) for n in range(6)]), sender, batch_max_events=2, max_concurrent_requests=1)
+
+    assert reported(result) == [f"m{n}" for n in range(6)]
+    assert len(sender.requests) == 1
+    assert result.ledger.counts()["imported"] == 0
+
+
+def test_request_timeout_is_bounded_by_the_time_left() -> None:
+    sender = FakeSender()
+    forwarder = Forwarder(
+        make_settings(request_timeout=15.0, deadline_margin_ms=1000), sender=sender, clock=lambda: NOW
+    )
+    forwarder.forward(sqs, sqs_invocation(event(1)), Context(remaining_ms=4_000))
+
+    assert 0 < sender.timeouts[0] <= 3.0
+
+
+def test_no_time_left_sends_nothing_and_reports_everything() -> None:
+    sender = FakeSender()
+    forwarder = Forwarder(make_settings(deadline_margin_ms=3000), sender=sender, clock=lambda: NOW)
+    result = forwarder.forward(sqs, sqs_invocation(event(1), event(2)), Context(remaining_ms=2_000))
+
+    assert sender.requests == []
+    assert reported(result) == ["m0", "m1"]
+
+
+def test_unexpected_sender_error_reports_the_records_instead_of_losing_them() -> None:
+    sender = FakeSender(RuntimeError("bug"))
+    result = run(sqs_invocation(event(1)), sender)
+    assert reported(result) == ["m0"]
+
+
+def test_invalid_events_are_parked_and_never_sent() -> None:
+    sender = FakeSender()
+    parker = FakeParker()
+    bodies = [event(1), {"event": "", "properties": {}}, "not json at all", event(4, distinct_id="null")]
+    result = run(sqs_invocation(*bodies), sender, parker)
+
+    assert reported(result) == []
+    assert [e["event"] for e in sender.sent_events] == ["E1"]
+    by_source = {m["source"]["messageId"]: m for m in parker.messages}
+    assert set(by_source) == {"m1", "m2", "m3"}
+    assert by_source["m2"]["record"]["body"] == "not json at all"  # the raw record, whole
+    assert by_source["m1"]["field"] == "event"
+    assert by_source["m3"]["field"] == "properties.distinct_id"
+    assert by_source["m3"]["event"] == event(4, distinct_id="null")  # as it arrived
+
+
+def test_invalid_events_without_dead_letter_queue_report_their_records() -> None:
+    sender = FakeSender()
+    result = run(sqs_invocation(event(1), "not json", [event(2), {"event": "x", "properties": {"time": 1}}]), sender)
+
+    assert reported(result) == ["m1", "m2"]
+    assert sorted(e["event"] for e in sender.sent_events) == ["E1", "E2"]  # valid events still go
+
+
+def test_parking_that_fails_reports_the_record_for_retry() -> None:
+    result = run(sqs_invocation(event(1), "not json"), FakeSender(), FakeParker(refuse=True))
+    assert reported(result) == ["m1"]
+
+
+def test_fifo_reports_the_first_failed_record_and_everything_after_it() -> None:
+    sender = FakeSender(strict_400({"index": 1, "field": "event", "message": "no"}))
+    result = run(sqs_invocation(event(0), event(1), event(2), event(3), fifo=True), sender)
+    assert reported(result) == ["m1", "m2", "m3"]
+
+
+def test_fifo_with_everything_imported_reports_nothing() -> None:
+    result = run(sqs_invocation(event(0), event(1), fifo=True), FakeSender())
+    assert reported(result) == []
+
+
+def test_record_that_must_be_retried_but_has_no_id_fails_the_whole_invocation() -> None:
+    invocation = sqs_invocation("not json")
+    del invocation["Records"][0]["messageId"]
+    with pytest.raises(InvocationError):
+        run(invocation, FakeSender())
+
+
+def test_kinesis_reports_sequence_numbers_of_failed_records() -> None:
+    import base64
+
+    def record(seq: str, data: bytes) -> dict[str, Any]:
+        return {
+            "kinesis": {
+                "sequenceNumber": seq,
+                "data": base64.b64encode(data).decode(),
+                "partitionKey": "p",
+                "approximateArrivalTimestamp": 1_764_000_000.5,
+            },
+            "eventID": f"shardId-000000000001:{seq}",
+            "eventSourceARN": "arn:aws:kinesis:us-east-1:1:stream/s",
+        }
+
+    invocation = {
+        "Records": [
+            record("100", json.dumps(event(1)).encode()),
+            record("101", b"\x00\x01garbage"),
+            record("102", json.dumps(event(2)).encode()),
+        ]
+    }
+    sender = FakeSender()
+    result = Forwarder(make_settings(), sender=sender, clock=lambda: NOW).forward(kinesis, invocation, None)
+
+    assert reported(result) == ["101"]
+    assert len(sender.sent_events) == 2
+
+
+def test_summary_holds_counts_and_reasons_but_no_payload_or_secret() -> None:
+    result = run(sqs_invocation(event(1, secret_plan="platinum-ultra"), "not json"), FakeSender())
+    text = json.dumps(result.summary())
+    assert "platinum-ultra" not in text
+    assert "svc-secret-do-not-log" not in text
+    assert result.summary()["records_reported"] == 1

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mixpanel_forwarder.model import Invalid, Item
+from mixpanel_forwarder.normalize import derive_insert_id, normalize
+from mixpanel_forwarder.timefmt import to_epoch_ms
+
+NOW_MS = 1_764_000_000_000  # 2025-11-24
+T = 1_764_000_000
+
+
+def item(payload: Any, key: str = "sqs:m1:0", default_time_ms: int | None = None) -> Item:
+    return Item(payload, key, default_time_ms)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1_764_000_000, 1_764_000_000_000),
+        (1_764_000_000.25, 1_764_000_000_250),
+        (1_764_000_000_123, 1_764_000_000_123),
+        ("1764000000", 1_764_000_000_000),
+        ("2025-11-24T16:00:00Z", 1_764_000_000_000),
+        ("2025-11-24T17:00:00+01:00", 1_764_000_000_000),
+        ("2025-11-24T16:00:00", 1_764_000_000_000),  # naive is UTC
+        ("2025-11-24T16:00:00.123Z", 1_764_000_000_123),
+        ("yesterday", None),
+        (True, None),
+        (float("nan"), None),
+        (None, None),
+        ([1], None),
+    ],
+)
+def test_to_epoch_ms_reads_seconds_millis_and_iso(value: Any, expected: int | None) -> None:
+    assert to_epoch_ms(value) == expected
+
+
+def test_normalize_converts_time_derives_insert_id_and_sets_ip_zero() -> None:
+    event = normalize(item({"event": "Signup", "properties": {"time": T, "distinct_id": "u1"}}), NOW_MS)
+
+    assert event == {
+        "event": "Signup",
+        "properties": {
+            "time": 1_764_000_000_000,
+            "distinct_id": "u1",
+            "$insert_id": derive_insert_id("sqs:m1:0"),
+            "ip": 0,
+        },
+    }
+
+
+def test_normalize_insert_id_is_deterministic_per_source_position() -> None:
+    first = normalize(item({"event": "A", "properties": {"time": T}}, key="sqs:m1:3"), NOW_MS)
+    again = normalize(item({"event": "A", "properties": {"time": T}}, key="sqs:m1:3"), NOW_MS)
+    other = normalize(item({"event": "A", "properties": {"time": T}}, key="sqs:m1:4"), NOW_MS)
+
+    assert first["properties"]["$insert_id"] == again["properties"]["$insert_id"]
+    assert first["properties"]["$insert_id"] != other["properties"]["$insert_id"]
+    assert len(first["properties"]["$insert_id"]) <= 36
+
+
+def test_normalize_keeps_the_events_own_insert_id_and_ip() -> None:
+    props = {"time": T, "$insert_id": "abc-123", "ip": "203.0.113.9"}
+    event = normalize(item({"event": "A", "properties": props}), NOW_MS)
+    assert event["properties"]["$insert_id"] == "abc-123"
+    assert event["properties"]["ip"] == "203.0.113.9"
+
+
+def test_normalize_missing_time_takes_the_envelope_timestamp() -> None:
+    event = normalize(item({"event": "A", "properties": {}}, default_time_ms=1_764_000_000_999), NOW_MS)
+    assert event["properties"]["time"] == 1_764_000_000_999
+
+
+def test_normalize_lifts_flat_events_into_properties() -> None:
+    event = normalize(item({"event": "A", "distinct_id": "u1", "time": T, "plan": "pro"}), NOW_MS)
+    assert event["properties"]["distinct_id"] == "u1"
+    assert event["properties"]["plan"] == "pro"
+    assert event["properties"]["time"] == 1_764_000_000_000
+    assert set(event) == {"event", "properties"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ("just a string", "event"),
+        ({"properties": {"time": T}}, "event"),
+        ({"event": "", "properties": {"time": T}}, "event"),
+        ({"event": 7, "properties": {"time": T}}, "event"),
+        ({"event": "A", "properties": []}, "properties"),
+        ({"event": "A", "properties": {}}, "properties.time"),
+        ({"event": "A", "properties": {"time": "soon"}}, "properties.time"),
+        ({"event": "A", "properties": {"time": -14_000_000}}, "properties.time"),
+        ({"event": "A", "properties": {"time": 31_535_999}}, "properties.time"),
+        ({"event": "A", "properties": {"time": NOW_MS + 3_600_001}}, "properties.time"),
+        ({"event": "A", "properties": {"time": T, "distinct_id": "undefined"}}, "properties.distinct_id"),
+        ({"event": "A", "properties": {"time": T, "distinct_id": "NULL"}}, "properties.distinct_id"),
+        ({"event": "A", "properties": {"time": T, "distinct_id": {"id": 1}}}, "properties.distinct_id"),
+        ({"event": "A", "properties": {"time": T, "$insert_id": "x" * 37}}, "properties.$insert_id"),
+        ({"event": "A", "properties": {"time": T, "$insert_id": "has space"}}, "properties.$insert_id"),
+        ({"event": "A", "properties": {"time": T, "$insert_id": "null"}}, "properties.$insert_id"),
+        ({"event": "A", "properties": {"time": T, "$insert_id": 12345}}, "properties.$insert_id"),
+        ({"event": "A", "properties": {"time": T, **{f"p{i}": i for i in range(256)}}}, "properties"),
+        (
+            {"event": "A", "properties": {"time": T, "deep": {"a": {"b": {"c": {"d": 1}}}}}},
+            "properties.deep.a.b.c",
+        ),
+        ({"event": "A", "properties": {"time": T, "many": list(range(256))}}, "properties.many"),
+        (
+            {"event": "A", "properties": {"time": T, "wide": {str(i): i for i in range(256)}}},
+            "properties.wide",
+        ),
+        (
+            {"event": "A", "distinct_id": "u1", "properties": {"time": T, "distinct_id": "u2"}},
+            "distinct_id",
+        ),
+    ],
+)
+def test_normalize_refuses_what_mixpanel_would_with_the_field(payload: Any, field: str) -> None:
+    with pytest.raises(Invalid) as raised:
+        normalize(item(payload), NOW_MS)
+    assert raised.value.field == field
+
+
+def test_normalize_accepts_empty_distinct_id_and_limits_at_the_edge() -> None:
+    props = {
+        "time": NOW_MS + 3_600_000,
+        "distinct_id": "",
+        "nested": {"a": {"b": {"c": 1}}},
+        "list": list(range(255)),
+        **{f"p{i}": i for i in range(251)},
+    }
+    assert normalize(item({"event": "A", "properties": props}), NOW_MS)["properties"]["distinct_id"] == ""
+
+
+def test_normalize_leaves_a_refused_event_as_it_arrived() -> None:
+    payload = {"event": "A", "properties": {"time": 10, "distinct_id": "u1"}}
+    with pytest.raises(Invalid):
+        normalize(item(payload), NOW_MS)
+    assert payload == {"event": "A", "properties": {"time": 10, "distinct_id": "u1"}}
+
+
+def test_normalize_item_that_failed_to_decode_is_refused_with_its_decode_error() -> None:
+    with pytest.raises(Invalid) as raised:
+        normalize(Item("{oops", "sqs:m1:0", None, "NDJSON line 2 is not JSON"), NOW_MS)
+    assert raised.value.field == "record"
+    assert "NDJSON line 2" in raised.value.message

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+from mixpanel_forwarder.retry import Backoff, parse_retry_after
+
+from tests.conftest import make_settings
+
+
+def test_backoff_doubles_from_base_to_max_with_jitter_in_range() -> None:
+    settings = make_settings(retry_base=2.0, retry_max=60.0, retry_jitter_min=1.0, retry_jitter_max=5.0)
+    backoff = Backoff(settings, random.Random(7))
+    for attempt, floor in [(1, 2), (2, 4), (3, 8), (4, 16), (5, 32), (6, 60), (9, 60)]:
+        delay = backoff.delay(attempt)
+        assert floor + 1 <= delay <= floor + 5
+
+
+def test_backoff_honours_retry_after_seconds() -> None:
+    backoff = Backoff(make_settings(retry_base=2.0, retry_jitter_min=1.0, retry_jitter_max=5.0))
+    assert backoff.delay(1, "7") == 7.0
+
+
+@pytest.mark.parametrize(("header", "expected"), [(None, None), ("", None), ("soon", None), ("nan", None), ("-3", 0.0)])
+def test_parse_retry_after_rejects_nonsense(header: str | None, expected: float | None) -> None:
+    assert parse_retry_after(header) == expected
+
+
+def test_parse_retry_after_reads_http_dates() -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    seconds = parse_retry_after(when)
+    assert seconds is not None
+    assert 25 <= seconds <= 31

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import pytest
+from mixpanel_forwarder.errors import ConfigError
+from mixpanel_forwarder.settings import Settings
+
+from tests.conftest import BASE_ENV
+
+
+def without(variable: str) -> dict[str, str]:
+    return {name: value for name, value in BASE_ENV.items() if name != variable}
+
+
+def test_settings_defaults_to_us_host_with_strict_mode_and_project_id() -> None:
+    settings = Settings.from_env(BASE_ENV)
+
+    assert settings.api_url == "https://api.mixpanel.com"
+    assert settings.import_url == "https://api.mixpanel.com/import?strict=1&project_id=4242"
+    assert settings.batch_max_events == 2000
+    assert settings.batch_max_bytes == 2 * 1024 * 1024
+    assert settings.dead_letter_queue_url is None
+
+
+@pytest.mark.parametrize(
+    ("region", "host"), [("EU", "https://api-eu.mixpanel.com"), ("in", "https://api-in.mixpanel.com")]
+)
+def test_settings_region_picks_residency_host(region: str, host: str) -> None:
+    assert Settings.from_env({**BASE_ENV, "MIXPANEL_REGION": region}).api_url == host
+
+
+def test_settings_explicit_url_wins_and_loses_a_trailing_import() -> None:
+    settings = Settings.from_env({**BASE_ENV, "MIXPANEL_API_URL": "http://127.0.0.1:8765/import/"})
+    assert settings.import_url == "http://127.0.0.1:8765/import?strict=1&project_id=4242"
+
+
+def test_settings_project_token_auth_needs_no_project_id() -> None:
+    settings = Settings.from_env({"MIXPANEL_PROJECT_TOKEN": "tok123"})
+    assert settings.credentials.username == "tok123"
+    assert settings.credentials.password == ""
+    assert settings.import_url.endswith("/import?strict=1")
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({}, "MIXPANEL_SERVICE_ACCOUNT_USERNAME"),
+        (
+            {k: v for k, v in BASE_ENV.items() if k != "MIXPANEL_SERVICE_ACCOUNT_SECRET"},
+            "MIXPANEL_SERVICE_ACCOUNT_SECRET",
+        ),
+        (without("MIXPANEL_PROJECT_ID"), "MIXPANEL_PROJECT_ID"),
+        ({**BASE_ENV, "MIXPANEL_PROJECT_ID": "my-project"}, "MIXPANEL_PROJECT_ID"),
+        ({**BASE_ENV, "MIXPANEL_REGION": "APAC"}, "MIXPANEL_REGION"),
+        ({**BASE_ENV, "MIXPANEL_API_URL": "ftp://example.com"}, "MIXPANEL_API_URL"),
+        ({**BASE_ENV, "MIXPANEL_API_URL": "http://mixpanel.example.com"}, "MIXPANEL_API_URL"),
+        ({**BASE_ENV, "BATCH_MAX_EVENTS": "2001"}, "BATCH_MAX_EVENTS"),
+        ({**BASE_ENV, "BATCH_MAX_BYTES": "lots"}, "BATCH_MAX_BYTES"),
+        ({**BASE_ENV, "REQUEST_TIMEOUT_SECONDS": "0"}, "REQUEST_TIMEOUT_SECONDS"),
+        ({**BASE_ENV, "MAX_CONCURRENT_REQUESTS": "0"}, "MAX_CONCURRENT_REQUESTS"),
+    ],
+)
+def test_settings_bad_or_missing_value_names_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(env)
+
+    assert raised.value.variable == variable
+    assert str(raised.value).startswith(variable)
+
+
+def test_settings_never_show_the_secret() -> None:
+    settings = Settings.from_env(BASE_ENV)
+    assert "svc-secret-do-not-log" not in repr(settings)
+    assert "svc-secret-do-not-log" not in str(settings)
