@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+
 from mixpanel_forwarder import runtime
 from mixpanel_forwarder.errors import TransportError
 from mixpanel_forwarder.settings import Settings
@@ -89,3 +90,26 @@ def _fresh_runtime() -> Iterator[None]:
     runtime.reset()
     yield
     runtime.reset()
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    from tests.moto import moto_server
+
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """AWS APIs on loopback through moto's server, with fresh state for each test."""
+    import urllib.request
+
+    from tests.moto import AWS_TEST_ENV
+
+    for name, value in {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": moto_url}.items():
+        monkeypatch.setenv(name, value)
+    request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+    return moto_url

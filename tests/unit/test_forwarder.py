@@ -6,11 +6,11 @@ import json
 from typing import Any
 
 import pytest
+
 from mixpanel_forwarder.errors import InvocationError
 from mixpanel_forwarder.forwarder import Forwarder, Result
 from mixpanel_forwarder.sources import kinesis, sqs
 from mixpanel_forwarder.transport import Response
-
 from tests.conftest import FakeParker, FakeSender, make_settings, timeout_error
 
 NOW = 1_764_000_100.0

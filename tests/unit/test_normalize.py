@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from mixpanel_forwarder.model import Invalid, Item
 from mixpanel_forwarder.normalize import derive_insert_id, normalize
 from mixpanel_forwarder.timefmt import to_epoch_ms

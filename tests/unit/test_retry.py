@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
-from mixpanel_forwarder.retry import Backoff, parse_retry_after
 
+from mixpanel_forwarder.retry import Backoff, parse_retry_after
 from tests.conftest import make_settings
 
 

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
+
 from mixpanel_forwarder.errors import ConfigError
 from mixpanel_forwarder.settings import Settings
-
 from tests.conftest import BASE_ENV
 
 

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 import pytest
+
 from mixpanel_forwarder.errors import DecodeError, InvocationError
 from mixpanel_forwarder.model import SourceKind
 from mixpanel_forwarder.sources import sqs

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .forwarder import Forwarder, Source
+from .forwarder import Forwarder, Result, Source
 from .log import logger
 from .settings import Settings
 
 _forwarder: Forwarder | None = None
+_last_result: Result | None = None
 
 
 def forwarder() -> Forwarder:
@@ -20,11 +21,19 @@ def forwarder() -> Forwarder:
 
 def reset() -> None:
     """Forget the container's forwarder, so the next invocation reads the environment again."""
-    global _forwarder
+    global _forwarder, _last_result
     _forwarder = None
+    _last_result = None
 
 
 def handle(source: Source, event: Any, context: Any) -> dict[str, Any]:
+    global _last_result
     result = forwarder().forward(source, event, context)
+    _last_result = result
     logger.info("invocation summary", extra=result.summary())
     return result.response
+
+
+def last_result() -> Result | None:
+    """The last invocation's full result in this process: for the local runner and tests, not for Lambda."""
+    return _last_result
