@@ -1,0 +1,51 @@
+"""The docker-free local invoke and the demo, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from localdev import demo, invoke
+from localdev.sink import MixpanelSink
+from tests.functional.conftest import EVENTS
+
+
+def test_invoke_runs_the_handler_against_the_embedded_sink(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MIXPANEL_API_URL", raising=False)
+    assert invoke.main(["auto", str(EVENTS / "kinesis-kpl.json")]) == 0
+
+    output = capsys.readouterr().out
+    assert output.startswith("embedded sink imported 6 event(s)")
+    printed = json.loads(output.split("\n", 1)[1])
+    assert printed["response"] == {"batchItemFailures": []}
+    assert printed["summary"]["source"] == "kinesis"
+    assert printed["summary"]["imported"] == 6
+
+
+def test_invoke_against_a_given_url_reports_poison_records(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with MixpanelSink() as sink:
+        for name, value in sink.env().items():
+            monkeypatch.setenv(name, value)
+        assert invoke.main(["sqs", str(EVENTS / "sqs-poison.json"), "--url", sink.url]) == 0
+        imported = len(sink.events)
+
+    printed = json.loads(capsys.readouterr().out)
+    assert imported == 2
+    assert len(printed["response"]["batchItemFailures"]) == 4
+    assert "properties.time" in " ".join(printed["summary"]["reasons"])
+
+
+def test_demo_prints_every_sample_and_each_fault(capsys: pytest.CaptureFixture[str]) -> None:
+    assert demo.main() == 0
+
+    output = capsys.readouterr().out
+    for path in EVENTS.glob("*.json"):
+        assert path.name in output
+    assert "bad credentials (401)" in output
+    assert "why: Mixpanel answered 401" in output
+    assert "duplicates dropped" in output
