@@ -308,3 +308,19 @@ def test_summary_holds_counts_and_reasons_but_no_payload_or_secret() -> None:
     assert "platinum-ultra" not in text
     assert "svc-secret-do-not-log" not in text
     assert result.summary()["records_reported"] == 1
+
+
+def test_requests_are_in_flight_together_up_to_the_concurrency_setting() -> None:
+    import threading
+
+    together = threading.Barrier(3, timeout=5)  # breaks (and the records are reported) unless 3 overlap
+
+    def wait_for_the_others(events: list[dict[str, Any]]) -> Response:
+        together.wait()
+        return Response(200, b"{}")
+
+    sender = FakeSender(*[wait_for_the_others] * 3)
+    result = run(sqs_invocation(*[event(n) for n in range(3)]), sender, batch_max_events=1, max_concurrent_requests=3)
+
+    assert reported(result) == []
+    assert len(sender.requests) == 3
