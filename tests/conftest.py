@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from mixpanel_forwarder import runtime
+from mixpanel_forwarder.credentials import Endpoint
 from mixpanel_forwarder.errors import TransportError
 from mixpanel_forwarder.settings import Settings
 from mixpanel_forwarder.transport import Response
@@ -47,11 +48,13 @@ class FakeSender:
         self._answers = list(answers)
         self._lock = threading.Lock()
         self.requests: list[list[dict[str, Any]]] = []
+        self.endpoints: list[Endpoint] = []
         self.timeouts: list[float] = []
 
-    def send(self, body: bytes, timeout: float) -> Response:
+    def send(self, endpoint: Endpoint, body: bytes, timeout: float) -> Response:
         events = json.loads(gzip.decompress(body))
         with self._lock:
+            self.endpoints.append(endpoint)
             self.requests.append(events)
             self.timeouts.append(timeout)
             answer: Answer = self._answers.pop(0) if self._answers else Response(200, b'{"code":200,"status":"OK"}')

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from mixpanel_forwarder.credentials import Credentials, Endpoint
 from mixpanel_forwarder.errors import InvocationError
 from mixpanel_forwarder.forwarder import Forwarder, Result
 from mixpanel_forwarder.sources import kinesis, sqs
@@ -324,3 +327,72 @@ def test_requests_are_in_flight_together_up_to_the_concurrency_setting() -> None
 
     assert reported(result) == []
     assert len(sender.requests) == 3
+
+
+class RotatingCredentials:
+    """Our own credentials seam: hands out `versions` in turn, one per refresh."""
+
+    def __init__(self, *passwords: str) -> None:
+        self.passwords = list(passwords)
+        self.refreshes = 0
+
+    def get(self, *, refresh: bool = False) -> Credentials:
+        if refresh:
+            self.refreshes += 1
+        index = min(self.refreshes, len(self.passwords) - 1)
+        return Credentials(username="svc", password=self.passwords[index], project_id="4242")
+
+
+def accept_password(password: str) -> Callable[[Endpoint, list[dict[str, Any]]], Response]:
+    def answer(endpoint: Endpoint, events: list[dict[str, Any]]) -> Response:
+        token = base64.b64decode(endpoint.authorization.removeprefix("Basic ")).decode()
+        return Response(200, b"{}") if token == f"svc:{password}" else Response(401, b'{"error":"Invalid credentials"}')
+
+    return answer
+
+
+def run_with(credentials: RotatingCredentials, sender: AuthCheckingSender, count: int = 1, **settings: Any) -> Result:
+    forwarder = Forwarder(make_settings(**settings), sender=sender, credentials=credentials, clock=lambda: NOW)
+    return forwarder.forward(sqs, sqs_invocation(*[event(n) for n in range(count)]), None)
+
+
+class AuthCheckingSender(FakeSender):
+    def __init__(self, password: str) -> None:
+        super().__init__()
+        self.check = accept_password(password)
+
+    def send(self, endpoint: Endpoint, body: bytes, timeout: float) -> Response:
+        super().send(endpoint, body, timeout)
+        return self.check(endpoint, self.requests[-1])
+
+
+def test_401_reads_rotated_credentials_once_and_resends() -> None:
+    credentials = RotatingCredentials("old", "new")
+    sender = AuthCheckingSender("new")
+
+    result = run_with(credentials, sender)
+
+    assert reported(result) == []
+    assert credentials.refreshes == 1
+    assert len(sender.requests) == 2
+
+
+def test_401_with_unchanged_credentials_is_not_resent() -> None:
+    credentials = RotatingCredentials("old")
+    sender = AuthCheckingSender("new")
+
+    result = run_with(credentials, sender)
+
+    assert reported(result) == ["m0"]
+    assert credentials.refreshes == 1
+    assert len(sender.requests) == 1
+
+
+def test_401_from_many_requests_refreshes_only_once() -> None:
+    credentials = RotatingCredentials("old", "newer", "newest")
+    sender = AuthCheckingSender("newest")
+
+    result = run_with(credentials, sender, count=6, batch_max_events=1, max_concurrent_requests=3)
+
+    assert credentials.refreshes == 1
+    assert reported(result) == [f"m{n}" for n in range(6)]

@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+import base64
+
 import pytest
 
+from mixpanel_forwarder.credentials import Endpoint
 from mixpanel_forwarder.errors import ConfigError
 from mixpanel_forwarder.settings import Settings
 from tests.conftest import BASE_ENV
+
+
+def endpoint(settings: Settings) -> Endpoint:
+    assert settings.credentials is not None
+    return Endpoint.for_credentials(settings.api_url, settings.credentials)
 
 
 def without(variable: str) -> dict[str, str]:
@@ -15,7 +23,7 @@ def test_settings_defaults_to_us_host_with_strict_mode_and_project_id() -> None:
     settings = Settings.from_env(BASE_ENV)
 
     assert settings.api_url == "https://api.mixpanel.com"
-    assert settings.import_url == "https://api.mixpanel.com/import?strict=1&project_id=4242"
+    assert endpoint(settings).url == "https://api.mixpanel.com/import?strict=1&project_id=4242"
     assert settings.batch_max_events == 2000
     assert settings.batch_max_bytes == 2 * 1024 * 1024
     assert settings.dead_letter_queue_url is None
@@ -30,14 +38,21 @@ def test_settings_region_picks_residency_host(region: str, host: str) -> None:
 
 def test_settings_explicit_url_wins_and_loses_a_trailing_import() -> None:
     settings = Settings.from_env({**BASE_ENV, "MIXPANEL_API_URL": "http://127.0.0.1:8765/import/"})
-    assert settings.import_url == "http://127.0.0.1:8765/import?strict=1&project_id=4242"
+    assert endpoint(settings).url == "http://127.0.0.1:8765/import?strict=1&project_id=4242"
 
 
 def test_settings_project_token_auth_needs_no_project_id() -> None:
     settings = Settings.from_env({"MIXPANEL_PROJECT_TOKEN": "tok123"})
-    assert settings.credentials.username == "tok123"
-    assert settings.credentials.password == ""
-    assert settings.import_url.endswith("/import?strict=1")
+    assert endpoint(settings).url.endswith("/import?strict=1")
+    assert endpoint(settings).authorization == "Basic " + base64.b64encode(b"tok123:").decode()
+
+
+def test_settings_secret_arn_replaces_environment_credentials() -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mixpanel-AbCdEf"
+    settings = Settings.from_env({"MIXPANEL_CREDENTIALS_SECRET_ARN": arn, "MIXPANEL_PROJECT_ID": "7"})
+    assert settings.credentials is None
+    assert settings.credentials_secret_arn == arn
+    assert settings.project_id == "7"
 
 
 @pytest.mark.parametrize(

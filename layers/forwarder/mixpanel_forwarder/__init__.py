@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from .errors import ConfigError, DecodeError, ForwarderError, InvocationError, ParkingError, TransportError
+from .errors import (
+    ConfigError,
+    CredentialsError,
+    DecodeError,
+    ForwarderError,
+    InvocationError,
+    ParkingError,
+    TransportError,
+)
 from .forwarder import Forwarder, Result
 from .settings import Settings
 
 __all__ = [
     "ConfigError",
+    "CredentialsError",
     "DecodeError",
     "Forwarder",
     "ForwarderError",

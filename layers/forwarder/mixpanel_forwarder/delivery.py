@@ -7,6 +7,8 @@
 | 400 without failed_records | every event refused for good, with Mixpanel's error as the reason |
 | 413 | the request is split in halves and each is sent again; a single event is refused for good |
 | 408, 429, 5xx, timeout, reset | retried with backoff (or Retry-After) while attempts and time remain |
+| 401 | the credentials are read again once (a rotated secret) and the request resent; if they are unchanged or
+  refused again, as below |
 | 401, 403, other 4xx | nothing more is sent this invocation; nothing of it is acknowledged |
 """
 
@@ -15,13 +17,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any
 
 from . import codec
 from .batching import Batch
+from .credentials import Endpoint
 from .deadline import Deadline
-from .errors import TransportError
+from .errors import ForwarderError, TransportError
 from .ledger import Ledger
 from .model import Failure
 from .retry import TRANSIENT_STATUSES, Backoff
@@ -29,6 +33,8 @@ from .settings import Settings
 from .transport import Response, Sender
 
 _SNIPPET = 200  # characters of an error body kept in a reason
+
+Refresh = Callable[[], Endpoint]
 
 
 class Delivery:
@@ -42,8 +48,13 @@ class Delivery:
         backoff: Backoff,
         ledger: Ledger,
         deadline: Deadline,
+        endpoint: Endpoint,
+        refresh: Refresh,
     ) -> None:
         self._settings = settings
+        self._endpoint = endpoint
+        self._refresh = refresh
+        self._refreshed = False
         self._sender = sender
         self._executor = executor
         self._backoff = backoff
@@ -91,9 +102,12 @@ class Delivery:
                 self._ledger.fail_all(batch.indices, Failure("not sent: the function's time ran out"))
                 return
             attempt += 1
-            response, problem = self._send(body, len(payload), min(self._settings.request_timeout, remaining))
+            endpoint = self._endpoint
+            response, problem = self._send(endpoint, body, len(payload), min(self._settings.request_timeout, remaining))
             if response is not None:
                 status = response.status
+                if status == 401 and self._fresh_credentials(endpoint):
+                    continue
                 if 200 <= status < 300:
                     self._ledger.imported(batch.indices)
                     return
@@ -119,10 +133,10 @@ class Delivery:
                 self.retries += 1
             self._stop.wait(delay)
 
-    def _send(self, body: bytes, raw_size: int, timeout: float) -> tuple[Response | None, str]:
+    def _send(self, endpoint: Endpoint, body: bytes, raw_size: int, timeout: float) -> tuple[Response | None, str]:
         started = time.perf_counter()
         try:
-            response = self._sender.send(body, timeout)
+            response = self._sender.send(endpoint, body, timeout)
         except TransportError as exc:
             self._count("timeout" if "timeout" in str(exc).lower() else "connection", raw_size, len(body), started)
             return None, str(exc)
@@ -137,6 +151,23 @@ class Delivery:
             self.bytes_raw += raw_size
             self.bytes_gzip += gzip_size
             self.latency_ms.append((time.perf_counter() - started) * 1000)
+
+    def _fresh_credentials(self, refused: Endpoint) -> bool:
+        """After a 401: read the credentials again, once per invocation; True if there are new ones to try."""
+        with self._lock:
+            if self._endpoint != refused:
+                return True  # another request already refreshed them
+            if self._refreshed:
+                return False
+            self._refreshed = True
+            try:
+                fresh = self._refresh()
+            except ForwarderError:
+                return False
+            if fresh == refused:
+                return False
+            self._endpoint = fresh
+            return True
 
     def _halt(self, reason: str) -> None:
         """Credentials refused (or the URL is wrong): every request would fail the same way."""

@@ -15,6 +15,10 @@ class ConfigError(ForwarderError):
         self.variable = variable
 
 
+class CredentialsError(ForwarderError):
+    """The credentials could not be read (Secrets Manager unreachable or refusing); try again later."""
+
+
 class DecodeError(ForwarderError):
     """A record's payload cannot be turned into events."""
 

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from . import codec
 from .batching import Batcher
+from .credentials import CredentialsSource, Endpoint, credentials_source
 from .deadletter import Parker, SqsParker, parked_message
 from .deadline import Deadline
 from .delivery import Delivery
@@ -66,11 +67,13 @@ class Forwarder:
         settings: Settings,
         sender: Sender | None = None,
         parker: Parker | None = None,
+        credentials: CredentialsSource | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
-        self._sender = sender if sender is not None else Urllib3Sender(settings)
+        self._sender = sender or Urllib3Sender(settings.max_concurrent_requests, settings.connect_timeout)
+        self._credentials = credentials or credentials_source(settings)
         if parker is None and settings.dead_letter_queue_url:
             parker = SqsParker(settings.dead_letter_queue_url)
         self._parker = parker
@@ -80,15 +83,22 @@ class Forwarder:
 
     def forward(self, source: Source, event: Any, context: Any) -> Result:
         kind, records = source.source_records(event)
+        # Credentials first: when they cannot be had, nothing can work and the whole batch is retried.
+        endpoint = Endpoint.for_credentials(self.settings.api_url, self._credentials.get())
         ledger = Ledger(len(records))
         deadline = Deadline(context, self.settings.deadline_margin_ms)
-        delivery = Delivery(self.settings, self._sender, self._executor, self._backoff, ledger, deadline)
+        delivery = Delivery(
+            self.settings, self._sender, self._executor, self._backoff, ledger, deadline, endpoint, self._refreshed
+        )
         self._decode_and_send(source, records, ledger, delivery)
         delivery.wait()
         self._park(records, ledger)
         ledger.settle()
         failures = batch_item_failures(kind, records, ledger.records_to_retry())
         return Result(kind, len(records), ledger, delivery.stats(), failures)
+
+    def _refreshed(self) -> Endpoint:
+        return Endpoint.for_credentials(self.settings.api_url, self._credentials.get(refresh=True))
 
     def _decode_and_send(self, source: Source, records: list[SourceRecord], ledger: Ledger, delivery: Delivery) -> None:
         """Batches go out as soon as they fill, so encoding the next overlaps sending the last."""

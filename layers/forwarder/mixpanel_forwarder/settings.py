@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from .credentials import Credentials
 from .errors import ConfigError
 
 MIXPANEL_API_URL = "MIXPANEL_API_URL"
@@ -18,6 +19,7 @@ MIXPANEL_PROJECT_ID = "MIXPANEL_PROJECT_ID"
 MIXPANEL_SERVICE_ACCOUNT_USERNAME = "MIXPANEL_SERVICE_ACCOUNT_USERNAME"
 MIXPANEL_SERVICE_ACCOUNT_SECRET = "MIXPANEL_SERVICE_ACCOUNT_SECRET"  # noqa: S105 - a variable name
 MIXPANEL_PROJECT_TOKEN = "MIXPANEL_PROJECT_TOKEN"  # noqa: S105 - a variable name
+MIXPANEL_CREDENTIALS_SECRET_ARN = "MIXPANEL_CREDENTIALS_SECRET_ARN"  # noqa: S105 - a variable name
 DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
 BATCH_MAX_EVENTS = "BATCH_MAX_EVENTS"
 BATCH_MAX_BYTES = "BATCH_MAX_BYTES"
@@ -42,21 +44,12 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass(frozen=True)
-class Credentials:
-    """Basic-auth pair for /import; `project_id` is None for project-token auth."""
-
-    username: str
-    password: str = field(repr=False)
-    project_id: str | None
-
-    def __repr__(self) -> str:  # never show the secret, even in a traceback's locals
-        return f"Credentials(username={self.username!r}, project_id={self.project_id!r})"
-
-
-@dataclass(frozen=True)
 class Settings:
     api_url: str
-    credentials: Credentials
+    # Exactly one of the two: credentials from the environment (local use), or a Secrets Manager secret.
+    credentials: Credentials | None
+    credentials_secret_arn: str | None = None
+    project_id: str | None = None
     dead_letter_queue_url: str | None = None
     batch_max_events: int = MAX_EVENTS_PER_REQUEST
     batch_max_bytes: int = DEFAULT_MAX_BYTES
@@ -70,20 +63,18 @@ class Settings:
     retry_jitter_max: float = 5.0
     deadline_margin_ms: int = 3000
 
-    @property
-    def import_url(self) -> str:
-        query = "strict=1"
-        if self.credentials.project_id is not None:
-            query += f"&project_id={self.credentials.project_id}"
-        return f"{self.api_url}/import?{query}"
-
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = _Env(os.environ if environ is None else environ)
-        credentials = _credentials(env)
+        secret_arn = env.text(MIXPANEL_CREDENTIALS_SECRET_ARN)
+        project_id = env.text(MIXPANEL_PROJECT_ID)
+        if project_id is not None and not project_id.isdigit():
+            raise ConfigError(MIXPANEL_PROJECT_ID, f"must be the numeric project id, got {project_id!r}")
         return cls(
             api_url=_api_url(env),
-            credentials=credentials,
+            credentials=None if secret_arn is not None else _credentials(env),
+            credentials_secret_arn=secret_arn,
+            project_id=project_id,
             dead_letter_queue_url=env.text(DEAD_LETTER_QUEUE_URL),
             batch_max_events=env.integer(BATCH_MAX_EVENTS, MAX_EVENTS_PER_REQUEST, 1, MAX_EVENTS_PER_REQUEST),
             batch_max_bytes=env.integer(BATCH_MAX_BYTES, DEFAULT_MAX_BYTES, 1024, 10 * 1024 * 1024),
@@ -161,12 +152,10 @@ def _credentials(env: _Env) -> Credentials:
     if token is not None and username is None:
         return Credentials(username=token, password="", project_id=None)
     why = (
-        f"set a service account ({MIXPANEL_SERVICE_ACCOUNT_USERNAME}, {MIXPANEL_SERVICE_ACCOUNT_SECRET}, "
-        f"{MIXPANEL_PROJECT_ID}) or {MIXPANEL_PROJECT_TOKEN}"
+        f"set {MIXPANEL_CREDENTIALS_SECRET_ARN}, or a service account ({MIXPANEL_SERVICE_ACCOUNT_USERNAME}, "
+        f"{MIXPANEL_SERVICE_ACCOUNT_SECRET}, {MIXPANEL_PROJECT_ID}), or {MIXPANEL_PROJECT_TOKEN}"
     )
     username = env.required(MIXPANEL_SERVICE_ACCOUNT_USERNAME, why)
     secret = env.required(MIXPANEL_SERVICE_ACCOUNT_SECRET, why)
     project_id = env.required(MIXPANEL_PROJECT_ID, "a service account needs the project id it imports into")
-    if not project_id.isdigit():
-        raise ConfigError(MIXPANEL_PROJECT_ID, f"must be the numeric project id, got {project_id!r}")
     return Credentials(username=username, password=secret, project_id=project_id)

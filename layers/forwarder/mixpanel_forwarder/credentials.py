@@ -1,0 +1,119 @@
+"""Mixpanel credentials: from the environment (local use) or from a Secrets Manager secret.
+
+A secret is read once per container through Powertools Parameters and read again, once, when Mixpanel
+answers 401 (the secret was rotated). Secret values never reach a log line, an error or a repr.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .errors import ConfigError, CredentialsError
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Basic-auth pair for /import; `project_id` is None for project-token auth."""
+
+    username: str
+    password: str = field(repr=False)
+    project_id: str | None
+
+    def __repr__(self) -> str:  # never show the secret, even in a traceback's locals
+        return f"Credentials(username={self.username!r}, project_id={self.project_id!r})"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and as whom one request is sent."""
+
+    url: str
+    authorization: str = field(repr=False)
+
+    @classmethod
+    def for_credentials(cls, api_url: str, credentials: Credentials) -> Endpoint:
+        query = "strict=1" if credentials.project_id is None else f"strict=1&project_id={credentials.project_id}"
+        token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
+        return cls(f"{api_url}/import?{query}", f"Basic {token}")
+
+
+class CredentialsSource(Protocol):
+    def get(self, *, refresh: bool = False) -> Credentials:
+        """The credentials to use; `refresh` reads them again from where they are kept."""
+        ...
+
+
+class StaticCredentials:
+    def __init__(self, credentials: Credentials) -> None:
+        self._credentials = credentials
+
+    def get(self, *, refresh: bool = False) -> Credentials:
+        return self._credentials
+
+
+class SecretsManagerCredentials:
+    """A JSON secret `{"username", "secret"[, "project_id"]}` or `{"token"}`."""
+
+    def __init__(self, secret_arn: str, project_id: str | None, provider: Any = None) -> None:
+        self._secret_arn = secret_arn
+        self._project_id = project_id
+        self._provider = provider
+        self._credentials: Credentials | None = None
+
+    def get(self, *, refresh: bool = False) -> Credentials:
+        if self._credentials is None or refresh:
+            self._credentials = self._parse(self._fetch(force=refresh))
+        return self._credentials
+
+    def _fetch(self, force: bool) -> Any:
+        # Imported here: boto3 and Parameters cost ~0.2 s of cold start that env credentials never pay.
+        from aws_lambda_powertools.utilities import parameters
+
+        if self._provider is None:
+            self._provider = parameters.SecretsProvider()
+        try:
+            return self._provider.get(self._secret_arn, transform="json", max_age=24 * 3600, force_fetch=force)
+        except parameters.exceptions.TransformParameterError:
+            raise _config_error("the secret is not a JSON object") from None  # `from None`: keep its value out
+        except parameters.exceptions.GetParameterError as exc:
+            raise CredentialsError(f"cannot read the Mixpanel credentials secret: {_cause(exc)}") from exc
+
+    def _parse(self, value: Any) -> Credentials:
+        if not isinstance(value, dict):
+            raise _config_error("the secret is not a JSON object")
+        token, username, secret = value.get("token"), value.get("username"), value.get("secret")
+        if isinstance(username, str) and username and isinstance(secret, str) and secret:
+            project_id = value.get("project_id") or self._project_id
+            if project_id is None or not str(project_id).isdigit():
+                from .settings import MIXPANEL_PROJECT_ID
+
+                raise ConfigError(MIXPANEL_PROJECT_ID, "a service account needs the numeric project id it imports into")
+            return Credentials(username=username, password=secret, project_id=str(project_id))
+        if isinstance(token, str) and token:
+            return Credentials(username=token, password="", project_id=None)
+        raise _config_error('the secret must hold {"username": …, "secret": …} or {"token": …}')
+
+
+def _config_error(problem: str) -> ConfigError:
+    from .settings import MIXPANEL_CREDENTIALS_SECRET_ARN
+
+    return ConfigError(MIXPANEL_CREDENTIALS_SECRET_ARN, problem)
+
+
+def _cause(exc: BaseException) -> str:
+    """The botocore error code behind a Parameters error (never the response body)."""
+    cause = exc.__cause__ or exc.__context__ or exc
+    code = getattr(cause, "response", {}).get("Error", {}).get("Code")
+    return str(code) if code else type(cause).__name__
+
+
+def credentials_source(settings: Settings) -> CredentialsSource:
+    if settings.credentials_secret_arn is not None:
+        return SecretsManagerCredentials(settings.credentials_secret_arn, settings.project_id)
+    assert settings.credentials is not None  # Settings.from_env requires one or the other
+    return StaticCredentials(settings.credentials)
