@@ -13,6 +13,7 @@ import pytest
 
 from mixpanel_forwarder import runtime
 from mixpanel_forwarder.credentials import Endpoint
+from mixpanel_forwarder.deadletter import Parked
 from mixpanel_forwarder.errors import TransportError
 from mixpanel_forwarder.settings import Settings
 from mixpanel_forwarder.transport import Response
@@ -76,11 +77,11 @@ class FakeParker:
         self.refuse = refuse
         self.messages: list[dict[str, Any]] = []
 
-    def park(self, messages: list[bytes]) -> list[bool]:
+    def park(self, parked: list[Parked]) -> list[bool]:
         if self.refuse:
-            return [False] * len(messages)
-        self.messages.extend(json.loads(message) for message in messages)
-        return [True] * len(messages)
+            return [False] * len(parked)
+        self.messages.extend(json.loads(item.document()) for item in parked)
+        return [True] * len(parked)
 
 
 def timeout_error() -> TransportError:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from . import codec
 from .batching import Batcher
 from .credentials import CredentialsSource, Endpoint, credentials_source
-from .deadletter import Parker, SqsParker, parked_message
+from .deadletter import Parked, Parker, SqsParker
 from .deadline import Deadline
 from .delivery import Delivery
 from .errors import DecodeError
@@ -75,7 +75,7 @@ class Forwarder:
         self._sender = sender or Urllib3Sender(settings.max_concurrent_requests, settings.connect_timeout)
         self._credentials = credentials or credentials_source(settings)
         if parker is None and settings.dead_letter_queue_url:
-            parker = SqsParker(settings.dead_letter_queue_url)
+            parker = SqsParker(settings.dead_letter_queue_url, bucket=settings.dead_letter_bucket)
         self._parker = parker
         self._executor = ThreadPoolExecutor(settings.max_concurrent_requests, thread_name_prefix="mixpanel-send")
         self._backoff = Backoff(settings, rng)
@@ -139,15 +139,17 @@ class Forwarder:
         event_indices = ledger.events_to_park()
         if not record_indices and not event_indices:
             return
-        messages = [
-            parked_message(_why(ledger.record_failures[r]), records[r].origin, "record", records[r].raw)
-            for r in record_indices
+        parked = [
+            Parked(_why(ledger.record_failures[r]), records[r].origin, "record", records[r].raw) for r in record_indices
         ]
         for i in event_indices:
             item = ledger.items[i]
+            # The item key and envelope time let a replay derive the same $insert_id and time again.
             origin = {**records[ledger.record_of[i]].origin, "item": item.key}
-            messages.append(parked_message(_why(ledger.failures[i]), origin, "event", item.payload))
-        stored = self._parker.park(messages)
+            if item.default_time_ms is not None:
+                origin["defaultTimeMs"] = item.default_time_ms
+            parked.append(Parked(_why(ledger.failures[i]), origin, "event", item.payload))
+        stored = self._parker.park(parked)
         for r, ok in zip(record_indices, stored, strict=False):
             if ok:
                 ledger.record_states[r] = State.PARKED

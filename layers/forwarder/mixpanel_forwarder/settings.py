@@ -21,6 +21,7 @@ MIXPANEL_SERVICE_ACCOUNT_SECRET = "MIXPANEL_SERVICE_ACCOUNT_SECRET"  # noqa: S10
 MIXPANEL_PROJECT_TOKEN = "MIXPANEL_PROJECT_TOKEN"  # noqa: S105 - a variable name
 MIXPANEL_CREDENTIALS_SECRET_ARN = "MIXPANEL_CREDENTIALS_SECRET_ARN"  # noqa: S105 - a variable name
 DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
+DEAD_LETTER_BUCKET = "DEAD_LETTER_BUCKET"
 BATCH_MAX_EVENTS = "BATCH_MAX_EVENTS"
 BATCH_MAX_BYTES = "BATCH_MAX_BYTES"
 MAX_CONCURRENT_REQUESTS = "MAX_CONCURRENT_REQUESTS"
@@ -51,6 +52,7 @@ class Settings:
     credentials_secret_arn: str | None = None
     project_id: str | None = None
     dead_letter_queue_url: str | None = None
+    dead_letter_bucket: str | None = None
     batch_max_events: int = MAX_EVENTS_PER_REQUEST
     batch_max_bytes: int = DEFAULT_MAX_BYTES
     max_concurrent_requests: int = 8
@@ -76,6 +78,7 @@ class Settings:
             credentials_secret_arn=secret_arn,
             project_id=project_id,
             dead_letter_queue_url=env.text(DEAD_LETTER_QUEUE_URL),
+            dead_letter_bucket=env.text(DEAD_LETTER_BUCKET),
             batch_max_events=env.integer(BATCH_MAX_EVENTS, MAX_EVENTS_PER_REQUEST, 1, MAX_EVENTS_PER_REQUEST),
             batch_max_bytes=env.integer(BATCH_MAX_BYTES, DEFAULT_MAX_BYTES, 1024, 10 * 1024 * 1024),
             max_concurrent_requests=env.integer(MAX_CONCURRENT_REQUESTS, 8, 1, 64),
