@@ -37,8 +37,23 @@ def test_batcher_flush_of_nothing_is_none() -> None:
 
 
 def test_batch_split_halves_keep_order_and_sizes() -> None:
-    batch = fill(Batcher(max_events=10, max_bytes=10_000), [b"{}", b"[1]", b"{}", b"[22]", b"{}"])[0]
+    bodies = [b"{}", b"[1]", b"{}", b"[22]", b'{"a":1}']
+    batch = fill(Batcher(max_events=10, max_bytes=10_000), bodies)[0]
     first, second = batch.split()
     assert first.indices + second.indices == [0, 1, 2, 3, 4]
     assert len(first.payload()) == first.size
     assert len(second.payload()) == second.size
+    assert json.loads(first.payload()) + json.loads(second.payload()) == [json.loads(b) for b in bodies]
+
+
+def test_batch_body_cuts_out_each_event() -> None:
+    bodies = [b'{"n":1}', b"[]", b'{"n":333}']
+    batch = fill(Batcher(max_events=10, max_bytes=10_000), bodies)[0]
+    assert [batch.body(i) for i in range(3)] == bodies
+
+
+def test_empty_batch_is_an_empty_array() -> None:
+    from mixpanel_forwarder.batching import Batch
+
+    assert Batch().payload() == b"[]"
+    assert Batch().size == 2

@@ -147,3 +147,18 @@ def test_normalize_item_that_failed_to_decode_is_refused_with_its_decode_error()
         normalize(Item("{oops", "sqs:m1:0", None, "NDJSON line 2 is not JSON"), NOW_MS)
     assert raised.value.field == "record"
     assert "NDJSON line 2" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (T, T * 1000),
+        (T * 1000 + 7, T * 1000 + 7),
+        (T + 0.5, T * 1000 + 500),
+        (str(T), T * 1000),
+        ("2025-11-24T16:00:00Z", T * 1000),
+    ],
+)
+def test_normalize_writes_every_time_form_as_epoch_milliseconds(raw: Any, expected: int) -> None:
+    event = normalize(item({"event": "A", "properties": {"time": raw}}), NOW_MS)
+    assert event["properties"]["time"] == expected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip as _stdlib_gzip
 import json
+from collections.abc import Callable
 from typing import Any
 
 try:
@@ -22,17 +23,18 @@ GZIP_LEVEL = 1
 JSONDecodeError: type[ValueError] = orjson.JSONDecodeError if orjson is not None else json.JSONDecodeError
 
 
-def loads(data: bytes | bytearray | memoryview | str) -> Any:
-    if orjson is not None:
-        return orjson.loads(data)
+def _stdlib_loads(data: bytes | bytearray | memoryview | str) -> Any:
     return json.loads(bytes(data) if isinstance(data, memoryview) else data)
 
 
-def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON; raises TypeError or ValueError for what JSON cannot hold."""
-    if orjson is not None:
-        return orjson.dumps(value)
+def _stdlib_dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+# Bound directly (no wrapper call per event): these run once or twice for every event.
+loads: Callable[[bytes | bytearray | memoryview | str], Any] = orjson.loads if orjson is not None else _stdlib_loads
+# Compact UTF-8 JSON; raises TypeError or ValueError for what JSON cannot hold.
+dumps: Callable[[Any], bytes] = orjson.dumps if orjson is not None else _stdlib_dumps
 
 
 def gzip(data: bytes) -> bytes:

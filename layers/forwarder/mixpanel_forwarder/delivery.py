@@ -234,8 +234,8 @@ class Delivery:
 
     def _insert_ids(self, batch: Batch) -> dict[str, int]:
         ids: dict[str, int] = {}
-        for position, body in enumerate(batch.bodies):
-            event = codec.loads(body)
+        for position in range(len(batch)):
+            event = codec.loads(batch.body(position))
             ids.setdefault(str(event["properties"].get("$insert_id")), position)
         return ids
 

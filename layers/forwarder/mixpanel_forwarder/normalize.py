@@ -43,6 +43,9 @@ INVALID_IDS = frozenset(
     }
 )
 _is_insert_id = re.compile(r"[A-Za-z0-9-]{1,36}").fullmatch
+_LONGEST_INVALID_ID = max(map(len, INVALID_IDS))
+_MILLIS_THRESHOLD = 100_000_000_000  # as in timefmt: below, seconds; above, milliseconds
+_MISSING = object()
 
 
 def derive_insert_id(key: str) -> str:
@@ -51,44 +54,58 @@ def derive_insert_id(key: str) -> str:
 
 
 def normalize(item: Item, now_ms: int) -> dict[str, Any]:
-    """The event to send, or Invalid with the field and reason Mixpanel would give."""
+    """The event to send, or Invalid with the field and reason Mixpanel would give.
+
+    This runs once per event and is most of the forwarder's CPU: common cases take the shortest path
+    (exact type checks, no allocations), rare ones fall through to the general code.
+    """
     if item.error is not None:
         raise Invalid("record", item.error)
     event = item.payload
-    if not isinstance(event, dict):
+    if type(event) is not dict:
         raise Invalid("event", f"must be a JSON object with event and properties, got {type(event).__name__}")
     name = event.get("event")
-    if not isinstance(name, str) or not name.strip():
+    if type(name) is not str or not name or (name[0].isspace() and not name.strip()):
         raise Invalid("event", "the event name must be a non-empty string")
     properties = event.get("properties")
-    if properties is None:
+    if type(properties) is not dict:
+        if properties is not None:
+            raise Invalid("properties", "must be a JSON object")
         properties = {}
-    elif not isinstance(properties, dict):
-        raise Invalid("properties", "must be a JSON object")
-    if len(event) > 2 or "properties" not in event:
+    if len(event) != 2 or "properties" not in event:
         properties = _lift_top_level(event, properties)
 
     raw_time = properties.get("time")
-    time_ms = item.default_time_ms if raw_time is None else to_epoch_ms(raw_time)
-    if time_ms is None:
-        if raw_time is None:
+    if type(raw_time) is int:
+        time_ms = raw_time if raw_time >= _MILLIS_THRESHOLD else raw_time * 1000
+    elif raw_time is None:
+        if item.default_time_ms is None:
             raise Invalid("properties.time", "is missing and the source carries no timestamp")
-        raise Invalid("properties.time", f"must be seconds or milliseconds since epoch or ISO-8601, got {raw_time!r}")
+        time_ms = item.default_time_ms
+    else:
+        converted = to_epoch_ms(raw_time)
+        if converted is None:
+            raise Invalid(
+                "properties.time", f"must be seconds or milliseconds since epoch or ISO-8601, got {raw_time!r}"
+            )
+        time_ms = converted
     if time_ms < EARLIEST_TIME_MS:
         raise Invalid("properties.time", f"{time_ms} ms is before 1971-01-01")
     if time_ms > now_ms + FUTURE_SLACK_MS:
         raise Invalid("properties.time", f"{time_ms} ms is more than 1 hour in the future")
 
-    if "distinct_id" in properties:
-        _check_distinct_id(properties["distinct_id"])
+    distinct_id = properties.get("distinct_id", _MISSING)
+    if distinct_id is not _MISSING:
+        _check_distinct_id(distinct_id)
     insert_id = properties.get("$insert_id")
     if insert_id is not None:
         _check_insert_id(insert_id)
     if len(properties) > MAX_PROPERTIES:
         raise Invalid("properties", f"has {len(properties)} properties, more than {MAX_PROPERTIES}")
-    for key, value in properties.items():
-        if isinstance(value, dict | list):
-            _check_nested(key, value, 1)
+    for value in properties.values():
+        kind = type(value)
+        if (kind is dict or kind is list) and not _nested_within_limits(value, 1):
+            _check_nested_properties(properties)  # raises, naming the offending path
 
     # Every check passed: only now change the event, so what is parked on failure is what arrived.
     properties["time"] = time_ms
@@ -112,17 +129,47 @@ def _lift_top_level(event: dict[str, Any], properties: dict[str, Any]) -> dict[s
 
 
 def _check_distinct_id(value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise Invalid("properties.distinct_id", f"must be a string or a number, got {type(value).__name__}")
-    if str(value).strip().lower() in INVALID_IDS:
+    kind = type(value)
+    if kind is str:
+        # Placeholders are at most 36 characters: longer ids need no lowering and lookup.
+        if len(value) <= _LONGEST_INVALID_ID and value.strip().lower() in INVALID_IDS:
+            raise Invalid("properties.distinct_id", f"{value!r} is a placeholder Mixpanel refuses")
+        return
+    if kind is not int and kind is not float:
+        raise Invalid("properties.distinct_id", f"must be a string or a number, got {kind.__name__}")
+    if str(value) in INVALID_IDS:
         raise Invalid("properties.distinct_id", f"{value!r} is a placeholder Mixpanel refuses")
 
 
 def _check_insert_id(value: Any) -> None:
-    if not isinstance(value, str) or not _is_insert_id(value):
+    if type(value) is not str or not _is_insert_id(value):
         raise Invalid("properties.$insert_id", "must be 1 to 36 characters of A-Z, a-z, 0-9 and -")
     if value.lower() in INVALID_IDS:
         raise Invalid("properties.$insert_id", f"{value!r} is a placeholder Mixpanel refuses")
+
+
+def _check_nested_properties(properties: dict[str, Any]) -> None:
+    for key, value in properties.items():
+        if isinstance(value, dict | list):
+            _check_nested(key, value, 1)
+
+
+def _nested_within_limits(value: Any, depth: int) -> bool:
+    if depth > MAX_NESTING_DEPTH:
+        return False
+    if type(value) is dict:
+        if len(value) > MAX_NESTED_KEYS:
+            return False
+        children = value.values()
+    else:
+        if len(value) > MAX_LIST_ITEMS:
+            return False
+        children = value
+    for child in children:
+        kind = type(child)
+        if (kind is dict or kind is list) and not _nested_within_limits(child, depth + 1):
+            return False
+    return True
 
 
 def _check_nested(path: str, value: Any, depth: int) -> None:

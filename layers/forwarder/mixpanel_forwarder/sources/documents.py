@@ -23,7 +23,9 @@ def decode_document(data: bytes | str, key: str, default_time_ms: int | None) ->
 
 
 def decode_value(value: Any, key: str, default_time_ms: int | None, depth: int = 0) -> list[Item]:
-    if isinstance(value, dict):
+    if type(value) is dict:
+        if "properties" in value and "event" in value:  # the common case: a Mixpanel event, no envelope
+            return [Item(value, f"{key}:0", default_time_ms)]
         if depth < _MAX_NESTING:
             envelope = _unwrap(value, key, default_time_ms, depth)
             if envelope is not None:
