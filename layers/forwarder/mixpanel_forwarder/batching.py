@@ -27,9 +27,6 @@ class Batch:
         """Bytes of the finished JSON array (the trailing comma becomes the closing bracket)."""
         return len(self._buffer) if self.indices else 2
 
-    def size_with(self, body_size: int) -> int:
-        return len(self._buffer) + body_size + 1
-
     def add(self, index: int, body: bytes) -> None:
         self.indices.append(index)
         self._buffer += body
@@ -65,12 +62,16 @@ class Batcher:
         """Adds one event; returns the batch it closed, if any. An event larger than the cap goes alone."""
         current = self._current
         full = None
-        if current.indices and (
-            len(current.indices) >= self._max_events or current.size_with(len(body)) > self._max_bytes
-        ):
+        count = len(current.indices)
+        if count and (count >= self._max_events or len(current._buffer) + len(body) + 1 > self._max_bytes):
             full, current = current, Batch()
             self._current = current
-        current.add(index, body)
+        # Batch.add, inlined: this runs for every event.
+        current.indices.append(index)
+        buffer = current._buffer
+        buffer += body
+        current._ends.append(len(buffer))
+        buffer += b","
         return full
 
     def flush(self) -> Batch | None:

@@ -15,8 +15,8 @@ from .timefmt import to_epoch_ms
 EARLIEST_TIME_MS = 31_536_000_000
 FUTURE_SLACK_MS = 3_600_000
 MAX_PROPERTIES = 255
-MAX_NESTED_KEYS = 255
-MAX_LIST_ITEMS = 255
+MAX_NESTED_KEYS = 255  # objects' keys and lists' items alike
+MAX_LIST_ITEMS = MAX_NESTED_KEYS
 MAX_NESTING_DEPTH = 3
 MAX_EVENT_BYTES = 1024 * 1024
 
@@ -104,7 +104,7 @@ def normalize(item: Item, now_ms: int) -> dict[str, Any]:
         raise Invalid("properties", f"has {len(properties)} properties, more than {MAX_PROPERTIES}")
     for value in properties.values():
         kind = type(value)
-        if (kind is dict or kind is list) and not _nested_within_limits(value, 1):
+        if (kind is dict or kind is list) and not _nested_within_limits(value):
             _check_nested_properties(properties)  # raises, naming the offending path
 
     # Every check passed: only now change the event, so what is parked on failure is what arrived.
@@ -154,21 +154,27 @@ def _check_nested_properties(properties: dict[str, Any]) -> None:
             _check_nested(key, value, 1)
 
 
-def _nested_within_limits(value: Any, depth: int) -> bool:
-    if depth > MAX_NESTING_DEPTH:
+def _nested_within_limits(value: Any) -> bool:
+    """True when a property value nests at most 3 levels, each object or list with at most 255 entries.
+
+    Unrolled on purpose: one call per nested property instead of one per container (list properties
+    of objects, like order items, are common and this runs for every event).
+    """
+    if len(value) > MAX_NESTED_KEYS:
         return False
-    if type(value) is dict:
-        if len(value) > MAX_NESTED_KEYS:
-            return False
-        children = value.values()
-    else:
-        if len(value) > MAX_LIST_ITEMS:
-            return False
-        children = value
-    for child in children:
-        kind = type(child)
-        if (kind is dict or kind is list) and not _nested_within_limits(child, depth + 1):
-            return False
+    for child in value.values() if type(value) is dict else value:
+        child_kind = type(child)
+        if child_kind is dict or child_kind is list:
+            if len(child) > MAX_NESTED_KEYS:
+                return False
+            for grandchild in child.values() if child_kind is dict else child:
+                grandchild_kind = type(grandchild)
+                if grandchild_kind is dict or grandchild_kind is list:
+                    if len(grandchild) > MAX_NESTED_KEYS:
+                        return False
+                    for leaf in grandchild.values() if grandchild_kind is dict else grandchild:
+                        if type(leaf) is dict or type(leaf) is list:
+                            return False  # a fourth level
     return True
 
 

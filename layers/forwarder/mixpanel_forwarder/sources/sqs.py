@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import codec
 from ..errors import DecodeError, InvocationError
 from ..model import Item, SourceKind, SourceRecord
-from .documents import decode_document
+from .documents import decode_document, decode_value
 
 
 def source_records(event: Any) -> tuple[SourceKind, list[SourceRecord]]:
@@ -30,11 +31,19 @@ def source_records(event: Any) -> tuple[SourceKind, list[SourceRecord]]:
 
 def decode(record: SourceRecord) -> list[Item]:
     body = record.raw.get("body")
-    if not isinstance(body, str):
+    if type(body) is not str:
         raise DecodeError("SQS record has no body string")
     if record.identifier is None:
         raise DecodeError("SQS record has no messageId")
-    return decode_document(body, f"sqs:{record.identifier}", _sent_time_ms(record.raw))
+    key = f"sqs:{record.identifier}"
+    sent_time_ms = _sent_time_ms(record.raw)
+    try:
+        value = codec.loads(body)
+    except codec.JSONDecodeError:
+        return decode_document(body, key, sent_time_ms)  # NDJSON, or not JSON at all
+    if type(value) is dict and "properties" in value and "event" in value:
+        return [Item(value, f"{key}:0", sent_time_ms)]  # the common case, without the general path's calls
+    return decode_value(value, key, sent_time_ms)
 
 
 def _sent_time_ms(raw: dict[str, Any]) -> int | None:
