@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test unit functional integration lint typecheck demo invoke sink clean
+.PHONY: install test unit functional integration lint typecheck demo invoke sink clean validate
 
 install: $(STAMP)
 
@@ -16,8 +16,9 @@ $(STAMP): requirements-dev.txt layers/forwarder/requirements.txt pyproject.toml
 	$(BIN)/python -c "import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()['purelib'], 'mixpanel_forwarder_dev.pth').write_text('$(CURDIR)/layers/forwarder\n$(CURDIR)\n')"
 	@touch $(STAMP)
 
-test: install lint
-	$(BIN)/python -m pytest
+# The whole suite: lint and types, the template checks and `sam build` (validate), then every test.
+test: install lint validate
+	REQUIRE_SAM_BUILD=1 $(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .
@@ -29,3 +30,26 @@ demo: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Deploy tools (SAM CLI, cfn-lint) in a venv of their own inside .venv: their pins conflict with the dev ones.
+DEPLOY_VENV := $(VENV)/deploy
+DEPLOY_BIN := $(DEPLOY_VENV)/bin
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
+# Offline and without AWS credentials: no telemetry, no instance-metadata lookups, a region for the linter.
+# BUILD_PYTHON runs pip for the layer (layers/forwarder/Makefile); no python3.13 or Docker is needed.
+SAM := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true \
+	BUILD_PYTHON=$(CURDIR)/$(DEPLOY_BIN)/python $(DEPLOY_BIN)/sam
+
+$(DEPLOY_STAMP): requirements-deploy.txt | $(STAMP)
+	@test -x $(DEPLOY_BIN)/python || $(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(DEPLOY_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-deploy.txt
+	@touch $(DEPLOY_STAMP)
+
+# Lints the template, builds it as `sam deploy` would ship it (into .aws-sam/), then tests the template's
+# settings and the built artifacts (REQUIRE_SAM_BUILD: a missing build fails instead of skipping).
+validate: install $(DEPLOY_STAMP)
+	$(DEPLOY_BIN)/cfn-lint template.yaml
+	$(SAM) validate --lint
+	$(SAM) build
+	REQUIRE_SAM_BUILD=1 $(BIN)/python -m pytest -q tests/integration/test_template.py tests/integration/test_sam_build.py

@@ -41,7 +41,8 @@ REGION_HOSTS = {
 }
 MAX_EVENTS_PER_REQUEST = 2000  # Mixpanel's hard limit per /import request
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024  # uncompressed; the limit in Mixpanel's own 413 example
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# Plain HTTP only to these: this machine, or (from a `sam local` container) the Docker host running the sink.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "host.docker.internal"})
 
 
 @dataclass(frozen=True)
