@@ -6,7 +6,6 @@ import gzip
 import json
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -36,7 +35,7 @@ def make_settings(**overrides: Any) -> Settings:
         "deadline_margin_ms": 0,
         "max_concurrent_requests": 2,
     }
-    return replace(settings, **{**defaults, **overrides})
+    return settings._replace(**{**defaults, **overrides})
 
 
 Answer = Response | Exception | Callable[[list[dict[str, Any]]], Response]

@@ -7,8 +7,7 @@ answers 401 (the secret was rotated). Secret values never reach a log line, an e
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from .errors import ConfigError, CredentialsError
 
@@ -16,24 +15,25 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(NamedTuple):
     """Basic-auth pair for /import; `project_id` is None for project-token auth."""
 
     username: str
-    password: str = field(repr=False)
+    password: str
     project_id: str | None
 
     def __repr__(self) -> str:  # never show the secret, even in a traceback's locals
         return f"Credentials(username={self.username!r}, project_id={self.project_id!r})"
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     """Where and as whom one request is sent."""
 
     url: str
-    authorization: str = field(repr=False)
+    authorization: str
+
+    def __repr__(self) -> str:  # never show the credentials
+        return f"Endpoint(url={self.url!r})"
 
     @classmethod
     def for_credentials(cls, api_url: str, credentials: Credentials) -> Endpoint:

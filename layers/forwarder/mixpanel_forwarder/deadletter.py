@@ -12,8 +12,7 @@ from __future__ import annotations
 import base64
 import re
 import uuid
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from . import codec
 from .log import logger
@@ -23,11 +22,10 @@ SQS_BATCH_BYTES = 1024 * 1024  # SendMessageBatch: all entries together
 SQS_DEFAULT_MESSAGE_BYTES = 256 * 1024  # MaximumMessageSize unless the queue sets another
 _PART_ENVELOPE_BYTES = 4096  # room for reason, source and part fields beside the data
 # Characters SQS refuses in a message body (it allows #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000+).
-_SQS_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_SQS_FORBIDDEN = "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]"  # compiled on first use: cold start
 
 
-@dataclass(frozen=True)
-class Parked:
+class Parked(NamedTuple):
     """One permanent failure: why, from where, and the payload (`record` whole, or one `event`)."""
 
     reason: dict[str, Any]
@@ -87,7 +85,7 @@ class SqsParker:
     def _bodies(self, item: Parked, limit: int) -> list[str]:
         document = item.document()
         text = document.decode()
-        if len(document) <= limit and not _SQS_FORBIDDEN.search(text):
+        if len(document) <= limit and not re.search(_SQS_FORBIDDEN, text):
             return [text]
         if self._bucket is not None and len(document) > limit:
             key = f"parked/{uuid.uuid4()}.json"

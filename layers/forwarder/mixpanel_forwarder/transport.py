@@ -5,8 +5,7 @@ Tests swap in any object with the same `send`; production uses one urllib3 keep-
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import urllib3
 
@@ -16,8 +15,7 @@ from .errors import TransportError
 USER_AGENT = "mixpanel-lambda-forwarder/0.1"
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
+class Response(NamedTuple):
     status: int
     body: bytes
     retry_after: str | None = None
