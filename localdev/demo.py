@@ -31,6 +31,7 @@ def reasons(summary: dict[str, Any]) -> list[str]:
 
 def main() -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the demo prints its own summary
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from localdev.invoke import function_for, invoke
     from localdev.sink import MixpanelSink
 

@@ -87,8 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("event", type=Path, help="an event file, e.g. events/sqs-standard.json")
     parser.add_argument("--url", help="Mixpanel API URL (default: MIXPANEL_API_URL, else the embedded sink)")
     parser.add_argument("--remaining-ms", type=int, default=60_000, help="the function's time left at the start")
+    parser.add_argument("--logs", action="store_true", help="also print the JSON logs and EMF metrics")
     args = parser.parse_args(argv)
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the summary is printed below
+    if not args.logs:  # the response and summary are printed below, as one JSON document
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
     event = json.loads(args.event.read_text())
     function = function_for(event) if args.function == "auto" else args.function

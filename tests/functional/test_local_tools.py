@@ -11,10 +11,17 @@ from localdev.sink import MixpanelSink
 from tests.functional.conftest import EVENTS
 
 
+def quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the tools set by default, set here so that it is undone after the test."""
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+
+
 def test_invoke_runs_the_handler_against_the_embedded_sink(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("MIXPANEL_API_URL", raising=False)
+    quiet(monkeypatch)
     assert invoke.main(["auto", str(EVENTS / "kinesis-kpl.json")]) == 0
 
     output = capsys.readouterr().out
@@ -28,6 +35,7 @@ def test_invoke_runs_the_handler_against_the_embedded_sink(
 def test_invoke_against_a_given_url_reports_poison_records(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    quiet(monkeypatch)
     with MixpanelSink() as sink:
         for name, value in sink.env().items():
             monkeypatch.setenv(name, value)
@@ -40,7 +48,10 @@ def test_invoke_against_a_given_url_reports_poison_records(
     assert "properties.time" in " ".join(printed["summary"]["reasons"])
 
 
-def test_demo_prints_every_sample_and_each_fault(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_prints_every_sample_and_each_fault(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quiet(monkeypatch)
     assert demo.main() == 0
 
     output = capsys.readouterr().out

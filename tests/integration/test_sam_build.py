@@ -147,7 +147,7 @@ def test_layer_bytecode_is_for_python_3_13_and_never_checked_against_sources(
 def test_function_build_holds_its_handler(build: Path, function: str, folder: str) -> None:
     handler = build / function / "app.py"
 
-    assert "def lambda_handler(" in handler.read_text()
+    assert re.search(r"^lambda_handler = |^def lambda_handler\(", handler.read_text(), re.M)
     if FRESH_BUILD:
         assert handler.read_bytes() == (ROOT / "functions" / folder / "app.py").read_bytes()
     assert not (build / function / "Makefile").exists()

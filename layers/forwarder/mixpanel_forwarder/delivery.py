@@ -27,7 +27,7 @@ from .credentials import Endpoint
 from .deadline import Deadline
 from .errors import ForwarderError, TransportError
 from .ledger import Ledger
-from .model import Failure
+from .model import REFUSED, Failure
 from .retry import TRANSIENT_STATUSES, Backoff
 from .settings import Settings
 from .transport import Response, Sender
@@ -87,6 +87,7 @@ class Delivery:
             "bytes_raw": self.bytes_raw,
             "bytes_gzip": self.bytes_gzip,
             "latency_ms_max": round(max(self.latency_ms), 1) if self.latency_ms else 0.0,
+            "latencies_ms": [round(latency, 1) for latency in self.latency_ms],
         }
 
     def _deliver(self, batch: Batch) -> None:
@@ -179,7 +180,7 @@ class Delivery:
         if len(batch) == 1:
             self._ledger.fail(
                 batch.indices[0],
-                Failure(f"too large for one request: {_snippet(response.body)}", "event", permanent=True),
+                Failure(f"too large for one request: {_snippet(response.body)}", "event", REFUSED),
             )
             return
         for half in batch.split():
@@ -192,7 +193,7 @@ class Delivery:
         if not isinstance(entries, list) or not entries:
             error = answer.get("error") if isinstance(answer, dict) else None
             reason = f"Mixpanel refused the request: {error or _snippet(response.body)}"
-            self._ledger.fail_all(batch.indices, Failure(reason, "request", permanent=True))
+            self._ledger.fail_all(batch.indices, Failure(reason, "request", REFUSED))
             return
         refused: dict[int, Failure] = {}
         unmatched = False
@@ -218,7 +219,7 @@ class Delivery:
             refused[position] = Failure(
                 str(message or "refused by Mixpanel in strict mode"),
                 str(field) if field else "event",
-                permanent=True,
+                REFUSED,
             )
         imported = []
         for position, index in enumerate(batch.indices):

@@ -16,7 +16,7 @@ from .deadline import Deadline
 from .delivery import Delivery
 from .errors import DecodeError
 from .ledger import Ledger
-from .model import Failure, Invalid, Item, SourceKind, SourceRecord, State
+from .model import DECODE, INVALID, Failure, Invalid, Item, SourceKind, SourceRecord, State
 from .normalize import MAX_EVENT_BYTES, normalize
 from .report import batch_item_failures
 from .retry import Backoff
@@ -64,7 +64,7 @@ class Result:
             "records": self.records,
             **self.ledger.counts(),
             "records_reported": len(self.batch_item_failures),
-            **self.delivery,
+            **{name: value for name, value in self.delivery.items() if name != "latencies_ms"},
             "reasons": dict(self.ledger.reasons().most_common(_REASONS_IN_SUMMARY)),
         }
 
@@ -119,20 +119,20 @@ class Forwarder:
             try:
                 items = source.decode(record)
             except DecodeError as exc:
-                ledger.fail_record(record_index, Failure(str(exc), "record", permanent=True))
+                ledger.fail_record(record_index, Failure(str(exc), "record", DECODE))
                 continue
             for item in items:
                 index = ledger.add(record_index, item)
                 try:
                     body = dumps(normalize(item, now_ms))
                 except Invalid as exc:
-                    ledger.fail(index, Failure(exc.message, exc.field, permanent=True))
+                    ledger.fail(index, Failure(exc.message, exc.field, DECODE if item.error is not None else INVALID))
                     continue
                 except (TypeError, ValueError) as exc:  # e.g. an integer JSON allows but Mixpanel cannot store
-                    ledger.fail(index, Failure(f"cannot be encoded as JSON: {exc}", "properties", permanent=True))
+                    ledger.fail(index, Failure(f"cannot be encoded as JSON: {exc}", "properties", INVALID))
                     continue
                 if len(body) >= MAX_EVENT_BYTES:
-                    ledger.fail(index, Failure(f"{len(body)} bytes, over Mixpanel's 1 MiB per event", "event", True))
+                    ledger.fail(index, Failure(f"{len(body)} bytes, over Mixpanel's 1 MiB per event", "event", INVALID))
                     continue
                 full = batcher.add(index, body)
                 if full is not None:
@@ -159,6 +159,7 @@ class Forwarder:
             if item.default_time_ms is not None:
                 origin["defaultTimeMs"] = item.default_time_ms
             parked.append(Parked(_why(ledger.failures[i]), origin, "event", item.payload))
+        ledger.parking_attempted = True
         stored = self._parker.park(parked)
         for r, ok in zip(record_indices, stored, strict=False):
             if ok:

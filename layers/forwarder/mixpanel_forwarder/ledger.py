@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .model import Failure, Item, State
+from .model import DECODE, INVALID, REFUSED, Failure, Item, State
 
 
 class Ledger:
@@ -21,6 +21,7 @@ class Ledger:
         self.items: list[Item] = []
         self.states: list[State] = []
         self.failures: list[Failure | None] = []
+        self.parking_attempted = False  # a dead-letter queue was asked to take the permanent failures
 
     def add(self, record: int, item: Item) -> int:
         self.record_of.append(record)
@@ -70,14 +71,26 @@ class Ledger:
     def counts(self) -> dict[str, int]:
         events = Counter(self.states)
         records = Counter(self.record_states)
-        return {
+        counts = {
             "events": len(self.states),
             "imported": events[State.IMPORTED],
             "parked": events[State.PARKED],
             "retry": events[State.RETRY] + events[State.PENDING],
             "records_parked": records[State.PARKED],
             "records_undecodable": sum(1 for failure in self.record_failures if failure is not None),
+            "park_failures": 0,
+            **{"parked_" + stage: 0 for stage in (DECODE, INVALID, REFUSED)},
         }
+        # Parked by stage, and permanent failures that could not be parked (the dead-letter queue refused).
+        for states, failures in ((self.states, self.failures), (self.record_states, self.record_failures)):
+            for state, failure in zip(states, failures, strict=True):
+                if failure is None or failure.stage is None:
+                    continue
+                if state is State.PARKED:
+                    counts["parked_" + failure.stage] += 1
+                elif self.parking_attempted:
+                    counts["park_failures"] += 1
+        return counts
 
     def reasons(self) -> Counter[str]:
         """How many events and records failed, by reason (no payloads: safe to log)."""

@@ -80,18 +80,27 @@ class State(enum.IntEnum):
     RETRY = 3
 
 
+# Why something is refused for good: it cannot be decoded, it fails validation before sending, or
+# Mixpanel refused it (strict-mode 400, or 413 for a single event). A failure without one is transient.
+DECODE, INVALID, REFUSED = "decode", "invalid", "refused"
+
+
 class Failure:
-    """Why an event or record was not imported; `permanent` failures are parked, never retried in a loop."""
+    """Why an event or record was not imported; a failure with a `stage` is permanent: parked, never retried."""
 
-    __slots__ = ("field", "permanent", "reason")
+    __slots__ = ("field", "reason", "stage")
 
-    def __init__(self, reason: str, field: str | None = None, permanent: bool = False) -> None:
+    def __init__(self, reason: str, field: str | None = None, stage: str | None = None) -> None:
         self.reason = reason
         self.field = field
-        self.permanent = permanent
+        self.stage = stage
+
+    @property
+    def permanent(self) -> bool:
+        return self.stage is not None
 
     def __repr__(self) -> str:
-        return f"Failure({self.reason!r}, field={self.field!r}, permanent={self.permanent})"
+        return f"Failure({self.reason!r}, field={self.field!r}, stage={self.stage!r})"
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"reason": self.reason}

@@ -1,12 +1,19 @@
-"""The Lambda entry: one Forwarder per container, built from the environment on first use."""
+"""The Lambda entry: one Forwarder per container, built from the environment on first use, and the
+handler each function exposes (structured logs with the Lambda context, metrics, optional tracing)."""
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from collections.abc import Callable
+from typing import Any, cast
 
+from . import metrics as invocation_metrics
 from .forwarder import Forwarder, Result, Source
 from .log import logger
 from .settings import Settings
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+TRACING_ENABLED = "TRACING_ENABLED"
 
 _forwarder: Forwarder | None = None
 _last_result: Result | None = None
@@ -28,8 +35,14 @@ def reset() -> None:
 
 def handle(source: Source, event: Any, context: Any) -> dict[str, Any]:
     global _last_result
-    result = forwarder().forward(source, event, context)
+    try:
+        result = forwarder().forward(source, event, context)
+    except Exception:
+        # Nothing acknowledged: Lambda retries the whole batch. Counted, since alarms watch for it.
+        invocation_metrics.invocation_failed(getattr(source, "NAME", "unknown"))
+        raise
     _last_result = result
+    invocation_metrics.publish(result)
     logger.info("invocation summary", extra=result.summary())
     return result.response
 
@@ -37,3 +50,22 @@ def handle(source: Source, event: Any, context: Any) -> dict[str, Any]:
 def last_result() -> Result | None:
     """The last invocation's full result in this process: for the local runner and tests, not for Lambda."""
     return _last_result
+
+
+def lambda_handler_for(source: Source) -> Handler:
+    """The function's handler: `lambda_handler = runtime.lambda_handler_for(sqs)` is all an app.py holds."""
+
+    # POWERTOOLS_METRICS_DISABLED (local runs) silences every metric, the cold-start one included.
+    cold_start_metric = os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() != "true"
+
+    @logger.inject_lambda_context
+    @invocation_metrics.metrics.log_metrics(capture_cold_start_metric=cold_start_metric)
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return handle(source, event, context)
+
+    if os.environ.get(TRACING_ENABLED, "").lower() == "true":
+        # X-Ray through Powertools Tracer, only when asked for: aws-xray-sdk costs cold start otherwise.
+        from aws_lambda_powertools import Tracer
+
+        return cast(Handler, Tracer().capture_lambda_handler(lambda_handler))
+    return cast(Handler, lambda_handler)

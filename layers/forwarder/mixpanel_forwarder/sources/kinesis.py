@@ -14,6 +14,8 @@ from .documents import decode_document
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
+NAME = "kinesis"  # the metrics dimension
+
 
 def source_records(event: Any) -> tuple[SourceKind, list[SourceRecord]]:
     records = event.get("Records") if isinstance(event, dict) else None

@@ -9,6 +9,8 @@ from ..errors import DecodeError, InvocationError
 from ..model import Item, SourceKind, SourceRecord
 from .documents import decode_document, decode_value
 
+NAME = "sqs"  # the metrics dimension
+
 
 def source_records(event: Any) -> tuple[SourceKind, list[SourceRecord]]:
     records = event.get("Records") if isinstance(event, dict) else None

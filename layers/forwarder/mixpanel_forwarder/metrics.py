@@ -1,0 +1,84 @@
+"""What each invocation did, as CloudWatch metrics (EMF through Powertools Metrics).
+
+Partial batch failures are invisible to Lambda's own Errors metric, so every outcome is counted here,
+with the source (`sqs` or `kinesis`) as a dimension beside Powertools' `service`. The names are the
+contract the template's alarms and dashboard are built on.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from .model import DECODE, INVALID, REFUSED, SourceKind
+
+if TYPE_CHECKING:
+    from .forwarder import Result
+
+NAMESPACE = "MixpanelForwarder"
+SERVICE = "mixpanel-forwarder"  # the `service` dimension, as the logger names it
+SOURCE_DIMENSION = "Source"
+
+RECORDS_RECEIVED = "RecordsReceived"
+RECORDS_REPORTED = "RecordsReported"  # named in batchItemFailures: Lambda delivers them again
+EVENTS_DECODED = "EventsDecoded"
+EVENTS_IMPORTED = "EventsImported"
+EVENTS_PARKED = "EventsParked"
+EVENTS_REPORTED = "EventsReportedForRetry"
+# Parked, by why: not decodable (whole records, or items inside one), invalid before sending, refused by
+# Mixpanel. EventsParked counts events; an undecodable record counts once in ParkedUndecodable.
+PARKED_BY_STAGE = {DECODE: "ParkedUndecodable", INVALID: "ParkedInvalid", REFUSED: "ParkedRefusedByMixpanel"}
+PARK_FAILURES = "ParkingFailures"  # permanent failures the dead-letter queue did not take (reported instead)
+REQUESTS_PREFIX = "Requests"  # Requests2xx, Requests400, Requests401, Requests403, Requests413, Requests429, ...
+REQUEST_CLASSES = ("2xx", "400", "401", "403", "413", "429", "4xx", "5xx", "timeout", "connection")
+RETRIES = "Retries"
+MIXPANEL_LATENCY = "MixpanelLatency"
+BYTES_UNCOMPRESSED = "BytesUncompressed"
+BYTES_COMPRESSED = "BytesCompressed"
+INVOCATION_ERRORS = "InvocationErrors"  # the handler raised: nothing was acknowledged (bad config, no credentials)
+
+metrics = Metrics(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or NAMESPACE,
+    service=os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE,
+)
+
+
+def source_name(kind: SourceKind) -> str:
+    return "kinesis" if kind is SourceKind.KINESIS else "sqs"
+
+
+def publish(result: Result) -> None:
+    """Adds the invocation's metrics; Powertools writes them when the handler returns."""
+    metrics.clear_metrics()  # nothing is left from an earlier invocation, even where metrics are off (locally)
+    metrics.add_dimension(SOURCE_DIMENSION, source_name(result.kind))
+    counts = result.ledger.counts()
+    delivery = result.delivery
+    values = {
+        RECORDS_RECEIVED: result.records,
+        RECORDS_REPORTED: len(result.batch_item_failures),
+        EVENTS_DECODED: counts["events"],
+        EVENTS_IMPORTED: counts["imported"],
+        EVENTS_PARKED: counts["parked"],
+        EVENTS_REPORTED: counts["retry"],
+        PARK_FAILURES: counts["park_failures"],
+        RETRIES: delivery["retries"],
+    }
+    for stage, name in PARKED_BY_STAGE.items():
+        values[name] = counts["parked_" + stage]
+    for status_class in REQUEST_CLASSES:
+        values[REQUESTS_PREFIX + status_class] = delivery["requests"].get(status_class, 0)
+    for name, value in values.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.add_metric(name=BYTES_UNCOMPRESSED, unit=MetricUnit.Bytes, value=delivery["bytes_raw"])
+    metrics.add_metric(name=BYTES_COMPRESSED, unit=MetricUnit.Bytes, value=delivery["bytes_gzip"])
+    for latency in delivery["latencies_ms"]:
+        metrics.add_metric(name=MIXPANEL_LATENCY, unit=MetricUnit.Milliseconds, value=latency)
+
+
+def invocation_failed(kind_name: str) -> None:
+    metrics.clear_metrics()
+    metrics.add_dimension(SOURCE_DIMENSION, kind_name)
+    metrics.add_metric(name=INVOCATION_ERRORS, unit=MetricUnit.Count, value=1)
