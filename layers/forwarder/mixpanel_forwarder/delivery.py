@@ -26,7 +26,7 @@ from .batching import Batch
 from .credentials import Endpoint
 from .deadline import Deadline
 from .errors import ForwarderError, TransportError
-from .ledger import Ledger
+from .ledger import FailedEvent, Ledger
 from .model import REFUSED, Failure
 from .retry import TRANSIENT_STATUSES, Backoff
 from .settings import Settings
@@ -176,12 +176,13 @@ class Delivery:
             self._stop_reason = f"{reason} (nothing more sent this invocation)"
             self._stop.set()
 
+    def _refuse(self, batch: Batch, position: int, failure: Failure) -> None:
+        """A permanent refusal: the event is parked as it was sent, so it is read back from the batch."""
+        self._ledger.fail(batch.indices[position], FailedEvent(failure, codec.loads(batch.body(position))))
+
     def _too_large(self, batch: Batch, response: Response) -> None:
         if len(batch) == 1:
-            self._ledger.fail(
-                batch.indices[0],
-                Failure(f"too large for one request: {_snippet(response.body)}", "event", REFUSED),
-            )
+            self._refuse(batch, 0, Failure(f"too large for one request: {_snippet(response.body)}", "event", REFUSED))
             return
         for half in batch.split():
             self._deliver(half)
@@ -192,8 +193,9 @@ class Delivery:
         entries = answer.get("failed_records") if isinstance(answer, dict) else None
         if not isinstance(entries, list) or not entries:
             error = answer.get("error") if isinstance(answer, dict) else None
-            reason = f"Mixpanel refused the request: {error or _snippet(response.body)}"
-            self._ledger.fail_all(batch.indices, Failure(reason, "request", REFUSED))
+            failure = Failure(f"Mixpanel refused the request: {error or _snippet(response.body)}", "request", REFUSED)
+            for each in range(len(batch)):
+                self._refuse(batch, each, failure)
             return
         refused: dict[int, Failure] = {}
         unmatched = False
@@ -223,12 +225,12 @@ class Delivery:
             )
         imported = []
         for position, index in enumerate(batch.indices):
-            failure = refused.get(position)
-            if failure is not None:
-                self._ledger.fail(index, failure)
+            refusal = refused.get(position)
+            if refusal is not None:
+                self._refuse(batch, position, refusal)
             elif unmatched:
                 # Mixpanel refused something we cannot place: resend the rest (dedup makes it safe).
-                self._ledger.fail(index, Failure("Mixpanel's 400 named a record that cannot be matched"))
+                self._ledger.fail(index, FailedEvent(Failure("Mixpanel's 400 named a record that cannot be matched")))
             else:
                 imported.append(index)
         self._ledger.imported(imported)

@@ -1,34 +1,49 @@
-"""The invocation's bookkeeping: every event and record, and the state each one ended in."""
+"""The invocation's bookkeeping: every event and record, and the state each one ended in.
+
+Events are numbered in the order they are decoded. Only failed events keep anything beyond their
+record number and state: a successful event's dict is freed as soon as it is encoded (while it is
+still in cache), instead of all of them together at the end of the invocation.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
-from .model import DECODE, INVALID, REFUSED, Failure, Item, State
+from .model import DECODE, INVALID, REFUSED, Failure, State
+
+_PENDING, _IMPORTED, _PARKED, _RETRY = (bytes([state]) for state in State)
+
+
+class FailedEvent:
+    """A failed event: why, and what a parked message needs (the payload as it arrived, its coordinates)."""
+
+    __slots__ = ("default_time_ms", "failure", "key", "payload")
+
+    def __init__(
+        self, failure: Failure, payload: Any = None, key: str | None = None, default_time_ms: int | None = None
+    ):
+        self.failure = failure
+        self.payload = payload
+        self.key = key
+        self.default_time_ms = default_time_ms
 
 
 class Ledger:
-    """Parallel lists indexed by event number; workers write disjoint indices, so no lock is needed.
+    """Events: `record_of` and `states` (one byte each) by event number; `failed` only for those that failed.
 
-    Records have a state of their own only when the record as a whole failed (it could not be
-    decoded); otherwise a record's outcome is that of its events.
+    Sender threads write disjoint event numbers, so no lock is needed. Records have a state of their own
+    only when the record as a whole failed (it could not be decoded); otherwise a record's outcome is
+    that of its events.
     """
 
     def __init__(self, record_count: int) -> None:
         self.record_states: list[State | None] = [None] * record_count
         self.record_failures: list[Failure | None] = [None] * record_count
         self.record_of: list[int] = []
-        self.items: list[Item] = []
-        self.states: list[State] = []
-        self.failures: list[Failure | None] = []
+        self.states = bytearray()
+        self.failed: dict[int, FailedEvent] = {}
         self.parking_attempted = False  # a dead-letter queue was asked to take the permanent failures
-
-    def add(self, record: int, item: Item) -> int:
-        self.record_of.append(record)
-        self.items.append(item)
-        self.states.append(State.PENDING)
-        self.failures.append(None)
-        return len(self.items) - 1
 
     def fail_record(self, record: int, failure: Failure) -> None:
         """The whole record failed before any event came out of it (it is not decodable)."""
@@ -40,32 +55,35 @@ class Ledger:
         for index in indices:
             states[index] = State.IMPORTED
 
-    def fail(self, index: int, failure: Failure) -> None:
+    def fail(self, index: int, failed: FailedEvent) -> None:
         """A permanent failure waits to be parked (PENDING); a transient one is final (RETRY)."""
-        self.failures[index] = failure
-        self.states[index] = State.PENDING if failure.permanent else State.RETRY
+        self.failed[index] = failed
+        self.states[index] = State.PENDING if failed.failure.permanent else State.RETRY
 
     def fail_all(self, indices: list[int], failure: Failure) -> None:
         for index in indices:
-            self.fail(index, failure)
+            self.fail(index, FailedEvent(failure))
 
     def events_to_park(self) -> list[int]:
-        return [i for i, state in enumerate(self.states) if state is State.PENDING and self.failures[i] is not None]
+        return [i for i, failed in self.failed.items() if failed.failure.permanent and self.states[i] == State.PENDING]
 
     def records_to_park(self) -> list[int]:
         return [r for r, state in enumerate(self.record_states) if state is State.PENDING]
 
     def settle(self) -> None:
         """Whatever is still pending after delivery and parking is reported for retry."""
-        self.states = [State.RETRY if state is State.PENDING else state for state in self.states]
+        self.states = bytearray(self.states.replace(_PENDING, _RETRY))
         self.record_states = [State.RETRY if state is State.PENDING else state for state in self.record_states]
 
     def records_to_retry(self) -> list[bool]:
         """A record is reported iff it, or one of its events, was neither imported nor parked."""
         failed = [state is State.RETRY or state is State.PENDING for state in self.record_states]
-        for index, state in enumerate(self.states):
-            if state is not State.IMPORTED and state is not State.PARKED:
-                failed[self.record_of[index]] = True
+        states, record_of = self.states, self.record_of
+        for unfinished in (_PENDING, _RETRY):  # found by bytes.find: no Python step per imported event
+            index = states.find(unfinished)
+            while index != -1:
+                failed[record_of[index]] = True
+                index = states.find(unfinished, index + 1)
         return failed
 
     def counts(self) -> dict[str, int]:
@@ -82,20 +100,23 @@ class Ledger:
             **{"parked_" + stage: 0 for stage in (DECODE, INVALID, REFUSED)},
         }
         # Parked by stage, and permanent failures that could not be parked (the dead-letter queue refused).
-        for states, failures in ((self.states, self.failures), (self.record_states, self.record_failures)):
-            for state, failure in zip(states, failures, strict=True):
-                if failure is None or failure.stage is None:
-                    continue
-                if state is State.PARKED:
-                    counts["parked_" + failure.stage] += 1
-                elif self.parking_attempted:
-                    counts["park_failures"] += 1
+        outcomes: list[tuple[int | None, Failure | None]] = [
+            (self.states[i], failed.failure) for i, failed in self.failed.items()
+        ]
+        outcomes += zip(self.record_states, self.record_failures, strict=True)
+        for state, failure in outcomes:
+            if failure is None or failure.stage is None:
+                continue
+            if state == State.PARKED:
+                counts["parked_" + failure.stage] += 1
+            elif self.parking_attempted:
+                counts["park_failures"] += 1
         return counts
 
     def reasons(self) -> Counter[str]:
         """How many events and records failed, by reason (no payloads: safe to log)."""
         reasons: Counter[str] = Counter()
-        for failure in (*self.failures, *self.record_failures):
+        for failure in (*(failed.failure for failed in self.failed.values()), *self.record_failures):
             if failure is not None:
                 reasons[failure.field + ": " + failure.reason if failure.field else failure.reason] += 1
         return reasons

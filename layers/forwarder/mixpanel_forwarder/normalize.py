@@ -44,6 +44,8 @@ INVALID_IDS = frozenset(
 )
 _is_insert_id = re.compile(r"[A-Za-z0-9-]{1,36}").fullmatch
 _LONGEST_INVALID_ID = max(map(len, INVALID_IDS))
+_UUID_LENGTH = 36
+_SHORT_PLACEHOLDER = max(len(value) for value in INVALID_IDS if len(value) != _UUID_LENGTH)
 _MILLIS_THRESHOLD = 100_000_000_000  # as in timefmt: below, seconds; above, milliseconds
 _MISSING = object()
 
@@ -96,9 +98,17 @@ def normalize(item: Item, now_ms: int) -> dict[str, Any]:
 
     distinct_id = properties.get("distinct_id", _MISSING)
     if distinct_id is not _MISSING:
-        _check_distinct_id(distinct_id)
+        kind = type(distinct_id)
+        # Placeholders are at most 9 characters, or the 36 of the all-zero UUID: most ids skip the lookup.
+        if kind is not str or len(distinct_id) <= _SHORT_PLACEHOLDER or len(distinct_id) == _UUID_LENGTH:
+            _check_distinct_id(distinct_id)
     insert_id = properties.get("$insert_id")
-    if insert_id is not None:
+    if insert_id is not None and (
+        type(insert_id) is not str
+        or not _is_insert_id(insert_id)
+        or len(insert_id) <= _SHORT_PLACEHOLDER
+        or len(insert_id) == _UUID_LENGTH
+    ):
         _check_insert_id(insert_id)
     if len(properties) > MAX_PROPERTIES:
         raise Invalid("properties", f"has {len(properties)} properties, more than {MAX_PROPERTIES}")
@@ -131,8 +141,8 @@ def _lift_top_level(event: dict[str, Any], properties: dict[str, Any]) -> dict[s
 def _check_distinct_id(value: Any) -> None:
     kind = type(value)
     if kind is str:
-        # Placeholders are at most 36 characters: longer ids need no lowering and lookup.
-        if len(value) <= _LONGEST_INVALID_ID and value.strip().lower() in INVALID_IDS:
+        # Compared whole and case-insensitively, as Mixpanel lists them.
+        if len(value) <= _LONGEST_INVALID_ID and value.lower() in INVALID_IDS:
             raise Invalid("properties.distinct_id", f"{value!r} is a placeholder Mixpanel refuses")
         return
     if kind is not int and kind is not float:

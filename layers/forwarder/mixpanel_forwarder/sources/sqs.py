@@ -38,14 +38,29 @@ def decode(record: SourceRecord) -> list[Item]:
     if record.identifier is None:
         raise DecodeError("SQS record has no messageId")
     key = f"sqs:{record.identifier}"
-    sent_time_ms = _sent_time_ms(record.raw)
     try:
         value = codec.loads(body)
     except codec.JSONDecodeError:
-        return decode_document(body, key, sent_time_ms)  # NDJSON, or not JSON at all
+        return decode_document(body, key, _sent_time_ms(record.raw))  # NDJSON, or not JSON at all
     if type(value) is dict and "properties" in value and "event" in value:
-        return [Item(value, f"{key}:0", sent_time_ms)]  # the common case, without the general path's calls
-    return decode_value(value, key, sent_time_ms)
+        return [_SqsItem(value, f"{key}:0", record.raw)]  # the common case, without the general path's calls
+    return decode_value(value, key, _sent_time_ms(record.raw))
+
+
+class _SqsItem(Item):
+    """An item whose envelope time is read only if the event has none (most have: that lookup is a cache miss)."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, payload: Any, key: str, raw: dict[str, Any]) -> None:
+        self.payload = payload
+        self.key = key
+        self.error = None
+        self._raw = raw
+
+    @property
+    def default_time_ms(self) -> int | None:  # type: ignore[override]  # read-only: computed on demand
+        return _sent_time_ms(self._raw)
 
 
 def _sent_time_ms(raw: dict[str, Any]) -> int | None:
