@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mixpanel_forwarder.model import Invalid, Item
-from mixpanel_forwarder.normalize import derive_insert_id, normalize
+from mixpanel_forwarder.normalize import INVALID_IDS, derive_insert_id, normalize, normalize_common
 from mixpanel_forwarder.timefmt import to_epoch_ms
 
 NOW_MS = 1_764_000_000_000  # 2025-11-24
@@ -162,3 +165,88 @@ def test_normalize_item_that_failed_to_decode_is_refused_with_its_decode_error()
 def test_normalize_writes_every_time_form_as_epoch_milliseconds(raw: Any, expected: int) -> None:
     event = normalize(item({"event": "A", "properties": {"time": raw}}), NOW_MS)
     assert event["properties"]["time"] == expected
+
+
+# The fast path and the general one must never disagree: whenever normalize_common answers, its event
+# is exactly normalize's; whenever normalize refuses, normalize_common passes (None) without touching it.
+_good_ids = st.text(alphabet="abcdef0123456789-", min_size=10, max_size=36)
+_ids = st.one_of(
+    _good_ids,
+    _good_ids,
+    st.sampled_from(sorted(INVALID_IDS)),
+    st.sampled_from(["NULL", "Undefined", "00000000-0000-0000-0000-000000000000", "", " ", "a b"]),
+    st.text(alphabet="abcdef0123456789-", min_size=1, max_size=40),
+    st.integers(),
+    st.none(),
+)
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3),
+    max_leaves=10,
+)
+_events = st.fixed_dictionaries(
+    {
+        "event": st.one_of(st.text(min_size=1, max_size=6), st.text(max_size=6), st.integers(), st.just(" x")),
+        "properties": st.fixed_dictionaries(
+            {},
+            optional={
+                "time": st.one_of(
+                    st.integers(1_600_000_000, NOW_MS // 1000 + 3600),
+                    st.integers(1_600_000_000_000, NOW_MS + 3_600_000),
+                    st.integers(min_value=-10, max_value=2 * NOW_MS),
+                    st.integers(0, 2_000_000_000),
+                    st.text(),
+                ),
+                "$insert_id": _ids,
+                "distinct_id": _ids,
+                "ip": st.just("203.0.113.1"),
+                "nested": _values,
+            },
+        ),
+    },
+    optional={"extra": st.integers()},
+)
+
+
+# Near the common case: the three properties it looks at are always there, mostly valid.
+_common_events = st.fixed_dictionaries(
+    {
+        "event": st.one_of(st.text(min_size=1, max_size=6), st.just(" x"), st.just("")),
+        "properties": st.fixed_dictionaries(
+            {
+                "time": st.one_of(st.integers(1_600_000_000, NOW_MS // 1000 + 3700), st.integers(0, 3 * NOW_MS)),
+                "$insert_id": _ids,
+                "distinct_id": _ids,
+            },
+            optional={"ip": st.just("203.0.113.1"), "nested": _values, "items": st.lists(_values, max_size=300)},
+        ),
+    }
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(_events, _common_events))
+def test_normalize_common_agrees_with_normalize(event: dict[str, Any]) -> None:
+    original = copy.deepcopy(event)
+    fast = normalize_common(copy.deepcopy(event), NOW_MS)
+    general_input = copy.deepcopy(event)
+    try:
+        general: dict[str, Any] | None = normalize(item(general_input, key="sqs:m:0"), NOW_MS)
+    except Invalid:
+        general = None
+    if fast is not None:
+        assert fast == general
+    else:
+        untouched = copy.deepcopy(original)
+        assert normalize_common(untouched, NOW_MS) is None
+        assert untouched == original
+
+
+def test_a_typical_event_takes_the_common_path_with_the_same_result() -> None:
+    from localdev.eventgen import sample_event
+
+    for i in range(20):
+        fast = normalize_common(sample_event(i), NOW_MS)
+        assert fast is not None
+        assert fast == normalize(item(sample_event(i)), NOW_MS)
+        assert fast["properties"]["ip"] == 0

@@ -22,8 +22,17 @@ def record(body: Any, message_id: str = "m-1", arn: str = "arn:aws:sqs:us-east-1
 
 
 def decode(body: Any) -> list[Any]:
+    """Items, as the forwarder sees them (a lone event comes back bare, for its fast path)."""
     _, records = sqs.source_records({"Records": [record(body)]})
-    return sqs.decode(records[0])
+    decoded = sqs.decode(records[0])
+    return [sqs.item_for(records[0], decoded)] if isinstance(decoded, dict) else decoded
+
+
+def test_sqs_lone_event_comes_back_bare_for_the_fast_path() -> None:
+    _, [source] = sqs.source_records({"Records": [record(json.dumps(EVENT))]})
+    assert sqs.decode(source) == EVENT
+    assert source.identifier == "m-1"
+    assert source.origin == {"eventSourceARN": "arn:aws:sqs:us-east-1:1:q", "messageId": "m-1"}
 
 
 def test_sqs_single_object_is_one_item_keyed_by_message_id() -> None:

@@ -18,7 +18,7 @@ from .delivery import Delivery
 from .errors import DecodeError
 from .ledger import FailedEvent, Ledger
 from .model import DECODE, INVALID, Failure, Invalid, Item, SourceKind, SourceRecord, State
-from .normalize import MAX_EVENT_BYTES, normalize
+from .normalize import MAX_EVENT_BYTES, normalize, normalize_common
 from .report import batch_item_failures
 from .retry import Backoff
 from .settings import Settings
@@ -33,7 +33,13 @@ class Source(Protocol):
 
     def source_records(self, event: Any) -> tuple[SourceKind, list[SourceRecord]]: ...
 
-    def decode(self, record: SourceRecord) -> list[Item]: ...
+    def decode(self, record: SourceRecord) -> list[Item] | dict[str, Any]:
+        """The record's items; or, for one plain Mixpanel event, the event itself (the fast path)."""
+        ...
+
+    def item_for(self, record: SourceRecord, payload: dict[str, Any]) -> Item:
+        """The item for an event decode() returned bare, when it needs the general path after all."""
+        ...
 
 
 class Result:
@@ -134,10 +140,26 @@ class Forwarder:
         now_ms = int(self._clock() * 1000)
         for record_index, record in enumerate(records):
             try:
-                items = decode(record)
+                decoded = decode(record)
             except DecodeError as exc:
                 ledger.fail_record(record_index, Failure(str(exc), "record", DECODE))
                 continue
+            if isinstance(decoded, list):
+                items = decoded
+            else:
+                # One plain Mixpanel event: most records are, and most need nothing but the common checks.
+                event = normalize_common(decoded, now_ms)
+                if event is not None:
+                    body = dumps(event)
+                    if len(body) < MAX_EVENT_BYTES:
+                        index = len(record_of)
+                        record_of.append(record_index)
+                        states.append(_PENDING)
+                        full = add_to_batch(index, body)
+                        if full is not None:
+                            submit(full)
+                        continue
+                items = [source.item_for(record, decoded)]  # the general path decides, and says why
             for item in items:
                 index = len(record_of)
                 record_of.append(record_index)

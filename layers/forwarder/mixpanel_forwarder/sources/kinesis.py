@@ -70,6 +70,10 @@ def decode(record: SourceRecord) -> list[Item]:
     return _decode_data(data, key, default_time_ms)
 
 
+def item_for(record: SourceRecord, payload: dict[str, Any]) -> Item:
+    raise NotImplementedError("Kinesis decode() always returns items")
+
+
 def _decode_data(data: bytes, key: str, default_time_ms: int | None) -> list[Item]:
     if data.startswith(_GZIP_MAGIC):
         try:

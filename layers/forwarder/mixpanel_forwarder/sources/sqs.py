@@ -16,35 +16,53 @@ def source_records(event: Any) -> tuple[SourceKind, list[SourceRecord]]:
     records = event.get("Records") if isinstance(event, dict) else None
     if not isinstance(records, list):
         raise InvocationError("the event has no Records list: is this function subscribed to an SQS queue?")
-    kind = SourceKind.SQS
-    out: list[SourceRecord] = []
-    for raw in records:
-        if not isinstance(raw, dict):
-            out.append(SourceRecord(None, {"record": raw}, {}))
-            continue
-        source = raw.get("eventSourceARN")
-        if isinstance(source, str) and source.endswith(".fifo"):
-            kind = SourceKind.SQS_FIFO
-        message_id = raw.get("messageId")
-        identifier = message_id if isinstance(message_id, str) and message_id else None
-        out.append(SourceRecord(identifier, raw, {"eventSourceARN": source, "messageId": identifier}))
+    out = [SqsRecord(raw) if type(raw) is dict else SourceRecord(None, {"record": raw}, {}) for raw in records]
+    # One invocation comes from one queue: its first record says whether it is FIFO.
+    first = next((record.raw for record in out if type(record) is SqsRecord), {})
+    source = first.get("eventSourceARN")
+    kind = SourceKind.SQS_FIFO if isinstance(source, str) and source.endswith(".fifo") else SourceKind.SQS
     return kind, out
 
 
-def decode(record: SourceRecord) -> list[Item]:
-    body = record.raw.get("body")
+class SqsRecord(SourceRecord):
+    """An SQS record; its identifier and origin are read from it only when a report or a parked message needs them."""
+
+    __slots__ = ()
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+
+    @property
+    def identifier(self) -> str | None:  # type: ignore[override]  # read-only: computed on demand
+        message_id = self.raw.get("messageId")
+        return message_id if isinstance(message_id, str) and message_id else None
+
+    @property
+    def origin(self) -> dict[str, Any]:  # type: ignore[override]  # read-only: computed on demand
+        return {"eventSourceARN": self.raw.get("eventSourceARN"), "messageId": self.identifier}
+
+
+def decode(record: SourceRecord) -> list[Item] | dict[str, Any]:
+    """Items of the record's body; or, for the common case of one Mixpanel event, the event itself."""
+    raw = record.raw
+    body = raw.get("body")
     if type(body) is not str:
         raise DecodeError("SQS record has no body string")
-    if record.identifier is None:
+    message_id = raw.get("messageId")
+    if type(message_id) is not str or not message_id:
         raise DecodeError("SQS record has no messageId")
-    key = f"sqs:{record.identifier}"
     try:
         value = codec.loads(body)
     except codec.JSONDecodeError:
-        return decode_document(body, key, _sent_time_ms(record.raw))  # NDJSON, or not JSON at all
+        return decode_document(body, f"sqs:{message_id}", _sent_time_ms(raw))  # NDJSON, or not JSON at all
     if type(value) is dict and "properties" in value and "event" in value:
-        return [_SqsItem(value, f"{key}:0", record.raw)]  # the common case, without the general path's calls
-    return decode_value(value, key, _sent_time_ms(record.raw))
+        return value  # the forwarder's fast path; item_for() gives the general path what it needs
+    return decode_value(value, f"sqs:{message_id}", _sent_time_ms(raw))
+
+
+def item_for(record: SourceRecord, payload: dict[str, Any]) -> Item:
+    """The item for an event decode() returned bare: keyed like the general path keys a lone event."""
+    return _SqsItem(payload, f"sqs:{record.raw['messageId']}:0", record.raw)
 
 
 class _SqsItem(Item):
