@@ -130,7 +130,7 @@ def normalize_common(event: dict[str, Any], now_ms: int) -> dict[str, Any] | Non
     """`normalize` for the common case in one step, or None to take the general path.
 
     The common case: exactly `event` and `properties`, an integer `time`, the event's own valid
-    `$insert_id` and a string `distinct_id` that is no placeholder. For such an event the result is
+    `$insert_id` (longer than any placeholder) and a string `distinct_id` that is no placeholder. For such an event the result is
     exactly what `normalize` returns (a property test holds the two together); anything else, valid
     or not, returns None untouched, and `normalize` decides.
     """
@@ -154,7 +154,11 @@ def normalize_common(event: dict[str, Any], now_ms: int) -> dict[str, Any] | Non
     ):
         return None
     distinct_id = properties.get("distinct_id")
-    if type(distinct_id) is not str or len(distinct_id) <= _SHORT_PLACEHOLDER or distinct_id == _ZERO_UUID:
+    if (
+        type(distinct_id) is not str
+        or distinct_id == _ZERO_UUID
+        or (len(distinct_id) <= _SHORT_PLACEHOLDER and distinct_id.lower() in INVALID_IDS)
+    ):
         return None
     if len(properties) > MAX_PROPERTIES:
         return None
