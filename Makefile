@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test unit functional integration lint typecheck demo invoke sink clean validate
+.PHONY: install test unit functional integration lint typecheck demo invoke sink clean validate bench bench-quick
 
 install: $(STAMP)
 
@@ -53,3 +53,26 @@ validate: install $(DEPLOY_STAMP)
 	$(SAM) validate --lint
 	$(SAM) build
 	REQUIRE_SAM_BUILD=1 $(BIN)/python -m pytest -q tests/integration/test_template.py tests/integration/test_sam_build.py
+
+# Benchmark (bench/README.md): ours vs a naive forwarder vs npm mixpanel-import, on one noisy machine, medians.
+# Its own packages (the chart) go into .venv; mixpanel-import into bench/node_modules, pinned by
+# bench/package-lock.json. Without node, or if npm fails, the benchmark runs anyway and says why npm is missing.
+BENCH_STAMP := $(VENV)/.bench-installed
+NPM_STAMP := bench/node_modules/.installed
+
+$(BENCH_STAMP): requirements-bench.txt | $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	@touch $(BENCH_STAMP)
+
+$(NPM_STAMP): bench/package.json bench/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix bench --ignore-scripts --no-audit --no-fund --loglevel=error && touch $(NPM_STAMP) \
+		|| echo "bench: npm ci failed: mixpanel-import will be skipped"; \
+	else echo "bench: npm not found: mixpanel-import will be skipped"; fi
+
+bench: install $(BENCH_STAMP) $(NPM_STAMP)
+	$(BIN)/python -m bench
+
+# CI smoke run (~5 s): small invocations, 2 rounds, no npm, results in bench/results/quick/; never asserts a time.
+bench-quick: install $(BENCH_STAMP)
+	BENCH_QUICK=1 $(BIN)/python -m bench

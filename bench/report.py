@@ -1,0 +1,243 @@
+"""Render a run's results (the dict saved as results.json) as a Markdown report and a PNG chart.
+
+python -m bench.report bench/results/results.json     # re-render results.md and the chart
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+IMPLEMENTATIONS = ("ours", "floor", "naive")
+COLORS = {"ours": "#2b6cb0", "floor": "#9ac1e6", "naive": "#c05621", "mixpanel-import": "#6b8e23"}
+TARGET_RATIO = 8.0
+TARGET_COLD_RATIO = 1.5
+
+
+def _f(value: float, digits: int = 2) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _cpu_table(results: dict[str, Any]) -> str:
+    rows = []
+    for shape in results["shapes"]:
+        m = shape["medians"]
+        rows.append(
+            [
+                shape["label"],
+                f"{shape['records']:,}",
+                f"{shape['events']:,}",
+                _f(shape["payload_mb"], 1),
+                f"**{_f(m['ours']['cpu_us'])}**",
+                _f(m["floor"]["cpu_us"]),
+                _f(m["naive"]["cpu_us"]),
+                f"**{_f(shape['ratio_naive_ours'], 1)}×**",
+                _f(m["ours"]["wall_us"]),
+                _f(m["naive"]["wall_us"]),
+            ]
+        )
+    header = [
+        "invocation",
+        "records",
+        "events",
+        "MB",
+        "ours",
+        "floor",
+        "naive",
+        "naive/ours",
+        "ours wall",
+        "naive wall",
+    ]
+    return _table(header, rows)
+
+
+def _headline_table(results: dict[str, Any]) -> str:
+    headline = next(s for s in results["shapes"] if s["name"] == results["headline"])
+    rows = []
+    for name in IMPLEMENTATIONS:
+        m = headline["medians"][name]
+        rows.append([f"{name} ({headline['label']})", _f(m["cpu_us"]), f"{1e6 / m['cpu_us']:,.0f}", _f(m["wall_us"])])
+    npm = results["npm"]
+    if "medians" in npm:
+        m = npm["medians"]
+        label = f"mixpanel-import {npm['version']} ({npm['node']}, {npm['events']:,} events from NDJSON, defaults)"
+        rows.append([label, _f(m["cpu_us"]), f"{1e6 / m['cpu_us']:,.0f}", _f(m["wall_us"])])
+    else:
+        rows.append([f"mixpanel-import: not run — {npm['skipped']}", "—", "—", "—"])
+    return _table(["forwarder", "CPU µs/event", "events per CPU-second", "wall µs/event"], rows)
+
+
+def _memory_table(results: dict[str, Any]) -> str:
+    memory = results["memory"]
+    rows = [
+        [
+            name,
+            _f(m["before_mib"], 1),
+            f"**{_f(m['peak_mib'], 1)}**",
+            _f(m["peak_mib"] - m["before_mib"], 1),
+            _f(m["process_peak_mib"], 1),
+        ]
+        for name, m in memory["runs"].items()
+    ]
+    header = ["forwarder", "RSS before the call", "peak during the call", "growth", "process peak"]
+    return _table(header, rows)
+
+
+def _cold_table(results: dict[str, Any]) -> str:
+    cold = results["coldstart"]
+    rows = [
+        ["handler (`functions/sqs_forwarder/app.py`)", f"**{_f(cold['handler_median_ms'], 1)}**"]
+        + [_f(v, 1) for v in (min(cold["handler_ms"]), max(cold["handler_ms"]))],
+        ["`import json, gzip, urllib3`", f"**{_f(cold['baseline_median_ms'], 1)}**"]
+        + [_f(v, 1) for v in (min(cold["baseline_ms"]), max(cold["baseline_ms"]))],
+    ]
+    return _table(["module init", "median ms", "min", "max"], rows)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The whole report; also what the benchmark prints."""
+    machine, config, data = results["machine"], results["config"], results["data"]
+    headline = next(s for s in results["shapes"] if s["name"] == results["headline"])
+    cold = results["coldstart"]
+    ratio = headline["ratio_naive_ours"]
+    parts = [
+        f"# Forwarder benchmark — {results['date']}",
+        "",
+        f"{machine['cpu']} ({machine['cores']} cores), {machine['platform']}, Python {machine['python']}, "
+        f"{machine['node']}. Code: `{machine['commit']}`.",
+        f"Mode: **{config['mode']}**: {config['rounds']} rounds; each round runs ours, floor and naive on every "
+        "invocation, in an order reversed every other round; numbers are medians. CPU is the benchmark "
+        "process's (handler and sender threads), the sink runs in its own process "
+        f"({_f(results['sink_cpu_s'], 1)} s of CPU there, not counted).",
+        "",
+        f"Data: seeded, varied events ({data['events']:,} in the headline invocation): mean "
+        f"{_f(data['mean_event_bytes'], 0)} bytes, {_f(data['mean_properties'], 1)} properties; gzip ratio "
+        f"**{data['gzip_l1']:.1%}** at zlib level 1, **{data['gzip_l6']:.1%}** at level 6, "
+        f"{data['gzip_default']:.1%} with `gzip.compress()`'s default (level 9).",
+        "",
+        f"## CPU per event (µs, lower is better) — naive/ours on the headline: **{_f(ratio, 1)}×** "
+        f"(target ≥ {TARGET_RATIO:g})",
+        "",
+        _cpu_table(results),
+        "",
+        "- **ours**: the real handlers; every run is checked: nothing reported for retry, the sink got every event.",
+        "- **naive**: `json.loads` per body, `json.dumps` per 2000 events, `gzip.compress()` defaults, one urllib3 "
+        "request at a time, no validation.",
+        "- **floor**: the naive loop on ours' codecs (orjson, ISA-L gzip level 1): ours − floor is what validation, "
+        "normalization, `$insert_id` and failure accounting cost.",
+        "- naive/ours is the median of each round's ratio; wall is per event too, and includes waiting for the sink.",
+        "",
+        "## Against npm `mixpanel-import`",
+        "",
+        _headline_table(results),
+        "",
+        f"## Peak memory: one {results['memory']['records']:,}-record SQS invocation "
+        f"({_f(results['memory']['payload_mb'], 1)} MB of JSON), each in a fresh process",
+        "",
+        _memory_table(results),
+        "",
+        results["memory"]["note"],
+        "",
+        f"## Cold start: module init, `.pyc` compiled, median of {cold['samples']} fresh processes — ratio "
+        f"**{_f(cold['ratio'], 2)}×** (target ≤ {TARGET_COLD_RATIO:g})",
+        "",
+        _cold_table(results),
+        "",
+        "Top imports by cumulative time (`-X importtime`, median of 3; depth 0 is the handler module):",
+        "",
+        _table(["module", "depth", "ms"], [[f"`{n}`", str(d), _f(ms, 1)] for n, d, ms in cold["top_cumulative"]]),
+        "",
+        "Own import time by package:",
+        "",
+        _table(["package", "ms"], [[f"`{p}`", _f(ms, 1)] for p, ms in cold["self_by_package"]]),
+        "",
+    ]
+    if results.get("profile"):
+        parts += [
+            "## Where ours spends CPU (cProfile, headline invocation)",
+            "",
+            "```text",
+            results["profile"],
+            "```",
+            "",
+        ]
+    parts.append(f"Took {_f(results['elapsed_s'], 0)} s.")
+    return "\n".join(parts) + "\n"
+
+
+def chart(results: dict[str, Any], path: Path) -> str | None:
+    """A grouped bar chart of CPU per event; returns why it was not drawn, if it was not."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib is not installed (`make bench` installs requirements-bench.txt)"
+    shapes = results["shapes"]
+    series: list[tuple[str, list[float | None]]] = [
+        (name, [s["medians"][name]["cpu_us"] for s in shapes]) for name in ("ours", "floor", "naive")
+    ]
+    npm = results["npm"]
+    if "medians" in npm:
+        series.append(
+            (
+                f"mixpanel-import {npm['version']}",
+                [npm["medians"]["cpu_us"] if s["name"] == results["headline"] else None for s in shapes],
+            )
+        )
+    figure, axes = plt.subplots(figsize=(10, 6.5), dpi=120)
+    height = 0.8 / len(series)
+    for n, (name, values) in enumerate(series):
+        color = COLORS["mixpanel-import" if name.startswith("mixpanel-import") else name]
+        label: str | None = name  # once per series, on its first bar
+        for row, value in enumerate(values):
+            if value is None:
+                continue
+            y = row + (n - (len(series) - 1) / 2) * height
+            axes.barh(y, value, height=height * 0.92, color=color, label=label)
+            axes.text(value, y, f" {value:.1f}", va="center", fontsize=8)
+            label = None
+    axes.set_yticks(range(len(shapes)), [f"{s['label']}\n({s['events']:,} events)" for s in shapes], fontsize=9)
+    axes.invert_yaxis()
+    axes.set_xlabel("CPU µs per event (median; lower is better)")
+    headline = next(s for s in shapes if s["name"] == results["headline"])
+    mode = "" if results["config"]["mode"] == "full" else f" ({results['config']['mode']} mode)"
+    axes.set_title(
+        f"Mixpanel forwarder: CPU per event — naive/ours {headline['ratio_naive_ours']:.1f}× on "
+        f"{headline['label']}{mode}\n{results['machine']['cpu']}, Python {results['machine']['python']}, "
+        f"{results['date']}",
+        fontsize=10,
+    )
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=len(series), fontsize=9, frameon=False)
+    axes.grid(axis="x", alpha=0.3)
+    axes.set_xlim(0, max(v for _, values in series for v in values if v is not None) * 1.12)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return None
+
+
+def write(results: dict[str, Any], folder: Path) -> str:
+    """results.json, results.md and cpu_per_event.png in `folder`; returns the Markdown."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    not_drawn = chart(results, folder / "cpu_per_event.png")
+    text = markdown(results)
+    if not_drawn is not None:
+        text += f"\nNo chart: {not_drawn}.\n"
+    (folder / "results.md").write_text(text, encoding="utf-8")
+    return text
+
+
+if __name__ == "__main__":
+    source = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/results/results.json")
+    print(write(json.loads(source.read_text(encoding="utf-8")), source.parent))
