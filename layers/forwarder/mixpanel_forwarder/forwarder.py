@@ -45,7 +45,7 @@ class Source(Protocol):
 class Result:
     """One invocation's outcome: the partial batch response, and what happened to every event."""
 
-    __slots__ = ("batch_item_failures", "delivery", "kind", "ledger", "records")
+    __slots__ = ("_counts", "batch_item_failures", "delivery", "kind", "ledger", "records")
 
     def __init__(
         self,
@@ -60,6 +60,13 @@ class Result:
         self.ledger = ledger
         self.delivery = delivery
         self.batch_item_failures = batch_item_failures
+        self._counts: dict[str, int] | None = None
+
+    def counts(self) -> dict[str, int]:
+        """The ledger's counts, computed once (the summary line and the metrics both need them)."""
+        if self._counts is None:
+            self._counts = self.ledger.counts()
+        return self._counts
 
     @property
     def response(self) -> dict[str, Any]:
@@ -70,7 +77,7 @@ class Result:
         return {
             "source": self.kind.value,
             "records": self.records,
-            **self.ledger.counts(),
+            **self.counts(),
             "records_reported": len(self.batch_item_failures),
             **{name: value for name, value in self.delivery.items() if name != "latencies_ms"},
             "reasons": dict(self.ledger.reasons().most_common(_REASONS_IN_SUMMARY)),

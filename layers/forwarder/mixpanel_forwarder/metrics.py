@@ -54,7 +54,7 @@ def publish(result: Result) -> None:
     """Adds the invocation's metrics; Powertools writes them when the handler returns."""
     metrics.clear_metrics()  # nothing is left from an earlier invocation, even where metrics are off (locally)
     metrics.add_dimension(SOURCE_DIMENSION, source_name(result.kind))
-    counts = result.ledger.counts()
+    counts = result.counts()
     delivery = result.delivery
     values = {
         RECORDS_RECEIVED: result.records,
