@@ -130,9 +130,9 @@ def normalize_common(event: dict[str, Any], now_ms: int) -> dict[str, Any] | Non
     """`normalize` for the common case in one step, or None to take the general path.
 
     The common case: exactly `event` and `properties`, an integer `time`, the event's own valid
-    `$insert_id` (longer than any placeholder) and a string `distinct_id` that is no placeholder. For such an event the result is
-    exactly what `normalize` returns (a property test holds the two together); anything else, valid
-    or not, returns None untouched, and `normalize` decides.
+    `$insert_id` (longer than any placeholder) and a string `distinct_id` that is no placeholder. For
+    such an event the result is exactly what `normalize` returns (a property test holds the two
+    together); anything else, valid or not, returns None untouched, and `normalize` decides.
     """
     name = event.get("event")
     properties = event.get("properties")
