@@ -8,14 +8,36 @@ rule must hold for every choice, at every allowed value.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
+import itertools
+import json
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import yaml
+
+from mixpanel_forwarder import metrics as invocation_metrics
+from mixpanel_forwarder.forwarder import Result
+from mixpanel_forwarder.ledger import Ledger
+from mixpanel_forwarder.metrics import (
+    EVENTS_REPORTED,
+    INVOCATION_ERRORS,
+    NAMESPACE,
+    PARK_FAILURES,
+    REQUESTS_PREFIX,
+    SERVICE,
+    SOURCE_DIMENSION,
+)
+from mixpanel_forwarder.model import SourceKind
+from mixpanel_forwarder.runtime import TRACING_ENABLED
+from mixpanel_forwarder.sources import kinesis, sqs
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -36,6 +58,9 @@ SOURCE_QUEUE_ARN_EXPRESSION = {
 PARKED_QUEUE_ARN = {"Fn::GetAtt": ["ParkedEventsQueue", "Arn"]}
 ON_FAILURE_QUEUE_ARN = {"Fn::GetAtt": ["KinesisOnFailureQueue", "Arn"]}
 FOURTEEN_DAYS = 14 * 24 * 3600
+STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/product-events"
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
+X_RAY_WRITE_ACTIONS = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
 
 
 class CloudFormationLoader(yaml.SafeLoader):
@@ -87,16 +112,40 @@ def condition_holds(name: str, params: Mapping[str, Any]) -> bool:
     return bool(evaluate({"Condition": name}, params))
 
 
+class _Absent:
+    """What `Ref: AWS::NoValue` leaves: the property or list item disappears."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = _Absent()
+
+
 def evaluate(value: Any, params: Mapping[str, Any]) -> Any:
-    """Resolves Ref to parameters, Fn::If, Fn::FindInMap and the condition functions; leaves the rest as is."""
+    """Resolves Ref to parameters, AWS::NoValue, Fn::If, Fn::FindInMap, the condition functions, and Fn::Split,
+    Fn::Select and Fn::Join over values already known; leaves the rest as is."""
     if isinstance(value, list):
-        return [evaluate(item, params) for item in value]
+        return [item for item in (evaluate(item, params) for item in value) if item is not ABSENT]
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
         ((key, argument),) = value.items()
         if key == "Ref" and argument in PARAMETERS:
             return params[argument]
+        if key == "Ref" and argument == "AWS::NoValue":
+            return ABSENT
+        if key == "Fn::Split":
+            delimiter, source = evaluate(argument, params)
+            return source.split(delimiter) if isinstance(source, str) else {key: [delimiter, source]}
+        if key == "Fn::Select":
+            index, items = evaluate(argument, params)
+            return items[int(index)] if isinstance(items, list) else {key: [index, items]}
+        if key == "Fn::Join":
+            separator, items = evaluate(argument, params)
+            if isinstance(items, list) and all(isinstance(item, str) for item in items):
+                return separator.join(items)
+            return {key: [separator, items]}
         if key == "Condition":
             return evaluate(CONDITIONS[argument], params)
         if key == "Fn::If":
@@ -114,7 +163,8 @@ def evaluate(value: Any, params: Mapping[str, Any]) -> Any:
         if key == "Fn::FindInMap":
             mapping, first, second = (evaluate(item, params) for item in argument)
             return MAPPINGS[mapping][str(first)][str(second)]
-    return {key: evaluate(item, params) for key, item in value.items()}
+    evaluated = {key: evaluate(item, params) for key, item in value.items()}
+    return {key: item for key, item in evaluated.items() if item is not ABSENT}
 
 
 def resources_of_type(kind: str) -> dict[str, dict[str, Any]]:
@@ -155,31 +205,46 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def policy_statements() -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every IAM statement in the template: roles' inline policies, standalone policies, SAM Policies."""
+def chosen(items: Any, params: Mapping[str, Any]) -> list[Any]:
+    """A list whose items may be conditional (`Fn::If`, possibly `AWS::NoValue`): the items the parameters keep,
+    themselves left as written."""
+    kept = []
+    for item in as_list(items):
+        while isinstance(item, dict) and list(item) == ["Fn::If"]:
+            name, when_true, when_false = item["Fn::If"]
+            item = when_true if condition_holds(name, params) else when_false
+        if item != {"Ref": "AWS::NoValue"}:
+            kept.append(item)
+    return kept
+
+
+def policy_statements(params: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every IAM statement in the template that the parameters keep: roles' inline policies, standalone policies,
+    SAM Policies."""
     for name, role in resources_of_type("AWS::IAM::Role").items():
-        for policy in role["Properties"].get("Policies", []):
-            for statement in as_list(policy["PolicyDocument"]["Statement"]):
+        for policy in chosen(role["Properties"].get("Policies", []), params):
+            for statement in chosen(policy["PolicyDocument"]["Statement"], params):
                 yield name, statement
     for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
         for name, policy in resources_of_type(kind).items():
-            for statement in as_list(policy["Properties"]["PolicyDocument"]["Statement"]):
+            for statement in chosen(policy["Properties"]["PolicyDocument"]["Statement"], params):
                 yield name, statement
     for name in FUNCTIONS:
-        for policy in as_list(RESOURCES[name]["Properties"].get("Policies", [])):
+        for policy in chosen(RESOURCES[name]["Properties"].get("Policies", []), params):
             if isinstance(policy, dict) and "Statement" in policy:
-                for statement in as_list(policy["Statement"]):
+                for statement in chosen(policy["Statement"], params):
                     yield name, statement
 
 
-def role_grants(function: str) -> dict[str, list[Any]]:
-    """The function's execution role as {action: [resources]}."""
+def role_grants(function: str, params: Mapping[str, Any] | None = None) -> dict[str, list[Any]]:
+    """The function's execution role as {action: [resources]}, for the parameters (default: the defaults)."""
+    params = parameter_values() if params is None else params
     role_ref = RESOURCES[function]["Properties"]["Role"]
     assert role_ref.get("Fn::GetAtt", [None])[1:] == ["Arn"], f"{function}'s Role should be a role of this stack"
     role = RESOURCES[role_ref["Fn::GetAtt"][0]]
     grants: dict[str, list[Any]] = {}
-    for policy in role["Properties"]["Policies"]:
-        for statement in as_list(policy["PolicyDocument"]["Statement"]):
+    for policy in chosen(role["Properties"]["Policies"], params):
+        for statement in chosen(policy["PolicyDocument"]["Statement"], params):
             assert statement["Effect"] == "Allow"
             for action in as_list(statement["Action"]):
                 grants.setdefault(action, []).extend(as_list(statement["Resource"]))
@@ -574,18 +639,27 @@ def test_secret_is_read_through_its_arn_only(function: str) -> None:
 # --- least privilege ----------------------------------------------------------------------------------------------
 
 
-def test_no_policy_statement_uses_a_wildcard_resource() -> None:
-    statements = list(policy_statements())
+@pytest.mark.parametrize("tracing", ["false", "true"])
+def test_no_policy_statement_uses_a_wildcard_resource_but_x_ray_writes_when_tracing(tracing: str) -> None:
+    # X-Ray's two write actions support no resource-level permissions: with tracing on, "*" is their only
+    # possible Resource. Nothing else may use a wildcard, and they only exist when tracing is on.
+    params = parameter_values(EnableTracing=tracing, SourceStreamArn=STREAM_ARN)
+    statements = list(policy_statements(params))
 
     assert statements, "the template should declare its functions' permissions"
     for owner, statement in statements:
         assert "NotResource" not in statement, owner
         assert "NotAction" not in statement, owner
-        for resource in as_list(statement["Resource"]):
-            for text in strings_in(resource):
-                assert "*" not in text, f"{owner} {statement.get('Sid')}: wildcard resource {text!r}"
-        for action in as_list(statement["Action"]):
+        actions = as_list(statement["Action"])
+        for action in actions:
             assert "*" not in action, f"{owner}: wildcard action {action!r}"
+        wildcards = [
+            text for resource in as_list(statement["Resource"]) for text in strings_in(resource) if "*" in text
+        ]
+        if wildcards and tracing == "true" and sorted(actions) == X_RAY_WRITE_ACTIONS:
+            assert as_list(statement["Resource"]) == ["*"], owner
+            continue
+        assert wildcards == [], f"{owner} {statement.get('Sid')}: wildcard resource {wildcards!r}"
 
 
 def test_no_role_gets_managed_policies() -> None:
@@ -646,6 +720,489 @@ def test_roles_can_be_assumed_by_lambda_only(role: str) -> None:
     assert statements == [
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ]
+
+
+# --- operations: tracing ------------------------------------------------------------------------------------------
+
+
+def test_tracing_is_off_unless_asked_for() -> None:
+    spec = PARAMETERS["EnableTracing"]
+
+    assert spec["Default"] == "false"
+    assert sorted(spec["AllowedValues"]) == ["false", "true"]
+    assert not condition_holds("TracingEnabled", parameter_values())
+    assert condition_holds("TracingEnabled", parameter_values(EnableTracing="true"))
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize(("tracing", "mode"), [("false", "PassThrough"), ("true", "Active")])
+def test_tracing_switch_sets_active_tracing_and_the_handlers_switch(function: str, tracing: str, mode: str) -> None:
+    params = parameter_values(EnableTracing=tracing)
+
+    assert evaluate(function_property(function, "Tracing"), params) == mode  # PassThrough is Lambda's default
+    assert evaluate(environment(function)[TRACING_ENABLED], params) == tracing  # what runtime.py reads
+
+
+def test_the_layer_ships_the_x_ray_sdk_that_tracing_imports() -> None:
+    requirements = (ROOT / "layers" / "forwarder" / "requirements.txt").read_text()
+
+    assert re.search(r"^aws-xray-sdk==", requirements, re.MULTILINE)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_roles_may_write_traces_only_when_tracing(function: str) -> None:
+    off = role_grants(function, parameter_values(EnableTracing="false"))
+    on = role_grants(function, parameter_values(EnableTracing="true"))
+
+    assert [action for action in off if action.startswith("xray:")] == []
+    assert {action: on[action] for action in on if action.startswith("xray:")} == {
+        action: ["*"] for action in X_RAY_WRITE_ACTIONS
+    }
+    assert {action: on[action] for action in on if not action.startswith("xray:")} == off
+
+
+# --- operations: what the code emits, as the alarms and the dashboard must name it ---------------------------------
+
+
+def placeholder(name: str) -> str:
+    """What stands for a ${name} of Fn::Sub once the template is rendered here (no stack, no values)."""
+    return f"<{name}>"
+
+
+@functools.cache
+def emitted_metrics() -> dict[str, list[dict[str, str]]]:
+    """{metric name: [its dimension sets]}, read from the EMF documents the code itself writes: an invocation of
+    each source kind, a failed invocation of each source, and each function's cold start (Powertools)."""
+    delivery = {"requests": {}, "retries": 0, "bytes_raw": 0, "bytes_gzip": 0, "latency_ms_max": 0.0}
+    documents: list[dict[str, Any]] = []
+    try:
+        for kind in SourceKind:
+            invocation_metrics.publish(Result(kind, 0, Ledger(0), {**delivery, "latencies_ms": [1.0]}, []))
+            documents.append(invocation_metrics.metrics.serialize_metric_set())
+        for source in (sqs, kinesis):
+            invocation_metrics.invocation_failed(source.NAME)
+            documents.append(invocation_metrics.metrics.serialize_metric_set())
+    finally:
+        invocation_metrics.metrics.clear_metrics()
+    for function in FUNCTIONS:
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output):
+            context = SimpleNamespace(function_name=placeholder(function))
+            invocation_metrics.metrics.provider.add_cold_start_metric(context)
+        documents.append(json.loads(output.getvalue()))
+    emitted: dict[str, list[dict[str, str]]] = {}
+    for document in documents:
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            assert directive["Namespace"] == NAMESPACE
+            for dimension_names in directive["Dimensions"]:
+                dimensions = {name: document[name] for name in dimension_names}
+                for metric in directive["Metrics"]:
+                    if dimensions not in emitted.setdefault(metric["Name"], []):
+                        emitted[metric["Name"]].append(dimensions)
+    return emitted
+
+
+def per_source(source: str) -> dict[str, str]:
+    return {"service": SERVICE, SOURCE_DIMENSION: source}
+
+
+def test_the_code_emits_what_the_template_is_built_on() -> None:
+    emitted = emitted_metrics()
+
+    # Sanity of the reading above: the counters the alarms use, for both sources, with exactly these dimensions.
+    for name in (EVENTS_REPORTED, REQUESTS_PREFIX + "401", INVOCATION_ERRORS, PARK_FAILURES):
+        assert emitted[name] == [per_source(sqs.NAME), per_source(kinesis.NAME)], name
+    assert sorted(FUNCTIONS) == sorted(dims["function_name"][1:-1] for dims in emitted["ColdStart"])
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_functions_write_metrics_under_the_service_and_namespace_the_template_watches(function: str) -> None:
+    variables = environment(function)
+
+    assert variables["POWERTOOLS_SERVICE_NAME"] == SERVICE
+    assert variables.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE) == NAMESPACE
+    assert variables.get("POWERTOOLS_METRICS_DISABLED", "false") == "false"
+
+
+# --- operations: alarms -------------------------------------------------------------------------------------------
+
+QUEUE_DEPTH = ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+SOURCE_QUEUE_NAME_EXPRESSION = {"Fn::Select": [5, {"Fn::Split": [":", SOURCE_QUEUE_ARN_EXPRESSION]}]}
+
+
+def _expected_alarms() -> dict[str, dict[str, Any]]:
+    """Every alarm: its name suffix, condition, metric, dimensions, statistic and threshold (> threshold fires)."""
+
+    def alarm(
+        suffix: str,
+        condition: str | None,
+        metric: tuple[str, str],
+        dimensions: dict[str, Any],
+        statistic: str,
+        threshold: Any,
+    ) -> dict[str, Any]:
+        return {
+            "suffix": suffix,
+            "condition": condition,
+            "namespace": metric[0],
+            "metric": metric[1],
+            "dimensions": dimensions,
+            "statistic": statistic,
+            "threshold": threshold,
+        }
+
+    def queue(name: str) -> dict[str, Any]:
+        return {"QueueName": {"Fn::GetAtt": [name, "QueueName"]}}
+
+    alarms = {
+        "ParkedEventsAlarm": alarm("parked-events", None, QUEUE_DEPTH, queue("ParkedEventsQueue"), "Maximum", 0),
+        "SourceDeadLetterQueueAlarm": alarm(
+            "source-dlq", "CreateSourceQueue", QUEUE_DEPTH, queue("SourceDeadLetterQueue"), "Maximum", 0
+        ),
+        "SourceQueueAgeAlarm": alarm(
+            "source-queue-age",
+            None,
+            ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+            {"QueueName": SOURCE_QUEUE_NAME_EXPRESSION},
+            "Maximum",
+            15 * 60,
+        ),
+        "KinesisIteratorAgeAlarm": alarm(
+            "kinesis-iterator-age",
+            "HasSourceStream",
+            ("AWS/Lambda", "IteratorAge"),
+            {"FunctionName": {"Ref": KINESIS_FUNCTION}},
+            "Maximum",
+            3600 * 1000,
+        ),
+        "KinesisOnFailureAlarm": alarm(
+            "kinesis-on-failure", "HasSourceStream", QUEUE_DEPTH, queue("KinesisOnFailureQueue"), "Maximum", 0
+        ),
+    }
+    for prefix, source, function, condition in (
+        ("Sqs", sqs.NAME, SQS_FUNCTION, None),
+        ("Kinesis", kinesis.NAME, KINESIS_FUNCTION, "HasSourceStream"),
+    ):
+        custom = per_source(source)
+        lambda_function = {"FunctionName": {"Ref": function}}
+        alarms |= {
+            f"{prefix}RetryAlarm": alarm(
+                f"{source}-retries",
+                condition,
+                (NAMESPACE, EVENTS_REPORTED),
+                custom,
+                "Sum",
+                {"Ref": "RetryAlarmThreshold"},
+            ),
+            f"{prefix}CredentialsAlarm": alarm(
+                f"{source}-401", condition, (NAMESPACE, REQUESTS_PREFIX + "401"), custom, "Sum", 0
+            ),
+            f"{prefix}InvocationErrorsAlarm": alarm(
+                f"{source}-invocation-errors", condition, (NAMESPACE, INVOCATION_ERRORS), custom, "Sum", 0
+            ),
+            f"{prefix}LambdaErrorsAlarm": alarm(
+                f"{source}-lambda-errors", condition, ("AWS/Lambda", "Errors"), lambda_function, "Sum", 0
+            ),
+            f"{prefix}ThrottlesAlarm": alarm(
+                f"{source}-throttles", condition, ("AWS/Lambda", "Throttles"), lambda_function, "Sum", 0
+            ),
+            f"{prefix}ParkingFailuresAlarm": alarm(
+                f"{source}-parking-failures", condition, (NAMESPACE, PARK_FAILURES), custom, "Sum", 0
+            ),
+        }
+    return alarms
+
+
+EXPECTED_ALARMS = _expected_alarms()
+
+
+def alarm_dimensions(alarm: str) -> dict[str, Any]:
+    dimensions = RESOURCES[alarm]["Properties"]["Dimensions"]
+    by_name = {dimension["Name"]: dimension["Value"] for dimension in dimensions}
+    assert len(by_name) == len(dimensions), f"{alarm} names a dimension twice"
+    return by_name
+
+
+def operating_it() -> str:
+    """README.md's runbook section."""
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"^## Operating it\n(.*?)^## ", readme, re.MULTILINE | re.DOTALL)
+    assert match, "README.md should have an '## Operating it' section followed by another section"
+    return match.group(1)
+
+
+def test_the_template_has_exactly_the_alarms_the_runbook_covers() -> None:
+    assert set(resources_of_type("AWS::CloudWatch::Alarm")) == set(EXPECTED_ALARMS)
+
+
+@pytest.mark.parametrize("alarm", sorted(EXPECTED_ALARMS))
+def test_alarm_watches_its_metric_and_exists_only_with_what_it_watches(alarm: str) -> None:
+    expected = EXPECTED_ALARMS[alarm]
+    resource = RESOURCES[alarm]
+    properties = resource["Properties"]
+
+    assert resource.get("Condition") == expected["condition"]
+    assert properties["Namespace"] == expected["namespace"]
+    assert properties["MetricName"] == expected["metric"]
+    assert alarm_dimensions(alarm) == expected["dimensions"]
+    assert properties["Statistic"] == expected["statistic"]
+    assert properties["Threshold"] == expected["threshold"]
+    assert properties["ComparisonOperator"] == "GreaterThanThreshold"
+    assert (properties["Period"], properties["EvaluationPeriods"]) == (300, 1)
+    # No data (a quiet queue, a function nobody invoked) is not a problem.
+    assert properties["TreatMissingData"] == "notBreaching"
+
+
+@pytest.mark.parametrize("alarm", sorted(name for name, a in EXPECTED_ALARMS.items() if a["namespace"] == NAMESPACE))
+def test_custom_metric_alarms_watch_a_metric_the_code_emits_with_its_exact_dimensions(alarm: str) -> None:
+    properties = RESOURCES[alarm]["Properties"]
+    dimensions = alarm_dimensions(alarm)
+
+    # CloudWatch matches a metric only with exactly the dimensions it was written with.
+    assert dimensions in emitted_metrics()[properties["MetricName"]]
+    is_kinesis = RESOURCES[alarm].get("Condition") == "HasSourceStream"
+    assert dimensions[SOURCE_DIMENSION] == (kinesis.NAME if is_kinesis else sqs.NAME)
+
+
+def test_queue_age_alarm_watches_the_created_queue_or_the_given_one() -> None:
+    def queue_name(**overrides: Any) -> Any:
+        return evaluate(alarm_dimensions("SourceQueueAgeAlarm")["QueueName"], parameter_values(**overrides))
+
+    # An SQS queue ARN is arn:partition:sqs:region:account:name: its sixth part is the QueueName dimension.
+    assert queue_name(SourceQueueArn=QUEUE_ARN) == "orders.fifo"
+    assert queue_name() == {"Fn::Select": [5, {"Fn::Split": [":", {"Fn::GetAtt": ["SourceQueue", "Arn"]}]}]}
+
+
+def test_retry_alarm_threshold_is_a_count_per_five_minutes_with_a_default() -> None:
+    spec = PARAMETERS["RetryAlarmThreshold"]
+
+    assert spec["Type"] == "Number"
+    assert spec["Default"] == 100
+    assert spec["MinValue"] == 0
+    assert "RetryAlarmThreshold" in references_to(RESOURCES["SqsRetryAlarm"]["Properties"]["AlarmDescription"])
+
+
+@pytest.mark.parametrize("alarm", sorted(EXPECTED_ALARMS))
+def test_every_alarm_is_named_for_its_stack_and_says_where_its_runbook_is(alarm: str) -> None:
+    properties = RESOURCES[alarm]["Properties"]
+    suffix = EXPECTED_ALARMS[alarm]["suffix"]
+    description = properties["AlarmDescription"]
+    text = description if isinstance(description, str) else description["Fn::Sub"]
+
+    assert properties["AlarmName"] == {"Fn::Sub": f"${{AWS::StackName}}-{suffix}"}
+    assert len(text) <= 1024
+    assert f'README.md, "Operating it", {suffix}.' in text
+    assert f"`{suffix}`" in operating_it(), f"README's Operating it should have a runbook for {suffix}"
+
+
+@pytest.mark.parametrize("alarm", sorted(EXPECTED_ALARMS))
+def test_alarms_notify_the_topic_when_an_email_is_given_and_no_one_otherwise(alarm: str) -> None:
+    with_email = evaluate(RESOURCES[alarm]["Properties"], parameter_values(AlarmEmail="ops@example.com"))
+    without = evaluate(RESOURCES[alarm]["Properties"], parameter_values())
+
+    assert with_email["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert with_email["OKActions"] == [{"Ref": "AlarmTopic"}]
+    assert "AlarmActions" not in without
+    assert "OKActions" not in without
+    assert "InsufficientDataActions" not in with_email
+
+
+def test_alarm_email_is_one_address_or_nothing() -> None:
+    spec = PARAMETERS["AlarmEmail"]
+    pattern = spec["AllowedPattern"]
+
+    assert spec["Default"] == ""
+    assert re.fullmatch(pattern, "")
+    assert re.fullmatch(pattern, "oncall+mixpanel@example.com")
+    assert not re.fullmatch(pattern, "oncall")
+    assert not re.fullmatch(pattern, "a@example.com,b@example.com")
+    assert not condition_holds("HasAlarmEmail", parameter_values())
+    assert condition_holds("HasAlarmEmail", parameter_values(AlarmEmail="oncall@example.com"))
+
+
+def test_alarm_topic_mails_the_address_and_is_encrypted_with_a_key_cloudwatch_may_use() -> None:
+    topic = RESOURCES["AlarmTopic"]
+    key = RESOURCES["AlarmTopicKey"]
+
+    assert topic["Type"] == "AWS::SNS::Topic"
+    assert topic["Condition"] == key["Condition"] == "HasAlarmEmail"
+    assert topic["Properties"]["Subscription"] == [{"Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}]
+    # Not alias/aws/sns: the AWS managed key's policy cannot let CloudWatch use it, so alarms could not publish.
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    assert key["Type"] == "AWS::KMS::Key"
+    assert key["Properties"]["EnableKeyRotation"] is True
+    [cloudwatch] = [
+        statement
+        for statement in key["Properties"]["KeyPolicy"]["Statement"]
+        if statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert cloudwatch["Effect"] == "Allow"
+    assert sorted(as_list(cloudwatch["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+# --- operations: the dashboard ------------------------------------------------------------------------------------
+
+SOURCE_CHOICES = [
+    pytest.param({}, id="created-queue"),
+    pytest.param({"SourceQueueArn": QUEUE_ARN}, id="given-queue"),
+    pytest.param({"SourceStreamArn": STREAM_ARN}, id="created-queue-and-stream"),
+    pytest.param({"SourceQueueArn": QUEUE_ARN, "SourceStreamArn": STREAM_ARN}, id="given-queue-and-stream"),
+]
+
+
+def rendered(value: Any) -> str:
+    """An evaluated DashboardBody as text: Fn::Join joined, and each ${name} of an Fn::Sub replaced by its variable's
+    value when that is already known, else by placeholder(name)."""
+    if isinstance(value, str):
+        return value
+    ((key, argument),) = value.items()
+    if key == "Fn::Join":
+        separator, items = argument
+        return str(separator).join(rendered(item) for item in items)
+    assert key == "Fn::Sub", f"unexpected {key} in the dashboard body"
+    text, variables = (argument, {}) if isinstance(argument, str) else argument
+
+    def substitute(match: re.Match[str]) -> str:
+        known = variables.get(match.group(1))
+        return known if isinstance(known, str) else placeholder(match.group(1))
+
+    return re.sub(r"\$\{([^}!][^}]*)\}", substitute, text)
+
+
+def dashboard(**overrides: Any) -> dict[str, Any]:
+    body = evaluate(RESOURCES["Dashboard"]["Properties"]["DashboardBody"], parameter_values(**overrides))
+    document = json.loads(rendered(body))
+    assert isinstance(document, dict)
+    return document
+
+
+def dashboard_metrics(**overrides: Any) -> list[tuple[str, str, dict[str, str]]]:
+    """Every metric the dashboard graphs, as (namespace, name, dimensions)."""
+    shown = []
+    for widget in dashboard(**overrides)["widgets"]:
+        if widget["type"] != "metric":
+            continue
+        assert widget["properties"]["region"] == placeholder("AWS::Region")
+        for row in widget["properties"]["metrics"]:
+            namespace, name, *pairs = [item for item in row if isinstance(item, str)]
+            assert "." not in (namespace, name, *pairs), "write rows out in full: the tests read them"
+            assert len(pairs) % 2 == 0, row
+            shown.append((namespace, name, dict(zip(pairs[::2], pairs[1::2], strict=True))))
+    return shown
+
+
+@pytest.mark.parametrize("overrides", SOURCE_CHOICES)
+def test_dashboard_body_is_json_and_graphs_only_metrics_the_code_emits(overrides: dict[str, Any]) -> None:
+    emitted = emitted_metrics()
+
+    for namespace, name, dimensions in dashboard_metrics(**overrides):
+        if namespace == NAMESPACE:
+            assert name in emitted, f"the code never writes {name}"
+            assert dimensions in emitted[name], f"{name} is written with {emitted[name]}, not {dimensions}"
+
+
+@pytest.mark.parametrize("overrides", SOURCE_CHOICES)
+def test_dashboard_graphs_every_metric_the_code_emits_for_the_functions_the_stack_has(
+    overrides: dict[str, Any],
+) -> None:
+    shown = {
+        (name, tuple(sorted(dimensions.items())))
+        for namespace, name, dimensions in dashboard_metrics(**overrides)
+        if namespace == NAMESPACE
+    }
+    emitted = {
+        (name, tuple(sorted(dimensions.items())))
+        for name, dimension_sets in emitted_metrics().items()
+        for dimensions in dimension_sets
+    }
+    of_sqs_function = {
+        (name, dimensions)
+        for name, dimensions in emitted
+        if (SOURCE_DIMENSION, sqs.NAME) in dimensions or ("function_name", placeholder(SQS_FUNCTION)) in dimensions
+    }
+
+    if "SourceStreamArn" in overrides:
+        assert shown == emitted
+    else:  # the pipeline widgets keep their Source=kinesis lines (no data); the Kinesis function's own are left out
+        assert of_sqs_function <= shown
+
+
+@pytest.mark.parametrize("overrides", SOURCE_CHOICES)
+def test_dashboard_graphs_the_queues_and_functions_the_stack_has(overrides: dict[str, Any]) -> None:
+    created_queue = "SourceQueueArn" not in overrides
+    has_stream = "SourceStreamArn" in overrides
+    shown = dashboard_metrics(**overrides)
+
+    queues = {dims["QueueName"] for namespace, _, dims in shown if namespace == "AWS/SQS"}
+    functions = {dims["FunctionName"] for namespace, _, dims in shown if namespace == "AWS/Lambda"}
+    lambda_metrics = {(name, dims["FunctionName"]) for namespace, name, dims in shown if namespace == "AWS/Lambda"}
+
+    expected_queues = {placeholder("ParkedEventsQueue.QueueName")}
+    expected_queues.add(placeholder("SourceQueueName") if created_queue else "orders.fifo")
+    if created_queue:
+        expected_queues.add(placeholder("SourceDeadLetterQueue.QueueName"))
+    if has_stream:
+        expected_queues.add(placeholder("KinesisOnFailureQueue.QueueName"))
+    assert queues == expected_queues
+    assert functions == {placeholder(f) for f in FUNCTIONS if f == SQS_FUNCTION or has_stream}
+    for function in functions:
+        assert {("Duration", function), ("Errors", function), ("Throttles", function)} <= lambda_metrics
+    assert (("IteratorAge", placeholder(KINESIS_FUNCTION)) in lambda_metrics) == has_stream
+    ages = {dims["QueueName"] for _, name, dims in shown if name == "ApproximateAgeOfOldestMessage"}
+    assert ages == {placeholder("SourceQueueName") if created_queue else "orders.fifo"}
+
+
+def test_dashboard_is_named_per_region_and_its_url_is_an_output() -> None:
+    # Dashboards are global to the account: the same stack name in two regions must not share one.
+    assert RESOURCES["Dashboard"]["Type"] == "AWS::CloudWatch::Dashboard"
+    assert RESOURCES["Dashboard"]["Properties"]["DashboardName"] == {"Fn::Sub": "${AWS::StackName}-${AWS::Region}"}
+    assert "Condition" not in RESOURCES["Dashboard"]
+    outputs = TEMPLATE["Outputs"]
+    assert outputs["DashboardName"]["Value"] == {"Ref": "Dashboard"}
+    url = outputs["DashboardUrl"]["Value"]["Fn::Sub"]
+    assert url.startswith("https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}")
+    assert url.endswith("#dashboards:name=${Dashboard}")
+    assert outputs["AlarmTopicArn"] == {
+        "Condition": "HasAlarmEmail",
+        "Description": outputs["AlarmTopicArn"]["Description"],
+        "Value": {"Ref": "AlarmTopic"},
+    }
+
+
+# --- every combination of choices --------------------------------------------------------------------------------
+
+CHOICES = {
+    "SourceQueueArn": ["", QUEUE_ARN],
+    "SourceStreamArn": ["", STREAM_ARN],
+    "MixpanelCredentialsSecretArn": ["", "arn:aws:secretsmanager:us-east-1:123456789012:secret:mixpanel-AbC123"],
+    "AlarmEmail": ["", "oncall@example.com"],
+    "EnableTracing": ["false", "true"],
+    "Architecture": ["arm64", "x86_64"],
+}
+
+
+@pytest.mark.parametrize(
+    "choice", [dict(zip(CHOICES, values, strict=True)) for values in itertools.product(*CHOICES.values())]
+)
+def test_nothing_names_a_resource_the_same_choices_do_not_create(choice: dict[str, str]) -> None:
+    params = parameter_values(**choice)
+
+    def created(name: str) -> bool:
+        condition = RESOURCES[name].get("Condition")
+        return condition is None or condition_holds(condition, params)
+
+    users: dict[str, Any] = {"Globals": GLOBAL_FUNCTION}
+    users |= {name: resource for name, resource in RESOURCES.items() if created(name)}
+    users |= {
+        f"output {name}": output
+        for name, output in TEMPLATE["Outputs"].items()
+        if "Condition" not in output or condition_holds(output["Condition"], params)
+    }
+    for user, value in users.items():
+        used = references_to(evaluate({k: v for k, v in value.items() if k != "Condition"}, params)) & set(RESOURCES)
+        missing = sorted(name for name in used if not created(name))
+        assert missing == [], f"{user} names {missing}, which these choices do not create"
 
 
 # --- outputs and SAM CLI settings ---------------------------------------------------------------------------------
