@@ -214,7 +214,12 @@ _common_events = st.fixed_dictionaries(
         "event": st.one_of(st.text(min_size=1, max_size=6), st.just(" x"), st.just("")),
         "properties": st.fixed_dictionaries(
             {
-                "time": st.one_of(st.integers(1_600_000_000, NOW_MS // 1000 + 3700), st.integers(0, 3 * NOW_MS)),
+                "time": st.one_of(
+                    st.integers(1_600_000_000, NOW_MS // 1000 + 3700),
+                    st.integers(0, 3 * NOW_MS),
+                    st.floats(1_600_000_000, NOW_MS / 1000 + 3700),
+                    st.floats(allow_nan=True, allow_infinity=True),
+                ),
                 "$insert_id": _ids,
                 "distinct_id": _ids,
             },

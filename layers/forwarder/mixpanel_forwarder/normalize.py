@@ -129,7 +129,7 @@ def normalize(item: Item, now_ms: int) -> dict[str, Any]:
 def normalize_common(event: dict[str, Any], now_ms: int) -> dict[str, Any] | None:
     """`normalize` for the common case in one step, or None to take the general path.
 
-    The common case: exactly `event` and `properties`, an integer `time`, the event's own valid
+    The common case: exactly `event` and `properties`, a numeric `time`, the event's own valid
     `$insert_id` (longer than any placeholder) and a string `distinct_id` that is no placeholder. For
     such an event the result is exactly what `normalize` returns (a property test holds the two
     together); anything else, valid or not, returns None untouched, and `normalize` decides.
@@ -139,10 +139,15 @@ def normalize_common(event: dict[str, Any], now_ms: int) -> dict[str, Any] | Non
     if type(properties) is not dict or type(name) is not str or not name or len(event) != 2 or name[0].isspace():
         return None
     time_ms = properties.get("time")
-    if type(time_ms) is not int:
+    if type(time_ms) is int:
+        if time_ms < _MILLIS_THRESHOLD:
+            time_ms *= 1000
+    elif type(time_ms) is float:  # web SDKs send fractional seconds
+        time_ms = to_epoch_ms(time_ms)
+        if time_ms is None:
+            return None
+    else:
         return None
-    if time_ms < _MILLIS_THRESHOLD:
-        time_ms *= 1000
     if time_ms < EARLIEST_TIME_MS or time_ms > now_ms + FUTURE_SLACK_MS:
         return None
     insert_id = properties.get("$insert_id")
