@@ -17,9 +17,11 @@ SEQUENCE = "49590338271490256608559692538361571095921575989136588898"
 
 
 def decode(data: bytes, sequence_number: str = SEQUENCE) -> list[Item]:
+    """Items, as the forwarder sees them (a lone event comes back bare, for its fast path)."""
     kind, [record] = kinesis.source_records(kinesis_event([kinesis_record(data, sequence_number=sequence_number)]))
     assert kind is SourceKind.KINESIS
-    return kinesis.decode(record)
+    decoded = kinesis.decode(record)
+    return [kinesis.item_for(record, decoded)] if isinstance(decoded, dict) else decoded
 
 
 def encoded(*events: dict[str, Any]) -> list[bytes]:
@@ -110,6 +112,16 @@ def test_data_that_is_not_base64_is_a_decode_error() -> None:
     _, [source] = kinesis.source_records(kinesis_event([record]))
     with pytest.raises(DecodeError):
         kinesis.decode(source)
+
+
+def test_lone_event_comes_back_bare_with_lazy_identifier_and_origin() -> None:
+    _, [source] = kinesis.source_records(
+        kinesis_event([kinesis_record(json.dumps(sample_event(3)).encode(), sequence_number="42")])
+    )
+    assert kinesis.decode(source) == sample_event(3)
+    assert source.identifier == "42"
+    assert source.origin["shardId"] == "shardId-000000000000"
+    assert source.origin["sequenceNumber"] == "42"
 
 
 def test_kpl_sub_record_failure_reports_the_parent_sequence_number() -> None:

@@ -21,39 +21,70 @@ def source_records(event: Any) -> tuple[SourceKind, list[SourceRecord]]:
     records = event.get("Records") if isinstance(event, dict) else None
     if not isinstance(records, list):
         raise InvocationError("the event has no Records list: is this function subscribed to a Kinesis stream?")
-    out: list[SourceRecord] = []
-    for raw in records:
-        kinesis = raw.get("kinesis") if isinstance(raw, dict) else None
-        if not isinstance(kinesis, dict):
-            out.append(SourceRecord(None, raw if isinstance(raw, dict) else {"record": raw}, {}))
-            continue
-        sequence = kinesis.get("sequenceNumber")
-        identifier = sequence if isinstance(sequence, str) and sequence else None
-        event_id = raw.get("eventID")
-        shard = event_id.split(":", 1)[0] if isinstance(event_id, str) and ":" in event_id else None
-        origin = {
-            "eventSourceARN": raw.get("eventSourceARN"),
-            "shardId": shard,
-            "sequenceNumber": identifier,
-            "partitionKey": kinesis.get("partitionKey"),
-        }
-        out.append(SourceRecord(identifier, raw, origin))
+    out = [
+        KinesisRecord(raw)
+        if type(raw) is dict and type(raw.get("kinesis")) is dict
+        else SourceRecord(None, raw if isinstance(raw, dict) else {"record": raw}, {})
+        for raw in records
+    ]
     return SourceKind.KINESIS, out
 
 
-def decode(record: SourceRecord) -> list[Item]:
+class KinesisRecord(SourceRecord):
+    """A Kinesis record; its identifier and origin are read from it only when needed."""
+
+    __slots__ = ()
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+
+    @property
+    def identifier(self) -> str | None:  # type: ignore[override]  # read-only: computed on demand
+        sequence = self.raw["kinesis"].get("sequenceNumber")
+        return sequence if isinstance(sequence, str) and sequence else None
+
+    @property
+    def origin(self) -> dict[str, Any]:  # type: ignore[override]  # read-only: computed on demand
+        return {
+            "eventSourceARN": self.raw.get("eventSourceARN"),
+            "shardId": _shard(self.raw),
+            "sequenceNumber": self.identifier,
+            "partitionKey": self.raw["kinesis"].get("partitionKey"),
+        }
+
+
+def _shard(raw: dict[str, Any]) -> str | None:
+    event_id = raw.get("eventID")
+    return event_id.split(":", 1)[0] if isinstance(event_id, str) and ":" in event_id else None
+
+
+def _key(record: SourceRecord) -> str:
+    return f"kin:{_shard(record.raw) or ''}:{record.identifier}"
+
+
+def _arrival_ms(kinesis: dict[str, Any]) -> int | None:
+    arrival = kinesis.get("approximateArrivalTimestamp")
+    return round(arrival * 1000) if isinstance(arrival, int | float) and not isinstance(arrival, bool) else None
+
+
+def decode(record: SourceRecord) -> list[Item] | dict[str, Any]:
+    """Items of the record's data; or, for the common case of one plain JSON event, the event itself."""
     kinesis = record.raw.get("kinesis")
-    if record.identifier is None or not isinstance(kinesis, dict):
+    if not isinstance(kinesis, dict) or record.identifier is None:
         raise DecodeError("Kinesis record has no kinesis.sequenceNumber")
     try:
         data = base64.b64decode(kinesis.get("data") or "", validate=True)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise DecodeError(f"Kinesis data is not base64: {exc}") from exc
-    key = f"kin:{record.origin['shardId'] or ''}:{record.identifier}"
-    arrival = kinesis.get("approximateArrivalTimestamp")
-    default_time_ms = (
-        round(arrival * 1000) if isinstance(arrival, int | float) and not isinstance(arrival, bool) else None
-    )
+    if data[:1] == b"{":  # not KPL (magic F3), not gzip (1F 8B): perhaps one Mixpanel event
+        try:
+            value = codec.loads(data)
+        except codec.JSONDecodeError:
+            value = None  # NDJSON, or not JSON: the general path says which
+        if type(value) is dict and "properties" in value and "event" in value:
+            return value
+    key = _key(record)
+    default_time_ms = _arrival_ms(kinesis)
     if kpl.is_aggregated(data):
         try:
             sub_records = kpl.deaggregate(data)
@@ -71,7 +102,8 @@ def decode(record: SourceRecord) -> list[Item]:
 
 
 def item_for(record: SourceRecord, payload: dict[str, Any]) -> Item:
-    raise NotImplementedError("Kinesis decode() always returns items")
+    """The item for an event decode() returned bare: keyed like the general path keys a lone event."""
+    return Item(payload, f"{_key(record)}:0", _arrival_ms(record.raw["kinesis"]))
 
 
 def _decode_data(data: bytes, key: str, default_time_ms: int | None) -> list[Item]:
