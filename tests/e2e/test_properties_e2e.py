@@ -1,0 +1,167 @@
+"""Property, through the real handlers with nothing faked: the embedded sink (with drawn faults) and a real
+dead-letter queue (moto). Every event ends in exactly one state — imported (in the sink), parked (in the
+queue) or reported (its record is in batchItemFailures) — and a record is reported if and only if one of its
+events is neither imported nor parked.
+
+tests/unit/test_properties.py already checks, with fakes, that any bytes get an answer naming only batch
+records and that the ledger's counts add up; this checks the same promise against where the events are.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from functions.kinesis_forwarder.app import lambda_handler as kinesis_handler
+from functions.sqs_forwarder.app import lambda_handler as sqs_handler
+from localdev.eventgen import kinesis_record, lambda_context, sqs_record
+from localdev.sink import MixpanelSink
+from mixpanel_forwarder import runtime
+from mixpanel_forwarder.log import logger
+from tests.e2e.accounting import markers_in, parked_reader, read_parked, receive_everything
+from tests.e2e.conftest import FORWARDER_ENV, Clients
+from tests.e2e.producers import KINESIS_SHAPES, SQS_SHAPES, Kind, Producer
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLES = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+JSON_KINDS = [kind for kind in Kind if kind not in (Kind.BAD_JSON, Kind.OVER_1MIB)]
+# Shapes that carry one event only, and shapes where bad JSON can only break the whole record.
+SINGLE = {"object", "plain", "eventbridge"}
+WHOLE_RECORD_BREAKS = {"array", "gzip", "eventbridge"}
+# What the sink does to the requests of one invocation, drawn per example; MAX_ATTEMPTS=1 makes every
+# transient fault a reported record.
+FAULTS: dict[str, Callable[[MixpanelSink], None]] = {
+    "429": lambda sink: sink.fail_next(429),
+    "503": lambda sink: sink.fail_next(503),
+    "reset": lambda sink: sink.reset_next(),
+    "reject": lambda sink: sink.reject_next(),
+    "413": lambda sink: sink.fail_next(413),
+}
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    shape: str
+    kinds: tuple[Kind, ...]
+    broken: bool
+
+
+def record_specs(shapes: tuple[str, ...]) -> st.SearchStrategy[RecordSpec]:
+    @st.composite
+    def build(draw: st.DrawFn) -> RecordSpec:
+        shape = draw(st.sampled_from(shapes))
+        broken = shape in WHOLE_RECORD_BREAKS and draw(st.booleans())
+        count = 1 if shape in SINGLE else draw(st.integers(2 if shape in ("kpl", "cloudwatch-logs") else 1, 4))
+        # Bad JSON inside a JSON array (array, gzip, an SNS message of several) breaks the whole record.
+        whole_only = shape in WHOLE_RECORD_BREAKS or (shape == "sns" and count > 1)
+        defects = [k for k in (JSON_KINDS if whole_only else Kind) if k not in (Kind.VALID, Kind.OVER_1MIB)]
+        kind = st.one_of(st.just(Kind.VALID), st.sampled_from(defects))  # about half of the events valid
+        return RecordSpec(shape, tuple(draw(st.lists(kind, min_size=count, max_size=count))), broken)
+
+    return build()
+
+
+faults = st.lists(st.sampled_from(sorted(FAULTS)), max_size=3)
+
+
+@dataclass
+class Rig:
+    clients: Clients
+    sink: MixpanelSink
+    dlq_url: str
+    producer: Producer
+
+
+@pytest.fixture(scope="module")
+def rig(module_aws: Clients) -> Iterator[Rig]:
+    """One sink, one dead-letter queue and one forwarder for every example (a container that lives on)."""
+    sqs = module_aws.sqs
+    dlq_url = sqs.create_queue(QueueName="e2e-property-parked")["QueueUrl"]
+    previous = logger.log_level
+    with MixpanelSink() as sink, pytest.MonkeyPatch.context() as patch:
+        env = {**sink.env(), **FORWARDER_ENV, "MAX_ATTEMPTS": "1", "DEAD_LETTER_QUEUE_URL": dlq_url}
+        for name, value in env.items():
+            patch.setenv(name, value)
+        logger.setLevel("WARNING")
+        runtime.reset()
+        producer = Producer(tag="pp", seed=7, poison_rate=0.0, now_s=int(time.time()), sqs_max_message_bytes=0)
+        try:
+            yield Rig(module_aws, sink, dlq_url, producer)
+        finally:
+            runtime.reset()
+            logger.setLevel(previous)
+
+
+_sequence = itertools.count(1)
+
+
+def check_every_event_in_exactly_one_state(
+    rig: Rig, handler: Any, records: list[dict[str, Any]], markers: list[set[str]], identifiers: list[str]
+) -> None:
+    response = handler({"Records": records}, lambda_context(remaining_ms=30_000))
+
+    reported = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
+    imported = {event["properties"]["e2e_marker"] for event in rig.sink.events}
+    parked: set[str] = set()
+    reader = parked_reader()
+    for message in receive_everything(rig.clients.sqs, rig.dlq_url, delete=True):
+        document = read_parked(reader, message["Body"])
+        assert document is not None
+        parked |= markers_in(document.get("record", document.get("event")))
+
+    for state, seen in (("imported", imported), ("parked", parked), ("reported", reported)):
+        event(f"some {state}: {bool(seen)}")  # shown by --hypothesis-show-statistics
+    assert imported.isdisjoint(parked)
+    assert reported <= set(identifiers)
+    for identifier, record_markers in zip(identifiers, markers, strict=True):
+        settled = record_markers <= imported | parked
+        assert (identifier in reported) == (not settled), (identifier, record_markers, imported, parked)
+
+
+@EXAMPLES
+@given(specs=st.lists(record_specs(SQS_SHAPES), min_size=1, max_size=5), sink_faults=faults)
+def test_sqs_every_event_is_imported_parked_or_reported_exactly_once(
+    rig: Rig, specs: list[RecordSpec], sink_faults: list[str]
+) -> None:
+    rig.sink.clear()
+    for fault in sink_faults:
+        FAULTS[fault](rig.sink)
+    records, markers = [], []
+    for spec in specs:
+        before = set(rig.producer.plan.events)
+        body = rig.producer.sqs_body(spec.shape, kinds=spec.kinds, broken=spec.broken)
+        markers.append(set(rig.producer.plan.events) - before)
+        records.append(sqs_record(body, message_id=str(uuid.uuid4()), sent_timestamp_ms=int(time.time() * 1000)))
+    identifiers = [record["messageId"] for record in records]
+    check_every_event_in_exactly_one_state(rig, sqs_handler, records, markers, identifiers)
+
+
+@EXAMPLES
+@given(specs=st.lists(record_specs(KINESIS_SHAPES), min_size=1, max_size=5), sink_faults=faults)
+def test_kinesis_every_event_is_imported_parked_or_reported_exactly_once(
+    rig: Rig, specs: list[RecordSpec], sink_faults: list[str]
+) -> None:
+    rig.sink.clear()
+    for fault in sink_faults:
+        FAULTS[fault](rig.sink)
+    records, markers = [], []
+    for spec in specs:
+        before = set(rig.producer.plan.events)
+        data = rig.producer.kinesis_data(spec.shape, kinds=spec.kinds, broken=spec.broken)
+        markers.append(set(rig.producer.plan.events) - before)
+        records.append(kinesis_record(data, sequence_number=str(next(_sequence)), arrival_s=time.time()))
+    identifiers = [record["kinesis"]["sequenceNumber"] for record in records]
+    check_every_event_in_exactly_one_state(rig, kinesis_handler, records, markers, identifiers)
