@@ -131,22 +131,42 @@ def check_every_event_in_exactly_one_state(
         assert (identifier in reported) == (not settled), (identifier, record_markers, imported, parked)
 
 
-@EXAMPLES
-@given(specs=st.lists(record_specs(SQS_SHAPES), min_size=1, max_size=5), sink_faults=faults)
-def test_sqs_every_event_is_imported_parked_or_reported_exactly_once(
-    rig: Rig, specs: list[RecordSpec], sink_faults: list[str]
+def run_drawn_records(
+    rig: Rig,
+    handler: Any,
+    specs: list[RecordSpec],
+    sink_faults: list[str],
+    payload: Callable[[RecordSpec], Any],
+    record: Callable[[Any], dict[str, Any]],
+    identifier: Callable[[dict[str, Any]], str],
 ) -> None:
+    """Builds the drawn records (noting which markers each holds), applies the faults, and checks the outcome."""
     rig.sink.clear()
     for fault in sink_faults:
         FAULTS[fault](rig.sink)
     records, markers = [], []
     for spec in specs:
         before = set(rig.producer.plan.events)
-        body = rig.producer.sqs_body(spec.shape, kinds=spec.kinds, broken=spec.broken)
+        built = payload(spec)
         markers.append(set(rig.producer.plan.events) - before)
-        records.append(sqs_record(body, message_id=str(uuid.uuid4()), sent_timestamp_ms=int(time.time() * 1000)))
-    identifiers = [record["messageId"] for record in records]
-    check_every_event_in_exactly_one_state(rig, sqs_handler, records, markers, identifiers)
+        records.append(record(built))
+    check_every_event_in_exactly_one_state(rig, handler, records, markers, [identifier(r) for r in records])
+
+
+@EXAMPLES
+@given(specs=st.lists(record_specs(SQS_SHAPES), min_size=1, max_size=5), sink_faults=faults)
+def test_sqs_every_event_is_imported_parked_or_reported_exactly_once(
+    rig: Rig, specs: list[RecordSpec], sink_faults: list[str]
+) -> None:
+    run_drawn_records(
+        rig,
+        sqs_handler,
+        specs,
+        sink_faults,
+        lambda spec: rig.producer.sqs_body(spec.shape, kinds=spec.kinds, broken=spec.broken),
+        lambda body: sqs_record(body, message_id=str(uuid.uuid4()), sent_timestamp_ms=int(time.time() * 1000)),
+        lambda record: record["messageId"],
+    )
 
 
 @EXAMPLES
@@ -154,14 +174,12 @@ def test_sqs_every_event_is_imported_parked_or_reported_exactly_once(
 def test_kinesis_every_event_is_imported_parked_or_reported_exactly_once(
     rig: Rig, specs: list[RecordSpec], sink_faults: list[str]
 ) -> None:
-    rig.sink.clear()
-    for fault in sink_faults:
-        FAULTS[fault](rig.sink)
-    records, markers = [], []
-    for spec in specs:
-        before = set(rig.producer.plan.events)
-        data = rig.producer.kinesis_data(spec.shape, kinds=spec.kinds, broken=spec.broken)
-        markers.append(set(rig.producer.plan.events) - before)
-        records.append(kinesis_record(data, sequence_number=str(next(_sequence)), arrival_s=time.time()))
-    identifiers = [record["kinesis"]["sequenceNumber"] for record in records]
-    check_every_event_in_exactly_one_state(rig, kinesis_handler, records, markers, identifiers)
+    run_drawn_records(
+        rig,
+        kinesis_handler,
+        specs,
+        sink_faults,
+        lambda spec: rig.producer.kinesis_data(spec.shape, kinds=spec.kinds, broken=spec.broken),
+        lambda data: kinesis_record(data, sequence_number=str(next(_sequence)), arrival_s=time.time()),
+        lambda record: record["kinesis"]["sequenceNumber"],
+    )
