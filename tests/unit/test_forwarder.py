@@ -396,3 +396,24 @@ def test_401_from_many_requests_refreshes_only_once() -> None:
 
     assert credentials.refreshes == 1
     assert reported(result) == [f"m{n}" for n in range(6)]
+
+
+def test_an_event_the_codec_cannot_encode_is_refused_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mixpanel_forwarder import codec
+
+    real = codec.dumps
+
+    def refuse_the_second(value: Any) -> bytes:
+        if isinstance(value, dict) and value.get("event") == "E2":
+            raise ValueError("Out of range float values are not JSON compliant")  # as the stdlib says of NaN
+        return real(value)
+
+    monkeypatch.setattr(codec, "dumps", refuse_the_second)
+    parker = FakeParker()
+    # Each has its own $insert_id, so each takes the common path first.
+    events = [event(n, **{"$insert_id": f"insert-id-{n:04d}"}) for n in (1, 2, 3)]
+    result = run(sqs_invocation(*events), FakeSender(), parker)
+
+    assert reported(result) == []
+    assert [m["event"]["event"] for m in parker.messages] == ["E2"]
+    assert "cannot be encoded as JSON" in parker.messages[0]["reason"]

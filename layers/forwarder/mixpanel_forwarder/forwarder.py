@@ -157,12 +157,15 @@ class Forwarder:
                 # One plain Mixpanel event: most records are, and most need nothing but the common checks.
                 event = normalize_common(decoded, now_ms)
                 if event is not None:
-                    body = dumps(event)
-                    if len(body) < MAX_EVENT_BYTES:
+                    try:
+                        encoded: bytes | None = dumps(event)
+                    except (TypeError, ValueError):  # e.g. NaN under the stdlib codec: the general path says why
+                        encoded = None
+                    if encoded is not None and len(encoded) < MAX_EVENT_BYTES:
                         index = len(record_of)
                         record_of.append(record_index)
                         states.append(_PENDING)
-                        full = add_to_batch(index, body)
+                        full = add_to_batch(index, encoded)
                         if full is not None:
                             submit(full)
                         continue
