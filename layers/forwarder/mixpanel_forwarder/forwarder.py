@@ -118,11 +118,11 @@ class Forwarder:
                 gc.enable()
 
     def _forward(self, source: Source, event: Any, context: Any) -> Result:
+        deadline = Deadline(context, self.settings.deadline_margin_ms)
         kind, records = source.source_records(event)
         # Credentials first: when they cannot be had, nothing can work and the whole batch is retried.
         endpoint = Endpoint.for_credentials(self.settings.api_url, self._credentials.get())
         ledger = Ledger(len(records))
-        deadline = Deadline(context, self.settings.deadline_margin_ms)
         delivery = Delivery(
             self.settings, self._sender, self._executor, self._backoff, ledger, deadline, endpoint, self._refreshed
         )
