@@ -125,3 +125,14 @@ def test_secret_value_never_reaches_the_logs(sink: MixpanelSink, forwarder_env: 
 
     assert "invocation summary" in stream.getvalue()
     assert "wrong-s3cr3t" not in stream.getvalue()
+
+
+def test_secret_project_id_in_full_width_digits_names_the_variable(forwarder_env: Any, context: Any, aws: str) -> None:
+    # "４２４２".isdigit() is True, yet Mixpanel would answer every request with 401.
+    secret = {"username": "sink-user", "secret": "sink-secret", "project_id": "４２４２"}
+    use_secret(forwarder_env, create_secret(secret), MIXPANEL_PROJECT_ID=None)
+
+    with pytest.raises(ConfigError) as raised:
+        sqs_handler(load_event("sqs-standard.json"), context)
+
+    assert raised.value.variable == "MIXPANEL_PROJECT_ID"

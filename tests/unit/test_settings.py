@@ -86,3 +86,56 @@ def test_settings_never_show_the_secret() -> None:
     settings = Settings.from_env(BASE_ENV)
     assert "svc-secret-do-not-log" not in repr(settings)
     assert "svc-secret-do-not-log" not in str(settings)
+
+
+def refusal(**overrides: str) -> ConfigError:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({**BASE_ENV, **overrides})
+    return raised.value
+
+
+@pytest.mark.parametrize("url", ["https://api.mixpanel.com/import?strict=1", "https://api.mixpanel.com/?"])
+def test_settings_api_url_with_a_query_is_refused(url: str) -> None:
+    # GIVEN a query the forwarder would write its own after, as `…?strict=1/import?strict=1&project_id=…`
+    assert refusal(MIXPANEL_API_URL=url).variable == "MIXPANEL_API_URL"
+
+
+def test_settings_api_url_with_a_fragment_is_refused() -> None:
+    assert refusal(MIXPANEL_API_URL="https://api.mixpanel.com#eu").variable == "MIXPANEL_API_URL"
+
+
+def test_settings_api_url_with_credentials_is_refused_without_showing_the_password() -> None:
+    error = refusal(MIXPANEL_API_URL="https://svc-user:hunter2@api.mixpanel.com")
+
+    assert error.variable == "MIXPANEL_API_URL"
+    assert "hunter2" not in str(error)
+
+
+def test_settings_api_url_refused_for_its_scheme_never_shows_the_password() -> None:
+    error = refusal(MIXPANEL_API_URL="ftp://svc-user:hunter2@example.com")
+
+    assert error.variable == "MIXPANEL_API_URL"
+    assert "hunter2" not in str(error)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://api.mixpanel.com:abc", "https://api.mixpanel.com:70000", "http://[::1"], ids=str
+)
+def test_settings_api_url_with_an_unreadable_host_or_port_is_refused(url: str) -> None:
+    assert refusal(MIXPANEL_API_URL=url).variable == "MIXPANEL_API_URL"
+
+
+@pytest.mark.parametrize("project_id", ["４２４２", "²", "1" * 21], ids=["full-width", "superscript", "21-digits"])
+def test_settings_project_id_must_be_ascii_digits(project_id: str) -> None:
+    # str.isdigit() accepts the first two; Mixpanel answers every request with 401.
+    assert refusal(MIXPANEL_PROJECT_ID=project_id).variable == "MIXPANEL_PROJECT_ID"
+
+
+def test_settings_whole_number_in_non_ascii_digits_is_refused() -> None:
+    # int("４２") == 42 in Python
+    assert refusal(BATCH_MAX_EVENTS="４２").variable == "BATCH_MAX_EVENTS"
+
+
+def test_settings_number_in_non_ascii_digits_is_refused() -> None:
+    # float("５") == 5.0 in Python
+    assert refusal(REQUEST_TIMEOUT_SECONDS="５").variable == "REQUEST_TIMEOUT_SECONDS"

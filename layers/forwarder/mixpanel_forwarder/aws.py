@@ -10,6 +10,7 @@ own read timeout) and the caller treats it as failed.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -23,7 +24,7 @@ MAX_ATTEMPTS = 2
 _DETAIL_CHARACTERS = 300
 
 
-class CallTimeout(Exception):  # noqa: N818 - reads as what happened: "the call timed out"
+class CallTimeout(Exception):
     """The call did not finish within the time it was given."""
 
 
@@ -54,7 +55,7 @@ def client_config() -> Any:
 def client(service: str) -> Any:
     import boto3  # lazily: most invocations never call AWS
 
-    return boto3.client(service, config=client_config())  # type: ignore[call-overload]
+    return boto3.client(service, config=client_config())
 
 
 def call_within(seconds: float, call: Callable[[], T]) -> T:
@@ -70,12 +71,12 @@ def call_within(seconds: float, call: Callable[[], T]) -> T:
     def run() -> None:
         try:
             outcome.append((True, call()))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller as it is
+        except BaseException as exc:
             outcome.append((False, exc))
 
     thread = threading.Thread(target=run, name="aws-call", daemon=True)
     thread.start()
-    thread.join(seconds)
+    thread.join(None if math.isinf(seconds) else seconds)  # no bound: a script calling the library
     if not outcome:
         raise CallTimeout(f"no answer within {seconds:.1f} s")
     ok, value = outcome[0]

@@ -1,7 +1,8 @@
 """Mixpanel credentials: from the environment (local use) or from a Secrets Manager secret.
 
 A secret is read once per container through Powertools Parameters and read again, once, when Mixpanel
-answers 401 (the secret was rotated). Secret values never reach a log line, an error or a repr.
+answers 401 (the secret was rotated); each read is bounded by the time the invocation has left. Secret
+values never reach a log line, an error or a repr.
 """
 
 from __future__ import annotations
@@ -9,10 +10,19 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from . import aws
 from .errors import ConfigError, CredentialsError
 
 if TYPE_CHECKING:
     from .settings import Settings
+
+# Mixpanel's project ids are small integers; twenty digits is far beyond any, yet bounds what is put in a URL.
+_PROJECT_ID_DIGITS = 20
+
+
+def is_project_id(value: str) -> bool:
+    """ASCII digits only: `str.isdigit` also takes "４２" or "²", which Mixpanel answers with 401 on every call."""
+    return 0 < len(value) <= _PROJECT_ID_DIGITS and value.isascii() and value.isdigit()
 
 
 class Credentials(NamedTuple):
@@ -43,8 +53,9 @@ class Endpoint(NamedTuple):
 
 
 class CredentialsSource(Protocol):
-    def get(self, *, refresh: bool = False) -> Credentials:
-        """The credentials to use; `refresh` reads them again from where they are kept."""
+    def get(self, *, refresh: bool = False, within: float | None = None) -> Credentials:
+        """The credentials to use; `refresh` reads them again from where they are kept, taking at most
+        `within` seconds if given (CredentialsError after that)."""
         ...
 
 
@@ -52,7 +63,7 @@ class StaticCredentials:
     def __init__(self, credentials: Credentials) -> None:
         self._credentials = credentials
 
-    def get(self, *, refresh: bool = False) -> Credentials:
+    def get(self, *, refresh: bool = False, within: float | None = None) -> Credentials:
         return self._credentials
 
 
@@ -65,19 +76,25 @@ class SecretsManagerCredentials:
         self._provider = provider
         self._credentials: Credentials | None = None
 
-    def get(self, *, refresh: bool = False) -> Credentials:
+    def get(self, *, refresh: bool = False, within: float | None = None) -> Credentials:
         if self._credentials is None or refresh:
-            self._credentials = self._parse(self._fetch(force=refresh))
+            self._credentials = self._parse(self._fetch(force=refresh, within=within))
         return self._credentials
 
-    def _fetch(self, force: bool) -> Any:
+    def _fetch(self, force: bool, within: float | None) -> Any:
         # Imported here: boto3 and Parameters cost ~0.2 s of cold start that env credentials never pay.
         from aws_lambda_powertools.utilities import parameters
 
-        if self._provider is None:
-            self._provider = parameters.SecretsProvider()
-        try:
+        def read() -> Any:
+            # The client is built inside the bounded call too: on a cold start that is most of the time.
+            if self._provider is None:
+                self._provider = parameters.SecretsProvider(boto_config=aws.client_config())
             return self._provider.get(self._secret_arn, transform="json", max_age=24 * 3600, force_fetch=force)
+
+        try:
+            return read() if within is None else aws.call_within(within, read)
+        except aws.CallTimeout as exc:
+            raise CredentialsError(f"cannot read the Mixpanel credentials secret: {exc}") from exc
         except parameters.exceptions.TransformParameterError:
             raise _config_error("the secret is not a JSON object") from None  # `from None`: keep its value out
         except parameters.exceptions.GetParameterError as exc:
@@ -89,7 +106,7 @@ class SecretsManagerCredentials:
         token, username, secret = value.get("token"), value.get("username"), value.get("secret")
         if isinstance(username, str) and username and isinstance(secret, str) and secret:
             project_id = value.get("project_id") or self._project_id
-            if project_id is None or not str(project_id).isdigit():
+            if project_id is None or not is_project_id(str(project_id)):
                 from .settings import MIXPANEL_PROJECT_ID
 
                 raise ConfigError(MIXPANEL_PROJECT_ID, "a service account needs the numeric project id it imports into")
@@ -106,10 +123,12 @@ def _config_error(problem: str) -> ConfigError:
 
 
 def _cause(exc: BaseException) -> str:
-    """The botocore error code behind a Parameters error (never the response body)."""
+    """The botocore error behind a Parameters error, which wraps it as its context: its AWS code if it has
+    one (`AccessDeniedException`), else its type and clipped message (`ReadTimeoutError: Read timeout on
+    endpoint URL: "…"`); never a response body."""
     cause = exc.__cause__ or exc.__context__ or exc
-    code = getattr(cause, "response", {}).get("Error", {}).get("Code")
-    return str(code) if code else type(cause).__name__
+    described = aws.describe(cause)
+    return str(described["code"] or f"{described['type']}: {described['detail']}")
 
 
 def credentials_source(settings: Settings) -> CredentialsSource:

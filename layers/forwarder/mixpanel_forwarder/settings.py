@@ -1,6 +1,8 @@
-"""Settings, read once from environment variables into a frozen dataclass.
+"""Settings, read once from environment variables into an immutable NamedTuple.
 
-Every missing or invalid value fails fast with a ConfigError naming the variable to fix.
+Every missing or invalid value fails fast with a ConfigError naming the variable to fix: a value the
+forwarder would accept only to fail on every call (a URL with a query, a project id in full-width
+digits) is refused at start rather than at the first request.
 """
 
 from __future__ import annotations
@@ -8,9 +10,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
-from .credentials import Credentials
+from .credentials import Credentials, is_project_id
 from .errors import ConfigError
 
 MIXPANEL_API_URL = "MIXPANEL_API_URL"
@@ -72,8 +74,8 @@ class Settings(NamedTuple):
         env = _Env(os.environ if environ is None else environ)
         secret_arn = env.text(MIXPANEL_CREDENTIALS_SECRET_ARN)
         project_id = env.text(MIXPANEL_PROJECT_ID)
-        if project_id is not None and not project_id.isdigit():
-            raise ConfigError(MIXPANEL_PROJECT_ID, f"must be the numeric project id, got {project_id!r}")
+        if project_id is not None and not is_project_id(project_id):
+            raise ConfigError(MIXPANEL_PROJECT_ID, f"must be the numeric project id (digits 0-9), got {project_id!r}")
         return cls(
             api_url=_api_url(env),
             credentials=None if secret_arn is not None else _credentials(env),
@@ -114,6 +116,9 @@ class _Env:
         if raw is None:
             return default
         try:
+            # int() also reads "４２" or "٤٢"; only ASCII is what a person meant to type here.
+            if not raw.isascii():
+                raise ValueError(raw)
             value = int(raw)
         except ValueError:
             raise ConfigError(name, f"must be a whole number from {low} to {high}, got {raw!r}") from None
@@ -126,29 +131,53 @@ class _Env:
         if raw is None:
             return default
         try:
+            if not raw.isascii():  # as for integers: float() reads "４.５" too
+                raise ValueError(raw)
             value = float(raw)
         except ValueError:
             raise ConfigError(name, f"must be a number from {low:g} to {high:g}, got {raw!r}") from None
-        if not low <= value <= high:
+        if not low <= value <= high:  # also refuses "nan" (it compares false) and "inf"
             raise ConfigError(name, f"must be a number from {low:g} to {high:g}, got {value:g}")
         return value
 
 
 def _api_url(env: _Env) -> str:
+    """The base URL that `/import?…` is appended to.
+
+    A path is kept as a prefix (`https://proxy.example.com/mixpanel` sends to `…/mixpanel/import`), so a
+    proxy or gateway in front of Mixpanel works; a trailing `/import` is dropped. A query, a fragment or
+    `user:password@` are refused: the forwarder writes the query and the Authorization header itself.
+    """
     url = env.text(MIXPANEL_API_URL)
     if url is None:
         region = (env.text(MIXPANEL_REGION) or "US").upper()
         if region not in REGION_HOSTS:
             raise ConfigError(MIXPANEL_REGION, f"must be one of {', '.join(REGION_HOSTS)}, got {region!r}")
         return REGION_HOSTS[region]
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - read only for its check: a port that is not a number from 0 to 65535 raises
+    except ValueError:  # its message may quote the netloc, password included
+        raise ConfigError(MIXPANEL_API_URL, "is not a valid URL: its host or port cannot be read") from None
+    shown = _without_userinfo(parts)  # every message below quotes this, never a password
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigError(MIXPANEL_API_URL, f"must be an https:// URL such as {REGION_HOSTS['US']}, got {url!r}")
+        raise ConfigError(MIXPANEL_API_URL, f"must be an https:// URL such as {REGION_HOSTS['US']}, got {shown!r}")
+    if "@" in parts.netloc:
+        raise ConfigError(
+            MIXPANEL_API_URL, f"must not hold credentials (user:password@), got {shown!r}: the forwarder sends its own"
+        )
+    # Tested on the text: an empty "?" or "#" leaves no query or fragment in `parts`, yet would still be sent.
+    if "?" in url or "#" in url:
+        raise ConfigError(MIXPANEL_API_URL, f"must have no query (?…) or fragment (#…), got {shown!r}")
     # Plain HTTP is for the embedded sink on loopback only: events and credentials never cross a
     # network unencrypted.
     if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        raise ConfigError(MIXPANEL_API_URL, f"must use https:// for a non-loopback host, got {url!r}")
+        raise ConfigError(MIXPANEL_API_URL, f"must use https:// for a non-loopback host, got {shown!r}")
     return url.rstrip("/").removesuffix("/import")
+
+
+def _without_userinfo(parts: SplitResult) -> str:
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _credentials(env: _Env) -> Credentials:
