@@ -31,6 +31,8 @@ from types import TracebackType
 from typing import Any, Literal, cast
 from urllib.parse import parse_qs, urlsplit
 
+from localdev import faults
+
 
 def _stdlib_dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
@@ -79,11 +81,12 @@ class RequestLog:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Fault:
-    kind: Literal["fail", "hang", "reset", "reject"]
+    kind: Literal["fail", "hang", "reset", "reject", "drip", "portal", "miscount"]
     status: int = 0
     body: bytes | None = None
     retry_after: str | None = None
     seconds: float = 0.0
+    drip: faults.Drip | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -92,9 +95,12 @@ class _Rates:
     rate_429: float
     rate_5xx: float
     rate_hang: float
-    hang_seconds: float
     rate_reset: float
     rate_413: float
+    rate_drip: float
+    rate_unconfirmed: float
+    hang_seconds: float
+    drip_seconds: float
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -107,6 +113,7 @@ class _Answer:
     headers: tuple[tuple[str, str], ...] = ()
     hang_seconds: float = 0.0
     reset: bool = False
+    drip: faults.Drip | None = None  # Mixpanel's real answer (the import happens), sent one byte at a time
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -403,6 +410,18 @@ class MixpanelSink:
         """Refuse the first event of the next `count` authenticated, readable imports that carry events (400)."""
         self._script(_Fault("reject"), count)
 
+    def drip_next(self, interval: float, count: int = 1, *, headers: bool = False) -> None:
+        """Import the next `count` requests as usual but send each answer one byte every `interval` seconds: the
+        body, or with `headers` the status line and headers too (stop() cuts it short)."""
+        if interval <= 0:
+            raise ValueError(f"interval must be > 0, got {interval}")
+        self._script(_Fault("drip", drip=faults.Drip(interval, headers)), count)
+
+    def unconfirmed_next(self, count: int = 1, *, miscount: bool = False) -> None:
+        """Answer the next `count` imports 200 without importing: a captive portal's HTML page, or with `miscount`
+        Mixpanel's JSON with a num_records_imported that is not the number of events sent."""
+        self._script(_Fault("miscount" if miscount else "portal"), count)
+
     def set_fault_rates(
         self,
         *,
@@ -413,12 +432,16 @@ class MixpanelSink:
         hang_seconds: float = 1.0,
         rate_reset: float = 0,
         rate_413: float = 0,
+        rate_drip: float = 0,
+        drip_seconds: float = 0.5,
+        rate_unconfirmed: float = 0,
     ) -> None:
-        """Fail imports at random, reproducibly for a given seed, when no scripted fault is pending."""
-        rates = (rate_429, rate_5xx, rate_hang, rate_reset, rate_413)
-        if any(not 0 <= rate <= 1 for rate in rates) or sum(rates) > 1:
+        """Fail imports at random, reproducibly for a given seed, when no scripted fault is pending. A drip drips
+        the body or the headers, an unconfirmed 200 is a portal's page or a miscount, each half the time."""
+        rates = (rate_429, rate_5xx, rate_hang, rate_reset, rate_413, rate_drip, rate_unconfirmed)
+        if any(not 0 <= rate <= 1 for rate in rates) or sum(rates) > 1 or drip_seconds <= 0:
             raise ValueError(f"fault rates must each be within [0, 1] and add up to at most 1, got {rates}")
-        configured = _Rates(random.Random(seed), rate_429, rate_5xx, rate_hang, hang_seconds, rate_reset, rate_413)
+        configured = _Rates(random.Random(seed), *rates, hang_seconds, drip_seconds)
         with self._lock:
             self._rates = configured if sum(rates) > 0 else None
 
@@ -428,7 +451,7 @@ class MixpanelSink:
         with self._lock:
             self._faults.extend([fault] * count)
 
-    def _take_fault(self) -> tuple[_Answer, str] | None:
+    def _take_fault(self, events: int) -> tuple[_Answer, str] | None:
         """The scripted fault at the head of the queue (a reject waits for its request), else a random one."""
         with self._lock:
             if self._faults:
@@ -439,6 +462,10 @@ class MixpanelSink:
                     return _Answer(503, hang_seconds=fault.seconds), "hang"
                 if fault.kind == "reset":
                     return _Answer(0, reset=True), "reset"
+                if fault.drip is not None:
+                    return _Answer(200, drip=fault.drip), fault.drip.kind
+                if fault.kind in ("portal", "miscount"):
+                    return _unconfirmed(fault.kind == "miscount", events)
                 return self._fail_answer(fault), f"fail:{fault.status}"
             rates = self._rates
             if rates is None:
@@ -454,8 +481,14 @@ class MixpanelSink:
                 return _Answer(503, hang_seconds=rates.hang_seconds), "random:hang"
             if draw < (edge := edge + rates.rate_reset):
                 return _Answer(0, reset=True), "random:reset"
-            if draw < edge + rates.rate_413:
+            if draw < (edge := edge + rates.rate_413):
                 return self._too_large(), "random:413"
+            if draw < (edge := edge + rates.rate_drip):
+                pace = faults.Drip(rates.drip_seconds, headers=rates.rng.random() < 0.5)
+                return _Answer(200, drip=pace), "random:" + pace.kind
+            if draw < edge + rates.rate_unconfirmed:
+                answer, kind = _unconfirmed(rates.rng.random() < 0.5, events)
+                return answer, "random:" + kind
             return None
 
     @staticmethod
@@ -503,11 +536,19 @@ class MixpanelSink:
         count = len(decoded.events) if decoded.events is not None else 0
         log = RequestLog(0, count, 0, 0, gzipped, decoded.raw_bytes, None)
 
-        faulted = self._take_fault()
+        faulted = self._take_fault(count)
         if faulted is not None:
             answer, kind = faulted
-            return self._log(dataclasses.replace(log, fault=kind), answer)
+            if answer.drip is None:
+                return self._log(dataclasses.replace(log, fault=kind), answer)
+            # A drip is Mixpanel's own answer, only slow: the import below is real.
+            slow = self._answer(query, headers, decoded, dataclasses.replace(log, fault=kind))
+            return dataclasses.replace(slow, drip=answer.drip)
+        return self._answer(query, headers, decoded, log)
 
+    def _answer(self, query: dict[str, list[str]], headers: dict[str, str], decoded: _Body, log: RequestLog) -> _Answer:
+        """Mixpanel's own answer: auth, limits, strict validation and dedup."""
+        count = log.events
         project_id = _param(query, "project_id")
         if not self._authorized(headers.get("authorization", ""), project_id):
             return self._log(log, _error(401, "Invalid credentials", 0))
@@ -523,7 +564,7 @@ class MixpanelSink:
         strict = _param(query, "strict") == "1"
         with self._lock:
             fault: str | None = None
-            if count and self._faults and self._faults[0].kind == "reject":
+            if count and log.fault is None and self._faults and self._faults[0].kind == "reject":
                 self._faults.popleft()
                 fault = "reject"
                 checked[0] = (_failure(0, _insert_id(decoded.events[0]), "properties.forced", _REJECT_MESSAGE), None)
@@ -549,6 +590,7 @@ class MixpanelSink:
                 answer = _json_answer(400, payload)
             else:  # non-strict: invalid events are dropped without a word, like Mixpanel does
                 answer = _json_answer(200, {"code": 200, "num_records_imported": imported, "status": "OK"})
+            fault = fault or log.fault
             entry = dataclasses.replace(log, status=answer.status, imported=imported, failed=len(failed), fault=fault)
             self._requests.append(entry)
         return answer
@@ -570,6 +612,11 @@ class MixpanelSink:
     def _closed(self, connection: socket.socket) -> None:
         with self._lock:
             self._connections.pop(connection, None)
+
+
+def _unconfirmed(miscount: bool, events: int) -> tuple[_Answer, str]:
+    body, content_type, kind = faults.unconfirmed(miscount, events)
+    return _Answer(200, body, content_type), kind
 
 
 def _param(query: dict[str, list[str]], name: str) -> str | None:
@@ -651,6 +698,9 @@ class _Handler(BaseHTTPRequestHandler):
         if answer.reset:
             self._reset()
             return
+        if answer.drip is not None:
+            self._drip(answer, answer.drip)
+            return
         if answer.hang_seconds > 0:
             self.sink._stopping.wait(answer.hang_seconds)
             answer = _html(answer.status)
@@ -688,6 +738,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.rfile.close()  # the socket closes for real only once its makefile() reader is closed
         self.connection.close()
+
+    def _drip(self, answer: _Answer, pace: faults.Drip) -> None:
+        sent = [("Server", self.version_string()), ("Date", self.date_time_string())]
+        sent += [("Content-Type", answer.content_type), ("Content-Length", str(len(answer.body))), *answer.headers]
+        head = faults.response_head(answer.status, _reason(answer.status), sent)
+        if not faults.drip(self.wfile.write, head, answer.body, pace, self.sink._stopping):
+            self.close_connection = True
 
     def _send(self, answer: _Answer) -> None:
         try:

@@ -12,8 +12,8 @@ import pytest
 
 from mixpanel_forwarder import runtime
 from mixpanel_forwarder.credentials import Endpoint
-from mixpanel_forwarder.deadletter import Parked
-from mixpanel_forwarder.errors import TransportError
+from mixpanel_forwarder.errors import RequestTimeout
+from mixpanel_forwarder.parked import Parked
 from mixpanel_forwarder.settings import Settings
 from mixpanel_forwarder.transport import Response
 
@@ -41,8 +41,13 @@ def make_settings(**overrides: Any) -> Settings:
 Answer = Response | Exception | Callable[[list[dict[str, Any]]], Response]
 
 
+def imported(events: list[dict[str, Any]]) -> Response:
+    """Mixpanel's strict-mode 200: every event of the request imported."""
+    return Response(200, json.dumps({"code": 200, "num_records_imported": len(events), "status": "OK"}).encode())
+
+
 class FakeSender:
-    """Records every request's events (gunzipped) and answers from a script; 200 once the script is used up."""
+    """Records every request's events (gunzipped) and answers from a script; Mixpanel's 200 once it is used up."""
 
     def __init__(self, *answers: Answer) -> None:
         self._answers = list(answers)
@@ -57,7 +62,7 @@ class FakeSender:
             self.endpoints.append(endpoint)
             self.requests.append(events)
             self.timeouts.append(timeout)
-            answer: Answer = self._answers.pop(0) if self._answers else Response(200, b'{"code":200,"status":"OK"}')
+            answer: Answer = self._answers.pop(0) if self._answers else imported(events)
         if isinstance(answer, Exception):
             raise answer
         if callable(answer):
@@ -76,15 +81,15 @@ class FakeParker:
         self.refuse = refuse
         self.messages: list[dict[str, Any]] = []
 
-    def park(self, parked: list[Parked]) -> list[bool]:
+    def park(self, parked: list[Parked], time_left: Callable[[], float] = lambda: float("inf")) -> list[bool]:
         if self.refuse:
             return [False] * len(parked)
         self.messages.extend(json.loads(item.document()) for item in parked)
         return [True] * len(parked)
 
 
-def timeout_error() -> TransportError:
-    return TransportError("ReadTimeoutError: read timed out")
+def timeout_error() -> RequestTimeout:
+    return RequestTimeout("ReadTimeoutError: read timed out")
 
 
 @pytest.fixture(autouse=True)

@@ -121,6 +121,35 @@ def test_outage_counts_requests_retries_and_everything_reported(
     assert metrics[names.RECORDS_REPORTED] == 5
 
 
+def test_a_200_that_is_not_mixpanels_answer_is_counted_apart_from_confirmed_ones(
+    sink: MixpanelSink, forwarder_env: Any, context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sink.unconfirmed_next()  # a captive portal's page, answered 200
+
+    sqs_handler(load_event("sqs-standard.json"), context)
+
+    metrics = invocation_metrics(capsys.readouterr().out)["metrics"]
+    assert metrics["Requests2xxUnconfirmed"] == 1
+    assert metrics["Requests2xx"] == 1  # only the confirmed one
+    assert metrics[names.RETRIES] == 1
+    assert metrics[names.EVENTS_IMPORTED] == 5
+
+
+def test_a_request_cut_at_its_timeout_is_counted_as_one(
+    sink: MixpanelSink, forwarder_env: Any, context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    forwarder_env(REQUEST_TIMEOUT_SECONDS="0.5")
+    sink.drip_next(0.2)  # each byte in time for a read, the whole answer far too late
+
+    sqs_handler(load_event("sqs-standard.json"), context)
+
+    metrics = invocation_metrics(capsys.readouterr().out)["metrics"]
+    assert metrics["Requeststimeout"] == 1
+    assert metrics["Requestsconnection"] == 0
+    assert metrics["Requests2xx"] == 1
+    assert metrics[names.EVENTS_IMPORTED] == 5
+
+
 def test_refused_credentials_are_counted_for_their_alarm(
     sink: MixpanelSink, forwarder_env: Any, context: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

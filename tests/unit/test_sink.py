@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -570,6 +571,70 @@ def test_scripted_faults_are_consumed_in_order(sink: MixpanelSink, http: urllib3
     assert [log.fault for log in sink.requests] == ["fail:429", "reset", "reject", "fail:500", None]
 
 
+def _raw_post(sink: MixpanelSink, events: list[dict[str, Any]]) -> socket.socket:
+    """Sends one import over a plain socket, to watch the answer arrive byte by byte."""
+    body = json.dumps(events).encode()
+    connection = socket.create_connection(("127.0.0.1", int(sink.url.rsplit(":", 1)[1])), timeout=5)
+    head = f"POST /import?{STRICT} HTTP/1.1\r\nHost: sink\r\nContent-Type: application/json\r\n"
+    head += f"Authorization: {SERVICE_ACCOUNT['authorization']}\r\nContent-Length: {len(body)}\r\n\r\n"
+    connection.sendall(head.encode() + body)
+    return connection
+
+
+@pytest.mark.parametrize("headers", [False, True], ids=["body", "headers"])
+def test_drip_next_imports_and_sends_the_answer_one_byte_at_a_time(
+    sink: MixpanelSink, http: urllib3.PoolManager, headers: bool
+) -> None:
+    sink.drip_next(0.2, headers=headers)
+    with _raw_post(sink, [event(1)]) as connection:
+        first = connection.recv(65536)
+        if headers:
+            assert first == b"H"  # even the status line comes a byte at a time
+        else:
+            assert first.startswith(b"HTTP/1.1 200 OK\r\n")  # the headers at once, Mixpanel's answer byte by byte
+            assert b"\r\nContent-Type: application/json\r\n" in first
+            assert first.endswith(b"\r\n\r\n")
+            assert connection.recv(65536) == b"{"
+    assert sink.events == [event(1)]  # the import is real: only the answer is slow
+    assert [(log.status, log.fault) for log in sink.requests] == [(200, "drip-headers" if headers else "drip")]
+    assert answer(post(http, sink, [event(2)]))["num_records_imported"] == 1  # the next answer comes whole
+
+
+def test_drip_next_times_the_client_out_and_stop_cuts_it_short(http: urllib3.PoolManager) -> None:
+    dripping = MixpanelSink(clock=lambda: NOW).start()
+    try:
+        dripping.drip_next(30, headers=True)
+        with pytest.raises(ReadTimeoutError):
+            post(http, dripping, [event(1)], timeout=0.5)
+    finally:
+        started = time.monotonic()
+        dripping.stop()
+        stopped_in = time.monotonic() - started
+    assert stopped_in < 5, f"stop() took {stopped_in:.1f}s with a handler dripping a byte every 30s"
+
+
+@pytest.mark.parametrize("miscount", [False, True], ids=["portal", "miscount"])
+def test_unconfirmed_next_answers_200_without_importing(
+    sink: MixpanelSink, http: urllib3.PoolManager, miscount: bool
+) -> None:
+    sink.unconfirmed_next(miscount=miscount)
+    response = post(http, sink, [event(1), event(2), event(3)])
+    assert response.status == 200
+    if miscount:
+        assert answer(response) == {"code": 200, "num_records_imported": 2, "status": "OK"}
+    else:
+        assert response.headers["Content-Type"].startswith("text/html")
+        assert response.data.startswith(b"<!DOCTYPE html>")
+    assert sink.events == []
+    assert [(log.fault, log.imported) for log in sink.requests] == [("miscount" if miscount else "portal", 0)]
+    assert answer(post(http, sink, [event(1)])) == {"code": 200, "num_records_imported": 1, "status": "OK"}
+
+
+def test_drip_next_refuses_a_pace_that_is_not_positive(sink: MixpanelSink) -> None:
+    with pytest.raises(ValueError, match="interval"):
+        sink.drip_next(0)
+
+
 # --- random faults -------------------------------------------------------------------------------------
 
 
@@ -618,6 +683,20 @@ def test_random_413_hang_and_reset(sink: MixpanelSink, http: urllib3.PoolManager
     assert [log.fault for log in sink.requests] == ["random:413", "random:hang", "random:reset", None]
 
 
+def test_random_drip_and_unconfirmed_200(sink: MixpanelSink, http: urllib3.PoolManager) -> None:
+    sink.set_fault_rates(seed=4, rate_drip=1.0, drip_seconds=0.001)
+    dripped = [post(http, sink, [event(n)]) for n in range(6)]
+    assert [answer(response)["num_records_imported"] for response in dripped] == [1] * 6
+    assert len(sink.events) == 6
+    sink.set_fault_rates(seed=4, rate_unconfirmed=1.0)
+    unconfirmed = [post(http, sink, [event(n + 6)]) for n in range(6)]
+    assert {response.status for response in unconfirmed} == {200}
+    assert len(sink.events) == 6
+    faults = [log.fault for log in sink.requests]
+    assert set(faults[:6]) == {"random:drip", "random:drip-headers"}  # both kinds come up
+    assert set(faults[6:]) == {"random:portal", "random:miscount"}
+
+
 def test_scripted_faults_take_precedence_over_random_ones(sink: MixpanelSink, http: urllib3.PoolManager) -> None:
     sink.set_fault_rates(seed=5, rate_429=1.0)
     sink.fail_next(500)
@@ -630,6 +709,8 @@ def test_set_fault_rates_refuses_impossible_rates(sink: MixpanelSink) -> None:
         sink.set_fault_rates(seed=1, rate_429=0.7, rate_5xx=0.7)
     with pytest.raises(ValueError, match="rates"):
         sink.set_fault_rates(seed=1, rate_reset=-0.1)
+    with pytest.raises(ValueError, match="rates"):
+        sink.set_fault_rates(seed=1, rate_drip=0.6, rate_unconfirmed=0.6)
 
 
 # --- lifecycle and CLI ---------------------------------------------------------------------------------

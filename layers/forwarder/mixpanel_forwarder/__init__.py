@@ -9,6 +9,7 @@ from .errors import (
     ForwarderError,
     InvocationError,
     ParkingError,
+    RequestTimeout,
     TransportError,
 )
 from .forwarder import Forwarder, Result
@@ -22,6 +23,7 @@ __all__ = [
     "ForwarderError",
     "InvocationError",
     "ParkingError",
+    "RequestTimeout",
     "Result",
     "Settings",
     "TransportError",

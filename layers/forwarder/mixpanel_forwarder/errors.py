@@ -27,6 +27,10 @@ class TransportError(ForwarderError):
     """A request did not get an HTTP answer (timeout, reset, refused); always worth retrying."""
 
 
+class RequestTimeout(TransportError):
+    """No whole answer came within the request's time (a connect, a read, or the request as a whole)."""
+
+
 class ParkingError(ForwarderError):
     """The dead-letter queue did not take a message."""
 

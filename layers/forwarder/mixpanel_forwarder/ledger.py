@@ -7,6 +7,7 @@ still in cache), instead of all of them together at the end of the invocation.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from typing import Any
 
@@ -32,7 +33,8 @@ class FailedEvent:
 class Ledger:
     """Events: `record_of` and `states` (one byte each) by event number; `failed` only for those that failed.
 
-    Sender threads write disjoint event numbers, so no lock is needed. Records have a state of their own
+    Sender threads write disjoint event numbers, so no lock is needed (they write through Outcomes, which
+    shuts them out once the invocation answers). Records have a state of their own
     only when the record as a whole failed (it could not be decoded); otherwise a record's outcome is
     that of its events.
     """
@@ -63,6 +65,13 @@ class Ledger:
     def fail_all(self, indices: list[int], failure: Failure) -> None:
         for index in indices:
             self.fail(index, FailedEvent(failure))
+
+    def fail_unsettled(self, indices: list[int], failure: Failure) -> None:
+        """Events of a request that never ended; those a part of it settled (a half of a split) keep their state."""
+        states, failed = self.states, self.failed
+        for index in indices:
+            if states[index] == State.PENDING and index not in failed:
+                self.fail(index, FailedEvent(failure))
 
     def events_to_park(self) -> list[int]:
         return [i for i, failed in self.failed.items() if failed.failure.permanent and self.states[i] == State.PENDING]
@@ -120,3 +129,32 @@ class Ledger:
             if failure is not None:
                 reasons[failure.field + ": " + failure.reason if failure.field else failure.reason] += 1
         return reasons
+
+
+class Outcomes:
+    """The ledger as sender threads write it: once the invocation closes it to answer, a sender thread that is
+    still running (its request outlived the deadline) changes nothing any more."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+
+    def imported(self, indices: list[int]) -> None:
+        with self._lock:
+            if not self._closed:
+                self._ledger.imported(indices)
+
+    def fail(self, index: int, failed: FailedEvent) -> None:
+        with self._lock:
+            if not self._closed:
+                self._ledger.fail(index, failed)
+
+    def fail_all(self, indices: list[int], failure: Failure) -> None:
+        with self._lock:
+            if not self._closed:
+                self._ledger.fail_all(indices, failure)

@@ -33,7 +33,9 @@ EVENTS_REPORTED = "EventsReportedForRetry"
 PARKED_BY_STAGE = {DECODE: "ParkedUndecodable", INVALID: "ParkedInvalid", REFUSED: "ParkedRefusedByMixpanel"}
 PARK_FAILURES = "ParkingFailures"  # permanent failures the dead-letter queue did not take (reported instead)
 REQUESTS_PREFIX = "Requests"  # Requests2xx, Requests400, Requests401, Requests403, Requests413, Requests429, ...
-REQUEST_CLASSES = ("2xx", "400", "401", "403", "413", "429", "4xx", "5xx", "timeout", "connection")
+# Each request counts in one class. 2xxUnconfirmed: a 2xx that is not Mixpanel's answer for the events sent (a
+# proxy's or a captive portal's page, another count), retried like a 5xx; 2xx counts only confirmed imports.
+REQUEST_CLASSES = ("2xx", "2xxUnconfirmed", "400", "401", "403", "413", "429", "4xx", "5xx", "timeout", "connection")
 RETRIES = "Retries"
 MIXPANEL_LATENCY = "MixpanelLatency"
 BYTES_UNCOMPRESSED = "BytesUncompressed"
