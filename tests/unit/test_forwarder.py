@@ -14,7 +14,7 @@ from mixpanel_forwarder.errors import InvocationError
 from mixpanel_forwarder.forwarder import Forwarder, Result
 from mixpanel_forwarder.sources import kinesis, sqs
 from mixpanel_forwarder.transport import Response
-from tests.conftest import FakeParker, FakeSender, make_settings, timeout_error
+from tests.conftest import FakeParker, FakeSender, imported, make_settings, timeout_error
 
 NOW = 1_764_000_100.0
 
@@ -146,7 +146,7 @@ def test_400_without_failed_records_parks_the_whole_request_with_mixpanels_error
 
 def test_413_splits_the_request_until_it_fits() -> None:
     def too_large_above_two(events: list[dict[str, Any]]) -> Response:
-        return Response(413, b"too big") if len(events) > 2 else Response(200, b"{}")
+        return Response(413, b"too big") if len(events) > 2 else imported(events)
 
     sender = FakeSender(*[too_large_above_two] * 10)
     result = run(sqs_invocation(*[event(n) for n in range(8)]), sender)
@@ -320,7 +320,7 @@ def test_requests_are_in_flight_together_up_to_the_concurrency_setting() -> None
 
     def wait_for_the_others(events: list[dict[str, Any]]) -> Response:
         together.wait()
-        return Response(200, b"{}")
+        return imported(events)
 
     sender = FakeSender(*[wait_for_the_others] * 3)
     result = run(sqs_invocation(*[event(n) for n in range(3)]), sender, batch_max_events=1, max_concurrent_requests=3)
@@ -336,7 +336,7 @@ class RotatingCredentials:
         self.passwords = list(passwords)
         self.refreshes = 0
 
-    def get(self, *, refresh: bool = False) -> Credentials:
+    def get(self, *, refresh: bool = False, within: float | None = None) -> Credentials:
         if refresh:
             self.refreshes += 1
         index = min(self.refreshes, len(self.passwords) - 1)
@@ -346,7 +346,7 @@ class RotatingCredentials:
 def accept_password(password: str) -> Callable[[Endpoint, list[dict[str, Any]]], Response]:
     def answer(endpoint: Endpoint, events: list[dict[str, Any]]) -> Response:
         token = base64.b64decode(endpoint.authorization.removeprefix("Basic ")).decode()
-        return Response(200, b"{}") if token == f"svc:{password}" else Response(401, b'{"error":"Invalid credentials"}')
+        return imported(events) if token == f"svc:{password}" else Response(401, b'{"error":"Invalid credentials"}')
 
     return answer
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 from typing import Any
@@ -50,12 +51,26 @@ def test_kpl_sub_record_that_is_not_json_is_an_item_with_an_error_and_the_others
     assert len(items) == 2  # an empty array holds no events
 
 
-def test_kpl_checksum_mismatch_falls_back_to_a_plain_record() -> None:
-    aggregate = bytearray(kpl_aggregate(encoded(sample_event(1))))
-    aggregate[-1] ^= 0xFF
-    assert not kpl.is_aggregated(bytes(aggregate))
-    with pytest.raises(DecodeError):  # not aggregated, and not JSON either
+@pytest.mark.parametrize("damage", ["checksum", "body", "truncated"])
+def test_kpl_aggregate_with_a_checksum_that_does_not_match_says_so(damage: str) -> None:
+    aggregate = bytearray(kpl_aggregate(encoded(sample_event(1), sample_event(2))))
+    if damage == "checksum":
+        aggregate[-1] ^= 0xFF
+    elif damage == "body":
+        aggregate[30] ^= 0x01
+    else:
+        del aggregate[-40:]
+    with pytest.raises(DecodeError) as raised:  # the magic byte 0xF3 begins no JSON: it is no plain record
         decode(bytes(aggregate))
+    assert "KPL aggregate's MD5 checksum does not match" in str(raised.value)
+
+
+@pytest.mark.parametrize("length", [4, 10, 19])
+def test_kpl_aggregate_shorter_than_its_checksum_is_truncated(length: int) -> None:
+    data = kpl_aggregate(encoded(sample_event(1)))[:length]
+    with pytest.raises(DecodeError) as raised:
+        decode(data)
+    assert "KPL aggregate is shorter than its magic bytes and MD5 checksum" in str(raised.value)
 
 
 def test_kpl_malformed_protobuf_with_valid_checksum_is_a_decode_error() -> None:
@@ -64,6 +79,33 @@ def test_kpl_malformed_protobuf_with_valid_checksum_is_a_decode_error() -> None:
     body = b"\x1a\xff\xff\xff\x0f"  # field 3, length far past the end
     with pytest.raises(DecodeError):
         decode(kpl.MAGIC + body + hashlib.md5(body).digest())
+
+
+def test_ndjson_line_that_is_not_utf8_keeps_its_exact_bytes() -> None:
+    bad = b'{"event": "caf\xe9", "properties": {}}'  # Latin-1, not UTF-8
+    data = b"\r\n".join([json.dumps(sample_event(1)).encode(), bad, json.dumps(sample_event(2)).encode()])
+
+    items = decode(data)
+
+    assert [item.error is None for item in items] == [True, False, True]
+    assert items[1].payload == bad  # not "caf\ufffd": the original bytes, for the parked message
+    assert "line 2" in (items[1].error or "")
+    assert [items[0].payload, items[2].payload] == [sample_event(1), sample_event(2)]
+    key = f"kin:shardId-000000000000:{SEQUENCE}"
+    assert [item.key for item in items] == [f"{key}:0:0", f"{key}:1", f"{key}:2:0"]  # as before: dedup holds
+
+
+def test_ndjson_line_that_is_not_json_is_parked_as_its_exact_bytes() -> None:
+    bad = b"\xff\xfe not json"
+    data = json.dumps(sample_event(1)).encode() + b"\n" + bad + b"\n"
+    parker = FakeParker()
+    forwarder = Forwarder(make_settings(), sender=FakeSender(), parker=parker, clock=lambda: 1_764_000_100.0)
+
+    forwarder.forward(kinesis, kinesis_event([kinesis_record(data, sequence_number="7")]), None)
+
+    [parked] = parker.messages
+    assert parked["source"]["item"] == "kin:shardId-000000000000:7:1"
+    assert base64.b64decode(parked["event"]["base64"]) == bad
 
 
 def test_gzip_json_array_is_decompressed() -> None:

@@ -106,14 +106,20 @@ def test_normalize_lifts_flat_events_into_properties() -> None:
         ({"event": "A", "properties": {"time": T, "$insert_id": "null"}}, "properties.$insert_id"),
         ({"event": "A", "properties": {"time": T, "$insert_id": 12345}}, "properties.$insert_id"),
         ({"event": "A", "properties": {"time": T, **{f"p{i}": i for i in range(256)}}}, "properties"),
+        # 253 arrive, 255 would be sent (with $insert_id and ip): Mixpanel takes fewer than 255.
+        ({"event": "A", "properties": {"time": T, **{f"p{i}": i for i in range(252)}}}, "properties"),
         (
             {"event": "A", "properties": {"time": T, "deep": {"a": {"b": {"c": {"d": 1}}}}}},
             "properties.deep.a.b.c",
         ),
-        ({"event": "A", "properties": {"time": T, "many": list(range(256))}}, "properties.many"),
+        ({"event": "A", "properties": {"time": T, "many": list(range(255))}}, "properties.many"),
         (
-            {"event": "A", "properties": {"time": T, "wide": {str(i): i for i in range(256)}}},
+            {"event": "A", "properties": {"time": T, "wide": {str(i): i for i in range(255)}}},
             "properties.wide",
+        ),
+        (
+            {"event": "A", "properties": {"time": T, "deep": [{"items": list(range(255))}]}},
+            "properties.deep.0.items",
         ),
         (
             {"event": "A", "distinct_id": "u1", "properties": {"time": T, "distinct_id": "u2"}},
@@ -128,14 +134,37 @@ def test_normalize_refuses_what_mixpanel_would_with_the_field(payload: Any, fiel
 
 
 def test_normalize_accepts_empty_distinct_id_and_limits_at_the_edge() -> None:
+    # Mixpanel takes "fewer than 255 properties" and arrays "< 255 items", objects "< 255 keys"
+    # (shared/reference/mixpanel-import.md): 254 of each, counted as sent ($insert_id and ip added).
     props = {
         "time": NOW_MS + 3_600_000,
         "distinct_id": "",
-        "nested": {"a": {"b": {"c": 1}}},
-        "list": list(range(255)),
-        **{f"p{i}": i for i in range(251)},
+        "nested": {"a": {"b": {"c": 1}}, "wide": {str(i): i for i in range(254)}},
+        "list": list(range(254)),
+        **{f"p{i}": i for i in range(248)},
     }
-    assert normalize(item({"event": "A", "properties": props}), NOW_MS)["properties"]["distinct_id"] == ""
+    event = normalize(item({"event": "A", "properties": props}), NOW_MS)
+    assert event["properties"]["distinct_id"] == ""
+    assert len(event["properties"]) == 254
+
+
+@pytest.mark.parametrize(("arriving", "accepted"), [(253, True), (254, False)])
+def test_normalize_common_counts_properties_as_sent_with_ip(arriving: int, accepted: bool) -> None:
+    # time, $insert_id and distinct_id arrive; ip is added: 253 arriving are 254 sent, 254 are 255.
+    props = {"time": T, "$insert_id": "id-0123456789", "distinct_id": "u1"}
+    props.update({f"p{i}": i for i in range(arriving - len(props))})
+    event = {"event": "A", "properties": props}
+
+    fast = normalize_common(copy.deepcopy(event), NOW_MS)
+
+    assert (fast is not None) is accepted
+    if accepted:
+        assert fast == normalize(item(copy.deepcopy(event)), NOW_MS)
+    else:
+        with pytest.raises(Invalid) as raised:
+            normalize(item(event), NOW_MS)
+        assert raised.value.field == "properties"
+        assert "fewer than 255" in raised.value.message
 
 
 def test_normalize_leaves_a_refused_event_as_it_arrived() -> None:

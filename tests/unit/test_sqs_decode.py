@@ -58,6 +58,16 @@ def test_sqs_ndjson_is_one_item_per_line_and_a_bad_line_is_an_item_with_an_error
     assert items[2].payload["event"] == "Third"
 
 
+def test_sqs_ndjson_lines_end_at_newline_only_not_at_unicode_line_separators() -> None:
+    # U+2028 and U+0085 may stand unescaped in a JSON string; str.splitlines() would cut the line there.
+    first = {**EVENT, "properties": {**EVENT["properties"], "note": "a\u2028b\x85c"}}
+    body = json.dumps(first, ensure_ascii=False) + "\r\n" + json.dumps({**EVENT, "event": "Second"}) + "\r\n"
+    items = decode(body)
+    assert [i.error for i in items] == [None, None]
+    assert items[0].payload == first
+    assert [i.key for i in items] == ["sqs:m-1:0:0", "sqs:m-1:1:0"]
+
+
 def test_sqs_sns_envelope_is_unwrapped_and_keyed_by_the_sns_message_id() -> None:
     envelope = {
         "Type": "Notification",

@@ -20,11 +20,29 @@ except ImportError:  # pragma: no cover - only where the isal wheel is missing f
 # Level 1 of ISA-L compresses ~20% at ~700 MB/s; zlib's level 1 is the closest stdlib trade-off.
 GZIP_LEVEL = 1
 
-JSONDecodeError: type[ValueError] = orjson.JSONDecodeError if orjson is not None else json.JSONDecodeError
+# orjson's JSONDecodeError subclasses the stdlib's: catching this one catches what either reader raises.
+JSONDecodeError: type[ValueError] = json.JSONDecodeError
 
 
-def _stdlib_loads(data: bytes | bytearray | memoryview | str) -> Any:
-    return json.loads(bytes(data) if isinstance(data, memoryview) else data)
+def _stdlib_loads(data: bytes | bytearray | memoryview | str, **options: Any) -> Any:
+    """json.loads, raising JSONDecodeError for whatever it cannot read (as orjson does)."""
+    try:
+        return json.loads(bytes(data) if isinstance(data, memoryview) else data, **options)
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, RecursionError) as exc:  # bad UTF-8, an integer past 4300 digits, deep nesting
+        raise json.JSONDecodeError(f"{type(exc).__name__}: {str(exc)[:100]}", "", 0) from exc
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads_exact(data: bytes | bytearray | memoryview | str) -> Any:
+    """Like `loads`, but every integer is read exactly, whatever its size (orjson reads those beyond 64
+    bits as rounded floats). Slower: only for an item `loads` may have rounded. It refuses NaN and
+    Infinity as orjson does, so that a document splits into the same items either way."""
+    return _stdlib_loads(data, parse_constant=_no_constant)
 
 
 def _stdlib_dumps(value: Any) -> bytes:

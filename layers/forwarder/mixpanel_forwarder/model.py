@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from typing import Any
 
+from .errors import DecodeError
+
 
 class SourceKind(enum.StrEnum):
     SQS = "sqs"
@@ -23,12 +25,36 @@ class SourceRecord:
     `origin` says where it came from, for parked messages and logs (never the payload itself).
     """
 
-    __slots__ = ("identifier", "origin", "raw")
+    __slots__ = ("_exact", "identifier", "origin", "raw")
 
     def __init__(self, identifier: str | None, raw: dict[str, Any], origin: dict[str, Any]) -> None:
         self.identifier = identifier
         self.raw = raw
         self.origin = origin
+
+    def exact_item(self, key: str) -> Item | None:
+        """The item with this key as `exact_items` has it, or None when it has none (or fails).
+
+        For the rare item whose numbers orjson may have rounded (see normalize). The record is decoded
+        once, however many of its items ask. Items that share a key are one message delivered twice (the
+        same SNS MessageId, say), deduplicated by Mixpanel through that key: the first serves.
+        """
+        try:
+            by_key = self._exact
+        except AttributeError:
+            by_key = {}
+            try:
+                for item in self.exact_items():
+                    by_key.setdefault(item.key, item)
+            except (DecodeError, ValueError, RecursionError):
+                pass  # the caller finds nothing, and says so
+            self._exact: dict[str, Item] = by_key
+        return by_key.get(key)
+
+    def exact_items(self) -> list[Item]:
+        """The record's items decoded again with `codec.loads_exact`: the same items with the same keys
+        in the same order, but every integer exact. Overridden by the sources whose records can be."""
+        raise DecodeError("this record cannot be read again")
 
 
 class Item:
@@ -63,12 +89,51 @@ class Item:
 
 
 class Invalid(Exception):
-    """An event Mixpanel would refuse: `field` and `message` say why, like a strict-mode answer."""
+    """An event Mixpanel would refuse: `field` and `message` say why, like a strict-mode answer.
+
+    Both end up in logs and summaries: they name the field and the rule, and quote a value only through
+    `excerpt`, never whole (a payload can be megabytes, and personal data).
+    """
 
     def __init__(self, field_name: str, message: str) -> None:
         super().__init__(f"{field_name}: {message}")
         self.field = field_name
         self.message = message
+
+
+class Inexact(Invalid):
+    """A number read as a float may be an integer beyond 64 bits, rounded: read the item again exactly."""
+
+
+EXCERPT_CHARS = 40
+
+
+def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
+    """A value as a reason may quote it: at most `limit` characters, clipped with an ellipsis."""
+    kind = type(value)
+    if kind is str:
+        text = repr(value[:limit])  # clipped before repr: a 300 KB string is not copied whole
+        clipped = len(value) > limit
+    elif kind is int and value.bit_length() > 4 * limit:  # str() of a huge int is slow, and refused past 4300 digits
+        return f"an integer of {value.bit_length()} bits"
+    elif kind is int or kind is float or kind is bool or value is None:
+        text, clipped = str(value), False
+    else:
+        return f"a {kind.__name__}"  # never the repr of a container: that would be the payload
+    if clipped or len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def key_name(key: Any) -> str:
+    """A key as a field may name it, clipped like an excerpt (unquoted): keys come from the payload too."""
+    name = key if type(key) is str else str(key)
+    return name if len(name) <= EXCERPT_CHARS else name[: EXCERPT_CHARS - 1] + "…"
+
+
+def field_path(parent: str, key: Any) -> str:
+    """`parent.key`, the key clipped."""
+    return f"{parent}.{key_name(key)}"
 
 
 class State(enum.IntEnum):

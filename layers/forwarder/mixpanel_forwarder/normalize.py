@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
 from typing import Any
 
-from .model import Invalid, Item
+from .limits import MAX_EVENT_BYTES as MAX_EVENT_BYTES  # re-exported: the forwarder checks encoded events
+from .limits import MAX_PROPERTIES, SCANNED, check_properties, nested_ok
+from .model import Invalid, Item, excerpt, key_name
 from .timefmt import to_epoch_ms
 
 # Mixpanel refuses times before 1971-01-01 and more than an hour ahead of its clock.
 EARLIEST_TIME_MS = 31_536_000_000
 FUTURE_SLACK_MS = 3_600_000
-MAX_PROPERTIES = 255
-MAX_NESTED_KEYS = 255  # objects' keys and lists' items alike
-MAX_LIST_ITEMS = MAX_NESTED_KEYS
-MAX_NESTING_DEPTH = 3
-MAX_EVENT_BYTES = 1024 * 1024
+# Mixpanel stores numbers as doubles: an integer id beyond 2**53 would lose digits there.
+MAX_EXACT_DOUBLE_INT = 2**53
 
 # Placeholder values Mixpanel refuses as distinct_id and as $insert_id.
 INVALID_IDS = frozenset(
@@ -48,6 +46,7 @@ _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 _SHORT_PLACEHOLDER = max(len(value) for value in INVALID_IDS if value != _ZERO_UUID)
 _MILLIS_THRESHOLD = 100_000_000_000  # as in timefmt: below, seconds; above, milliseconds
 _MISSING = object()
+_NEAR_MAX_PROPERTIES = MAX_PROPERTIES - 3  # time, $insert_id and ip may be added
 
 
 def derive_insert_id(key: str) -> str:
@@ -55,17 +54,22 @@ def derive_insert_id(key: str) -> str:
     return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
-def normalize(item: Item, now_ms: int) -> dict[str, Any]:
+def normalize(item: Item, now_ms: int, exact: bool = False) -> dict[str, Any]:
     """The event to send, or Invalid with the field and reason Mixpanel would give.
 
     This runs once per event and is most of the forwarder's CPU: common cases take the shortest path
     (exact type checks, no allocations), rare ones fall through to the general code.
+
+    Big numbers: an item read by orjson (`exact` False) with a float that may be a rounded integer
+    beyond 64 bits raises Inexact, and the caller reads it again with `codec.loads_exact`. Read so
+    (`exact` True), floats are floats as written and integers are exact: one beyond 64 bits is refused,
+    but an integer `distinct_id` beyond 2**53 is sent as its digits, a string (in either mode).
     """
     if item.error is not None:
         raise Invalid("record", item.error)
     event = item.payload
     if type(event) is not dict:
-        raise Invalid("event", f"must be a JSON object with event and properties, got {type(event).__name__}")
+        raise Invalid("event", f"must be a JSON object with event and properties, got {_json_type(event)}")
     name = event.get("event")
     if type(name) is not str or not name or (name[0].isspace() and not name.strip()):
         raise Invalid("event", "the event name must be a non-empty string")
@@ -87,21 +91,25 @@ def normalize(item: Item, now_ms: int) -> dict[str, Any]:
     else:
         converted = to_epoch_ms(raw_time)
         if converted is None:
+            # No value quoted, here or below: reasons stay short and free of payload, and alike
+            # events share one line of the summary. The parked event holds the value.
             raise Invalid(
-                "properties.time", f"must be seconds or milliseconds since epoch or ISO-8601, got {raw_time!r}"
+                "properties.time",
+                f"must be seconds or milliseconds since epoch, or an ISO-8601 string; got {_json_type(raw_time)}",
             )
         time_ms = converted
     if time_ms < EARLIEST_TIME_MS:
-        raise Invalid("properties.time", f"{time_ms} ms is before 1971-01-01")
+        raise Invalid("properties.time", "is before 1971-01-01")
     if time_ms > now_ms + FUTURE_SLACK_MS:
-        raise Invalid("properties.time", f"{time_ms} ms is more than 1 hour in the future")
+        raise Invalid("properties.time", "is more than 1 hour in the future")
 
     distinct_id = properties.get("distinct_id", _MISSING)
+    id_digits = None
     # Placeholders are at most 9 characters, or the all-zero UUID: most ids skip the lowercase lookup.
     if distinct_id is not _MISSING and (
         type(distinct_id) is not str or len(distinct_id) <= _SHORT_PLACEHOLDER or distinct_id == _ZERO_UUID
     ):
-        _check_distinct_id(distinct_id)
+        id_digits = _check_distinct_id(distinct_id)
     insert_id = properties.get("$insert_id")
     if insert_id is not None and (
         type(insert_id) is not str
@@ -110,15 +118,31 @@ def normalize(item: Item, now_ms: int) -> dict[str, Any]:
         or insert_id == _ZERO_UUID
     ):
         _check_insert_id(insert_id)
-    if len(properties) > MAX_PROPERTIES:
-        raise Invalid("properties", f"has {len(properties)} properties, more than {MAX_PROPERTIES}")
-    for value in properties.values():
-        kind = type(value)
-        if (kind is dict or kind is list) and not _nested_within_limits(value):
-            _check_nested_properties(properties)  # raises, naming the offending path
+    if len(properties) > _NEAR_MAX_PROPERTIES:  # only then count what is sent, with what is added
+        sent = len(properties) + ("time" not in properties) + ("$insert_id" not in properties)
+        sent += "ip" not in properties
+        if sent > MAX_PROPERTIES:
+            raise Invalid(
+                "properties",
+                f"has {sent} properties with time, $insert_id and ip; Mixpanel takes fewer than {MAX_PROPERTIES + 1}",
+            )
+    if exact:
+        check_properties(properties, exact=True)
+    else:
+        for value in properties.values():
+            if type(value) in SCANNED:  # as in normalize_common
+                if type(value) is float:
+                    if -(2.0**63) < value < 2.0**63:
+                        continue
+                elif nested_ok(value):
+                    continue
+                check_properties(properties, exact=False)  # raises, naming the path (NaN: nothing to say)
+                break
 
     # Every check passed: only now change the event, so what is parked on failure is what arrived.
     properties["time"] = time_ms
+    if id_digits is not None:
+        properties["distinct_id"] = id_digits
     if insert_id is None:
         properties["$insert_id"] = derive_insert_id(item.key)
     if "ip" not in properties:
@@ -165,12 +189,18 @@ def normalize_common(event: dict[str, Any], now_ms: int) -> dict[str, Any] | Non
         or (len(distinct_id) <= _SHORT_PLACEHOLDER and distinct_id.lower() in INVALID_IDS)
     ):
         return None
-    if len(properties) > MAX_PROPERTIES:
+    # Counted as sent: time and $insert_id are there already, ip may be added.
+    if len(properties) >= MAX_PROPERTIES and len(properties) + ("ip" not in properties) > MAX_PROPERTIES:
         return None
     for value in properties.values():
-        kind = type(value)
-        if (kind is dict or kind is list) and not _nested_within_limits(value):
-            return None
+        # One set lookup for the common string or integer; type() again for the rest (cheaper than a
+        # store for every value); -(2.0**63), 2.0**63 are MAYBE_ROUNDED as constants folded at compile time.
+        if type(value) in SCANNED:
+            if type(value) is float:
+                if not -(2.0**63) < value < 2.0**63:
+                    return None  # perhaps an integer beyond 64 bits, rounded by orjson
+            elif not nested_ok(value):
+                return None
     properties["time"] = time_ms
     if "ip" not in properties:
         properties["ip"] = 0
@@ -184,73 +214,46 @@ def _lift_top_level(event: dict[str, Any], properties: dict[str, Any]) -> dict[s
         if key in ("event", "properties"):
             continue
         if key in lifted and lifted[key] != value:
-            raise Invalid(key, "is given both at the top level and in properties, with different values")
+            raise Invalid(key_name(key), "is given both at the top level and in properties, with different values")
         lifted[key] = value
     return lifted
 
 
-def _check_distinct_id(value: Any) -> None:
+def _check_distinct_id(value: Any) -> str | None:
+    """Raises Invalid for an id Mixpanel refuses; returns the digits of an integer id a double cannot hold."""
     kind = type(value)
     if kind is str:
         # Compared whole and case-insensitively, as Mixpanel lists them.
         if len(value) <= _LONGEST_INVALID_ID and value.lower() in INVALID_IDS:
-            raise Invalid("properties.distinct_id", f"{value!r} is a placeholder Mixpanel refuses")
-        return
+            raise Invalid("properties.distinct_id", f"{excerpt(value)} is a placeholder Mixpanel refuses")
+        return None
     if kind is not int and kind is not float:
-        raise Invalid("properties.distinct_id", f"must be a string or a number, got {kind.__name__}")
+        raise Invalid("properties.distinct_id", f"must be a string or a number, got {_json_type(value)}")
+    if kind is int and not -MAX_EXACT_DOUBLE_INT <= value <= MAX_EXACT_DOUBLE_INT:
+        return str(value)  # exact here; Mixpanel would round it, merging users
     if str(value) in INVALID_IDS:
-        raise Invalid("properties.distinct_id", f"{value!r} is a placeholder Mixpanel refuses")
+        raise Invalid("properties.distinct_id", f"{excerpt(value)} is a placeholder Mixpanel refuses")
+    return None
 
 
 def _check_insert_id(value: Any) -> None:
     if type(value) is not str or not _is_insert_id(value):
-        raise Invalid("properties.$insert_id", "must be 1 to 36 characters of A-Z, a-z, 0-9 and -")
+        raise Invalid("properties.$insert_id", "must be a string of 1 to 36 characters of A-Z, a-z, 0-9 and -")
     if value.lower() in INVALID_IDS:
-        raise Invalid("properties.$insert_id", f"{value!r} is a placeholder Mixpanel refuses")
+        raise Invalid("properties.$insert_id", f"{excerpt(value)} is a placeholder Mixpanel refuses")
 
 
-def _check_nested_properties(properties: dict[str, Any]) -> None:
-    for key, value in properties.items():
-        if isinstance(value, dict | list):
-            _check_nested(key, value, 1)
+def _json_type(value: Any) -> str:
+    """What a value is, in JSON's words: reasons say so instead of quoting it."""
+    return _JSON_TYPES.get(type(value), f"a {type(value).__name__}")
 
 
-def _nested_within_limits(value: Any) -> bool:
-    """True when a property value nests at most 3 levels, each object or list with at most 255 entries.
-
-    Unrolled on purpose: one call per nested property instead of one per container (list properties
-    of objects, like order items, are common and this runs for every event).
-    """
-    if len(value) > MAX_NESTED_KEYS:
-        return False
-    for child in value.values() if type(value) is dict else value:
-        child_kind = type(child)
-        if child_kind is dict or child_kind is list:
-            if len(child) > MAX_NESTED_KEYS:
-                return False
-            for grandchild in child.values() if child_kind is dict else child:
-                grandchild_kind = type(grandchild)
-                if grandchild_kind is dict or grandchild_kind is list:
-                    if len(grandchild) > MAX_NESTED_KEYS:
-                        return False
-                    for leaf in grandchild.values() if grandchild_kind is dict else grandchild:
-                        if type(leaf) is dict or type(leaf) is list:
-                            return False  # a fourth level
-    return True
-
-
-def _check_nested(path: str, value: Any, depth: int) -> None:
-    if depth > MAX_NESTING_DEPTH:
-        raise Invalid(f"properties.{path}", f"nests deeper than {MAX_NESTING_DEPTH} levels")
-    children: Iterable[tuple[Any, Any]]
-    if isinstance(value, dict):
-        if len(value) > MAX_NESTED_KEYS:
-            raise Invalid(f"properties.{path}", f"has {len(value)} keys, more than {MAX_NESTED_KEYS}")
-        children = value.items()
-    else:
-        if len(value) > MAX_LIST_ITEMS:
-            raise Invalid(f"properties.{path}", f"has {len(value)} items, more than {MAX_LIST_ITEMS}")
-        children = enumerate(value)
-    for key, child in children:
-        if isinstance(child, dict | list):
-            _check_nested(f"{path}.{key}", child, depth + 1)
+_JSON_TYPES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .. import codec
@@ -12,22 +13,28 @@ from ..timefmt import iso_to_ms
 
 _MAX_NESTING = 4  # envelopes inside envelopes (SNS carrying EventBridge, ...) before we stop unwrapping
 
+# The JSON reader: `codec.loads` (orjson), or `codec.loads_exact` to read an item again with its big
+# integers exact. The items, and their keys, are the same with either.
+Loads = Callable[[bytes | str], Any]
 
-def decode_document(data: bytes | str, key: str, default_time_ms: int | None) -> list[Item]:
+
+def decode_document(data: bytes | str, key: str, default_time_ms: int | None, loads: Loads = codec.loads) -> list[Item]:
     """Items of one payload; raises DecodeError when no part of it is JSON."""
     try:
-        value = codec.loads(data)
+        value = loads(data)
     except codec.JSONDecodeError as exc:
-        return _decode_ndjson(data, key, default_time_ms, exc)
-    return decode_value(value, key, default_time_ms)
+        return _decode_ndjson(data, key, default_time_ms, exc, loads)
+    return decode_value(value, key, default_time_ms, 0, loads)
 
 
-def decode_value(value: Any, key: str, default_time_ms: int | None, depth: int = 0) -> list[Item]:
+def decode_value(
+    value: Any, key: str, default_time_ms: int | None, depth: int = 0, loads: Loads = codec.loads
+) -> list[Item]:
     if type(value) is dict:
         if "properties" in value and "event" in value:  # the common case: a Mixpanel event, no envelope
             return [Item(value, f"{key}:0", default_time_ms)]
         if depth < _MAX_NESTING:
-            envelope = _unwrap(value, key, default_time_ms, depth)
+            envelope = _unwrap(value, key, default_time_ms, depth, loads)
             if envelope is not None:
                 return envelope
         return [Item(value, f"{key}:0", default_time_ms)]
@@ -37,7 +44,9 @@ def decode_value(value: Any, key: str, default_time_ms: int | None, depth: int =
     return [Item(value, f"{key}:0", default_time_ms)]
 
 
-def _unwrap(value: dict[str, Any], key: str, default_time_ms: int | None, depth: int) -> list[Item] | None:
+def _unwrap(
+    value: dict[str, Any], key: str, default_time_ms: int | None, depth: int, loads: Loads
+) -> list[Item] | None:
     """Items inside a known envelope, or None when `value` is not an envelope."""
     if value.get("Type") == "Notification" and "TopicArn" in value and "Message" in value:
         # Prefer the SNS MessageId: it survives re-publishing to another queue, so dedup holds.
@@ -45,32 +54,32 @@ def _unwrap(value: dict[str, Any], key: str, default_time_ms: int | None, depth:
         inner_time = iso_to_ms(value.get("Timestamp")) or default_time_ms
         message = value["Message"]
         if not isinstance(message, str):
-            return decode_value(message, inner_key, inner_time, depth + 1)
+            return decode_value(message, inner_key, inner_time, depth + 1, loads)
         try:
-            return _decode_nested(message, inner_key, inner_time, depth)
+            return _decode_nested(message, inner_key, inner_time, depth, loads)
         except DecodeError as exc:
             return [Item(message, f"{inner_key}:0", inner_time, f"SNS Message is not JSON: {exc}")]
     if "detail-type" in value and "detail" in value and "source" in value:
         inner_key = f"eb:{value['id']}" if value.get("id") else key
         inner_time = iso_to_ms(value.get("time")) or default_time_ms
-        return decode_value(value["detail"], inner_key, inner_time, depth + 1)
+        return decode_value(value["detail"], inner_key, inner_time, depth + 1, loads)
     message_type = value.get("messageType")
     if message_type in ("DATA_MESSAGE", "CONTROL_MESSAGE") and "logEvents" in value:
         if message_type == "CONTROL_MESSAGE":
             return []  # CloudWatch Logs' health probe: nothing to import, nothing failed
-        return _decode_log_events(value["logEvents"], key, default_time_ms, depth)
+        return _decode_log_events(value["logEvents"], key, default_time_ms, depth, loads)
     return None
 
 
-def _decode_nested(text: str, key: str, default_time_ms: int | None, depth: int) -> list[Item]:
+def _decode_nested(text: str, key: str, default_time_ms: int | None, depth: int, loads: Loads) -> list[Item]:
     try:
-        value = codec.loads(text)
+        value = loads(text)
     except codec.JSONDecodeError as exc:
-        return _decode_ndjson(text, key, default_time_ms, exc)
-    return decode_value(value, key, default_time_ms, depth + 1)
+        return _decode_ndjson(text, key, default_time_ms, exc, loads)
+    return decode_value(value, key, default_time_ms, depth + 1, loads)
 
 
-def _decode_log_events(log_events: Any, key: str, default_time_ms: int | None, depth: int) -> list[Item]:
+def _decode_log_events(log_events: Any, key: str, default_time_ms: int | None, depth: int, loads: Loads) -> list[Item]:
     if not isinstance(log_events, list):
         raise DecodeError("CloudWatch Logs document: logEvents is not a list")
     items: list[Item] = []
@@ -87,16 +96,26 @@ def _decode_log_events(log_events: Any, key: str, default_time_ms: int | None, d
             items.append(Item(message, f"{event_key}:0", event_time, "log event has no message text"))
             continue
         try:
-            items.extend(_decode_nested(message, event_key, event_time, depth))
+            items.extend(_decode_nested(message, event_key, event_time, depth, loads))
         except DecodeError as exc:
             items.append(Item(message, f"{event_key}:0", event_time, f"log message is not JSON: {exc}"))
     return items
 
 
-def _decode_ndjson(data: bytes | str, key: str, default_time_ms: int | None, whole_error: ValueError) -> list[Item]:
-    """One item per non-blank line; a line that is not JSON becomes an item with an error."""
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes | bytearray) else str(data)
-    lines = [line for line in text.splitlines() if line.strip()]
+def _decode_ndjson(
+    data: bytes | str, key: str, default_time_ms: int | None, whole_error: ValueError, loads: Loads
+) -> list[Item]:
+    """One item per non-blank line; a line that is not JSON becomes an item with an error.
+
+    Lines end at "\n" (and a "\r" before it), as NDJSON says: not at every line break `splitlines`
+    knows, which a JSON string may hold (U+2028, U+0085, ...). Bytes stay bytes, so a line that is not
+    JSON (or not UTF-8) is kept, and parked, exactly as it arrived.
+    """
+    lines: list[bytes | str]
+    if isinstance(data, bytes | bytearray):
+        lines = [line.removesuffix(b"\r") for line in bytes(data).split(b"\n") if line.strip()]
+    else:
+        lines = [line.removesuffix("\r") for line in data.split("\n") if line.strip()]
     if len(lines) < 2:
         raise DecodeError(f"not JSON: {whole_error}")
     items: list[Item] = []
@@ -104,12 +123,12 @@ def _decode_ndjson(data: bytes | str, key: str, default_time_ms: int | None, who
     for line_number, line in enumerate(lines):
         line_key = f"{key}:{line_number}"
         try:
-            value = codec.loads(line)
+            value = loads(line)
         except codec.JSONDecodeError as exc:
             items.append(Item(line, line_key, default_time_ms, f"NDJSON line {line_number + 1} is not JSON: {exc}"))
             continue
         decoded_any = True
-        items.extend(decode_value(value, line_key, default_time_ms))
+        items.extend(decode_value(value, line_key, default_time_ms, 0, loads))
     if not decoded_any:
         raise DecodeError(f"not JSON and no line of it is JSON: {whole_error}")
     return items

@@ -10,7 +10,7 @@ from .. import codec
 from ..errors import DecodeError, InvocationError
 from ..model import Item, SourceKind, SourceRecord
 from . import kpl
-from .documents import decode_document
+from .documents import Loads, decode_document
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -52,6 +52,10 @@ class KinesisRecord(SourceRecord):
             "partitionKey": self.raw["kinesis"].get("partitionKey"),
         }
 
+    def exact_items(self) -> list[Item]:
+        decoded = decode(self, codec.loads_exact)
+        return [item_for(self, decoded)] if isinstance(decoded, dict) else decoded
+
 
 def _shard(raw: dict[str, Any]) -> str | None:
     event_id = raw.get("eventID")
@@ -67,7 +71,7 @@ def _arrival_ms(kinesis: dict[str, Any]) -> int | None:
     return round(arrival * 1000) if isinstance(arrival, int | float) and not isinstance(arrival, bool) else None
 
 
-def decode(record: SourceRecord) -> list[Item] | dict[str, Any]:
+def decode(record: SourceRecord, loads: Loads = codec.loads) -> list[Item] | dict[str, Any]:
     """Items of the record's data; or, for the common case of one plain JSON event, the event itself."""
     kinesis = record.raw.get("kinesis")
     if not isinstance(kinesis, dict) or record.identifier is None:
@@ -78,7 +82,7 @@ def decode(record: SourceRecord) -> list[Item] | dict[str, Any]:
         raise DecodeError(f"Kinesis data is not base64: {exc}") from exc
     if data[:1] == b"{":  # not KPL (magic F3), not gzip (1F 8B): perhaps one Mixpanel event
         try:
-            value = codec.loads(data)
+            value = loads(data)
         except codec.JSONDecodeError:
             value = None  # NDJSON, or not JSON: the general path says which
         if type(value) is dict and "properties" in value and "event" in value:
@@ -88,17 +92,17 @@ def decode(record: SourceRecord) -> list[Item] | dict[str, Any]:
     if kpl.is_aggregated(data):
         try:
             sub_records = kpl.deaggregate(data)
-        except ValueError as exc:
-            raise DecodeError(f"KPL aggregate is malformed: {exc}") from exc
+        except ValueError as exc:  # truncated, corrupt, or not KPL's protobuf: it says which
+            raise DecodeError(str(exc)) from exc
         items: list[Item] = []
         for sub_sequence, sub_data in enumerate(sub_records):
             sub_key = f"{key}:{sub_sequence}"
             try:
-                items.extend(_decode_data(sub_data, sub_key, default_time_ms))
+                items.extend(_decode_data(sub_data, sub_key, default_time_ms, loads))
             except DecodeError as exc:
                 items.append(Item(sub_data, f"{sub_key}:0", default_time_ms, f"KPL sub-record {sub_sequence}: {exc}"))
         return items
-    return _decode_data(data, key, default_time_ms)
+    return _decode_data(data, key, default_time_ms, loads)
 
 
 def item_for(record: SourceRecord, payload: dict[str, Any]) -> Item:
@@ -106,7 +110,7 @@ def item_for(record: SourceRecord, payload: dict[str, Any]) -> Item:
     return Item(payload, f"{_key(record)}:0", _arrival_ms(record.raw["kinesis"]))
 
 
-def _decode_data(data: bytes, key: str, default_time_ms: int | None) -> list[Item]:
+def _decode_data(data: bytes, key: str, default_time_ms: int | None, loads: Loads) -> list[Item]:
     if data.startswith(_GZIP_MAGIC):
         try:
             data = codec.gunzip(data)
@@ -114,4 +118,4 @@ def _decode_data(data: bytes, key: str, default_time_ms: int | None) -> list[Ite
             raise DecodeError(f"gzip data is corrupt: {exc}") from exc
     if not data.strip():
         raise DecodeError("record data is empty")
-    return decode_document(data, key, default_time_ms)
+    return decode_document(data, key, default_time_ms, loads)

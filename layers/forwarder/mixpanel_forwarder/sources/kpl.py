@@ -17,17 +17,23 @@ _VARINT, _FIXED64, _LENGTH_DELIMITED, _FIXED32 = 0, 1, 2, 5
 
 
 def is_aggregated(data: bytes) -> bool:
-    """True when `data` is a KPL aggregate whose checksum matches; otherwise it is a plain record."""
-    if len(data) <= len(MAGIC) + _DIGEST_SIZE or not data.startswith(MAGIC):
-        return False
-    body = data[len(MAGIC) : -_DIGEST_SIZE]
-    return hashlib.md5(body, usedforsecurity=False).digest() == data[-_DIGEST_SIZE:]
+    """True when `data` begins with KPL's magic bytes: an aggregate, whole or damaged (`deaggregate`
+    says which). No plain record begins so: 0xF3 begins no JSON and no gzip, and the four bytes are not UTF-8."""
+    return data.startswith(MAGIC)
 
 
 def deaggregate(data: bytes) -> list[bytes]:
-    """The user records' data, in sub-sequence order; raises ValueError on a malformed protobuf."""
+    """The user records' data, in sub-sequence order; raises ValueError, saying why, when the aggregate
+    is truncated, its checksum does not match, or its protobuf is malformed."""
+    if len(data) < len(MAGIC) + _DIGEST_SIZE:
+        raise ValueError("KPL aggregate is shorter than its magic bytes and MD5 checksum: truncated")
     body = memoryview(data)[len(MAGIC) : -_DIGEST_SIZE]
-    return [_record_data(record) for number, record in _fields(body) if number == 3]
+    if hashlib.md5(body, usedforsecurity=False).digest() != data[-_DIGEST_SIZE:]:
+        raise ValueError("KPL aggregate's MD5 checksum does not match: corrupt or truncated")
+    try:
+        return [_record_data(record) for number, record in _fields(body) if number == 3]
+    except ValueError as exc:
+        raise ValueError(f"KPL aggregate is malformed: {exc}") from exc
 
 
 def _record_data(record: memoryview | int) -> bytes:

@@ -7,7 +7,7 @@ from typing import Any
 from .. import codec
 from ..errors import DecodeError, InvocationError
 from ..model import Item, SourceKind, SourceRecord
-from .documents import decode_document, decode_value
+from .documents import Loads, decode_document, decode_value
 
 NAME = "sqs"  # the metrics dimension
 
@@ -41,8 +41,12 @@ class SqsRecord(SourceRecord):
     def origin(self) -> dict[str, Any]:  # type: ignore[override]  # read-only: computed on demand
         return {"eventSourceARN": self.raw.get("eventSourceARN"), "messageId": self.identifier}
 
+    def exact_items(self) -> list[Item]:
+        decoded = decode(self, codec.loads_exact)
+        return [item_for(self, decoded)] if isinstance(decoded, dict) else decoded
 
-def decode(record: SourceRecord) -> list[Item] | dict[str, Any]:
+
+def decode(record: SourceRecord, loads: Loads = codec.loads) -> list[Item] | dict[str, Any]:
     """Items of the record's body; or, for the common case of one Mixpanel event, the event itself."""
     raw = record.raw
     body = raw.get("body")
@@ -52,12 +56,12 @@ def decode(record: SourceRecord) -> list[Item] | dict[str, Any]:
     if type(message_id) is not str or not message_id:
         raise DecodeError("SQS record has no messageId")
     try:
-        value = codec.loads(body)
-    except codec.JSONDecodeError:
-        return decode_document(body, f"sqs:{message_id}", _sent_time_ms(raw))  # NDJSON, or not JSON at all
+        value = loads(body)
+    except codec.JSONDecodeError:  # NDJSON, or not JSON at all
+        return decode_document(body, f"sqs:{message_id}", _sent_time_ms(raw), loads)
     if type(value) is dict and "properties" in value and "event" in value:
         return value  # the forwarder's fast path; item_for() gives the general path what it needs
-    return decode_value(value, f"sqs:{message_id}", _sent_time_ms(raw))
+    return decode_value(value, f"sqs:{message_id}", _sent_time_ms(raw), 0, loads)
 
 
 def item_for(record: SourceRecord, payload: dict[str, Any]) -> Item:
