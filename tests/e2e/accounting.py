@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mixpanel_forwarder import codec
+from mixpanel_forwarder.parked import failures
 from tests.e2e.producers import EXPECTED_FIELD, Kind, Planned
 
 MARKER = re.compile(r"e2e[a-z]{2}[0-9]{7}")
@@ -68,7 +69,7 @@ def markers_in(value: Any) -> set[str]:
 def read_parked(reader: Any, body: str) -> dict[str, Any] | None:
     """The one place that turns a dead-letter message into its parked document.
 
-    `mixpanel_forwarder.deadletter.ParkedReader` joins parts and follows S3 pointers; it returns None for
+    `mixpanel_forwarder.parked.ParkedReader` joins parts and follows S3 pointers; it returns None for
     a part whose group is not complete yet. Without it (older library), pass reader=None: plain JSON.
     """
     if reader is None:
@@ -81,7 +82,7 @@ def read_parked(reader: Any, body: str) -> dict[str, Any] | None:
 def parked_reader() -> Any:
     """A ParkedReader when the library has one, else None (plain JSON messages only)."""
     try:
-        from mixpanel_forwarder.deadletter import ParkedReader
+        from mixpanel_forwarder.parked import ParkedReader
     except ImportError:  # pragma: no cover - an older library without oversized parking
         return None
     return ParkedReader()
@@ -111,15 +112,33 @@ def receive_everything(sqs: Any, queue_url: str, *, delete: bool) -> list[dict[s
 
 
 def parked_documents(bodies: Iterable[str]) -> tuple[list[dict[str, Any]], int]:
-    """The forwarder's parked documents, whole; and how many part groups never completed (must be 0)."""
+    """The forwarder's parked documents, whole; and how many part groups never completed and are not
+    explained (must be 0).
+
+    A document's parts can go out in several calls; when parking is cut short (the deadline, a dropped
+    connection), some parts are in the queue and the record is reported, to be parked again whole on its
+    next delivery. Such an orphan group is explained when a whole document from the same place exists.
+    """
     reader = parked_reader()
     documents = []
+    part_sources: dict[str, str] = {}
     for body in bodies:
+        part = codec.loads(body).get("part")
+        if isinstance(part, dict):
+            part_sources[str(part["id"])] = _place(codec.loads(body).get("source") or {})
         document = read_parked(reader, body)
         if document is not None:
-            documents.append(document)
-    incomplete = len(reader.incomplete) if reader is not None else 0
-    return documents, incomplete
+            documents.extend(failures(document))
+    if reader is None:
+        return documents, 0
+    whole = {_place(document.get("source") or {}) for document in documents}
+    return documents, sum(1 for part_id in reader.incomplete if part_sources.get(part_id) not in whole)
+
+
+def _place(source: dict[str, Any]) -> str:
+    """Where a parked document came from: the record (message id or sequence number) and the item in it."""
+    record = source.get("messageId") or source.get("sequenceNumber")
+    return f"{record}/{source.get('item')}"
 
 
 class QueueCollector:

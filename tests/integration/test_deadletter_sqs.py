@@ -8,7 +8,8 @@ from typing import Any
 
 import boto3
 
-from mixpanel_forwarder.deadletter import Parked, ParkedReader, SqsParker
+from mixpanel_forwarder.deadletter import SqsParker
+from mixpanel_forwarder.parked import Parked, ParkedReader
 
 
 def receive_all(sqs: Any, queue_url: str) -> list[str]:

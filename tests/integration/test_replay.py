@@ -12,7 +12,8 @@ from functions.sqs_forwarder.app import lambda_handler as sqs_handler
 from localdev.eventgen import lambda_context
 from localdev.sink import MixpanelSink
 from mixpanel_forwarder import runtime
-from mixpanel_forwarder.deadletter import Parked, SqsParker
+from mixpanel_forwarder.deadletter import SqsParker
+from mixpanel_forwarder.parked import Parked
 from mixpanel_forwarder.replay import main, replay
 from mixpanel_forwarder.settings import Settings
 from tests.functional.conftest import FAST_RETRIES, load_event
@@ -127,4 +128,32 @@ def test_replay_of_a_document_parked_in_parts(sink: MixpanelSink, aws: str, monk
     assert report.imported_events == 1
     assert report.incomplete_parts == 0
     assert sink.events[0]["properties"]["note"] == "n" * 30_000
+    assert visible(sqs, dlq) == 0
+
+
+def test_replay_reads_events_that_were_parked_together(
+    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
+    for name, value in {**sink.env(), **FAST_RETRIES}.items():
+        monkeypatch.setenv(name, value)
+    # Three events of one record, parked in one shared document; since then "fixed" (they are valid now).
+    together = [
+        Parked(
+            {"reason": "was refused"},
+            {"messageId": "m1", "item": f"sqs:m1:{n}"},
+            "event",
+            {"event": "Fixed", "properties": {"time": 1_764_000_000, "distinct_id": f"u{n}"}},
+            group=0,
+        )
+        for n in range(3)
+    ]
+    assert SqsParker(dlq).park(together) == [True, True, True]
+    assert visible(sqs, dlq) == 1
+
+    report = replay(Settings.from_env(), dlq)
+
+    assert (report.documents, report.imported_events, report.deleted_messages) == (1, 3, 1)
+    assert sorted(event["properties"]["distinct_id"] for event in sink.events) == ["u0", "u1", "u2"]
     assert visible(sqs, dlq) == 0

@@ -1,10 +1,12 @@
-"""Parking permanent failures in the forwarder's dead-letter queue, with the reason and where they came from.
+"""Parking permanent failures in the forwarder's dead-letter queue (the document format is in parked.py).
 
-A parked document is `{"reason", "field"?, "source": {...}, "record" | "event": <payload as it arrived>}`.
-One that is larger than the queue's MaximumMessageSize (or holds characters SQS refuses) is never
-truncated: it goes to S3 when `DEAD_LETTER_BUCKET` is set (the message then points at the object), or
-is split into base64 parts, each carrying the reason, the source and `part: {id, index, count}`;
-`ParkedReader` puts either back together. boto3 is imported on first use only.
+Documents are packed into as few messages as the queue's limits allow (events of one record share a
+document), sent ten at a time, and every AWS call is bounded by the time the invocation has left: what
+is not stored by then is reported for retry, never acknowledged. A document larger than the queue's
+MaximumMessageSize (or holding characters SQS refuses) is never truncated: it goes to S3 when
+`DEAD_LETTER_BUCKET` is set (the message then points at the object), or is split into base64 parts,
+each carrying the reason, the source and `part: {id, index, count}`; `ParkedReader` puts either back
+together. boto3 is imported on first use only.
 """
 
 from __future__ import annotations
@@ -12,36 +14,31 @@ from __future__ import annotations
 import base64
 import re
 import uuid
-from typing import Any, NamedTuple, Protocol
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any, Protocol
 
-from . import codec
+from . import aws, codec
 from .log import logger
+from .parked import Parked, shared_document, shared_source
 
 SQS_BATCH_ENTRIES = 10
 SQS_BATCH_BYTES = 1024 * 1024  # SendMessageBatch: all entries together
 SQS_DEFAULT_MESSAGE_BYTES = 256 * 1024  # MaximumMessageSize unless the queue sets another
 _PART_ENVELOPE_BYTES = 4096  # room for reason, source and part fields beside the data
+_SHARED_ENVELOPE_BYTES = 64  # `{"source":…,"events":[…]}` beside the source and the entries
 # Characters SQS refuses in a message body (it allows #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000+).
 _SQS_FORBIDDEN = "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]"  # compiled on first use: cold start
 
+TimeLeft = Callable[[], float]  # seconds the invocation has left for parking
 
-class Parked(NamedTuple):
-    """One permanent failure: why, from where, and the payload (`record` whole, or one `event`)."""
 
-    reason: dict[str, Any]
-    source: dict[str, Any]
-    payload_key: str
-    payload: Any
-
-    def document(self) -> bytes:
-        payload = self.payload
-        if isinstance(payload, bytes | bytearray):  # a KPL sub-record or gzip member that is not JSON
-            payload = {"base64": base64.b64encode(payload).decode()}
-        return codec.dumps({**self.reason, "source": self.source, self.payload_key: payload})
+def _unbounded() -> float:
+    return float("inf")
 
 
 class Parker(Protocol):
-    def park(self, parked: list[Parked]) -> list[bool]:
+    def park(self, parked: list[Parked], time_left: TimeLeft = _unbounded) -> list[bool]:
         """Stores each one; returns, per item, whether it is stored whole."""
         ...
 
@@ -62,96 +59,150 @@ class SqsParker:
         self._s3_client = s3_client
         self._max_message_bytes = max_message_bytes
 
-    def park(self, parked: list[Parked]) -> list[bool]:
-        limit = self._message_limit()
-        # Each parked item becomes one or more SQS messages; it is stored only if all of them are.
+    def park(self, parked: list[Parked], time_left: TimeLeft = _unbounded) -> list[bool]:
+        limit = self._message_limit(time_left)
+        # An item is stored only if every message holding a piece of it is sent.
         messages: list[str] = []
-        owner: list[int] = []
-        stored = [True] * len(parked)
-        for index, item in enumerate(parked):
+        holders: list[list[int]] = []
+        for document, owners, envelope in _documents(parked, limit):
             try:
-                bodies = self._bodies(item, limit)
-            except Exception as exc:  # S3 refused: the record goes back for retry
-                logger.warning("could not store an oversized parked message", extra={"error": _describe(exc)})
-                stored[index] = False
+                bodies = self._bodies(document, envelope, limit, time_left)
+            except Exception as exc:  # S3 refused or did not answer in time: the records go back for retry
+                logger.warning("could not store a parked document in S3", extra={"error": aws.describe(exc)})
                 continue
             messages.extend(bodies)
-            owner.extend([index] * len(bodies))
-        for message_ok, index in zip(self._send(messages), owner, strict=True):
-            if not message_ok:
-                stored[index] = False
-        return stored
+            holders.extend([owners] * len(bodies))
+        needed = [0] * len(parked)
+        sent_ok = [0] * len(parked)
+        for owners, sent in zip(holders, self._send(messages, time_left), strict=True):
+            for owner in owners:
+                needed[owner] += 1
+                sent_ok[owner] += sent
+        return [0 < needed[i] == sent_ok[i] for i in range(len(parked))]
 
-    def _bodies(self, item: Parked, limit: int) -> list[str]:
-        document = item.document()
+    def _bodies(self, document: bytes, envelope: dict[str, Any], limit: int, time_left: TimeLeft) -> list[str]:
         text = document.decode()
         if len(document) <= limit and not re.search(_SQS_FORBIDDEN, text):
             return [text]
         if self._bucket is not None and len(document) > limit:
             key = f"parked/{uuid.uuid4()}.json"
-            self._s3().put_object(Bucket=self._bucket, Key=key, Body=document, ContentType="application/json")
-            return [
-                codec.dumps({**item.reason, "source": item.source, "s3": {"bucket": self._bucket, "key": key}}).decode()
-            ]
-        return _parts(item, document, limit)
+            s3 = self._s3()
+            aws.call_within(
+                time_left(),
+                lambda: s3.put_object(Bucket=self._bucket, Key=key, Body=document, ContentType="application/json"),
+            )
+            pointer = {"s3": {"bucket": self._bucket, "key": key}}
+            return [codec.dumps({**envelope, **pointer}).decode()]
+        return _parts(envelope, document, limit)
 
-    def _send(self, messages: list[str]) -> list[bool]:
+    def _send(self, messages: list[str], time_left: TimeLeft) -> list[bool]:
         sent = [False] * len(messages)
+        sqs = None
         for chunk in _chunks(messages):
+            remaining = time_left()
+            if remaining <= 0:
+                logger.warning("no time left to park; the rest is reported for retry", extra={"messages": len(chunk)})
+                break
             entries = [{"Id": str(i), "MessageBody": messages[i]} for i in chunk]
             try:
-                answer = self._sqs().send_message_batch(QueueUrl=self._queue_url, Entries=entries)
-            except Exception as exc:  # botocore's errors, or no credentials: the records go back for retry
-                logger.warning("dead-letter queue refused a batch", extra={"error": _describe(exc)})
+                sqs = sqs or self._sqs()
+                send = partial(sqs.send_message_batch, QueueUrl=self._queue_url, Entries=entries)
+                answer = aws.call_within(remaining, send)
+            except Exception as exc:  # botocore's errors, a timeout, no credentials: reported for retry
+                logger.warning("dead-letter queue did not take a batch", extra={"error": aws.describe(exc)})
                 continue
             for success in answer.get("Successful", []):
                 sent[int(success["Id"])] = True
             for failed in answer.get("Failed", []):
                 logger.warning(
                     "dead-letter queue refused a message",
-                    extra={"code": failed.get("Code"), "detail": failed.get("Message")},
+                    extra={"code": failed.get("Code"), "detail": str(failed.get("Message"))[:300]},
                 )
         return sent
 
-    def _message_limit(self) -> int:
+    def _message_limit(self, time_left: TimeLeft) -> int:
         if self._max_message_bytes is None:
             try:
-                attributes = self._sqs().get_queue_attributes(
-                    QueueUrl=self._queue_url, AttributeNames=["MaximumMessageSize"]
-                )["Attributes"]
-                self._max_message_bytes = int(attributes["MaximumMessageSize"])
+                sqs = self._sqs()
+                answer = aws.call_within(
+                    time_left(),
+                    lambda: sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["MaximumMessageSize"]),
+                )
+                self._max_message_bytes = int(answer["Attributes"]["MaximumMessageSize"])
             except Exception as exc:  # the conservative default still parks everything, in more parts
-                logger.warning("cannot read the dead-letter queue's size limit", extra={"error": _describe(exc)})
+                logger.warning("cannot read the dead-letter queue's size limit", extra={"error": aws.describe(exc)})
                 return SQS_DEFAULT_MESSAGE_BYTES
         return self._max_message_bytes
 
     def _sqs(self) -> Any:
         if self._sqs_client is None:
-            import boto3  # lazily: cold start does not pay for boto3 unless something is parked
-
-            self._sqs_client = boto3.client("sqs")
+            self._sqs_client = aws.client("sqs")
         return self._sqs_client
 
     def _s3(self) -> Any:
         if self._s3_client is None:
-            import boto3
-
-            self._s3_client = boto3.client("s3")
+            self._s3_client = aws.client("s3")
         return self._s3_client
 
 
-def _parts(item: Parked, document: bytes, limit: int) -> list[str]:
+Document = tuple[bytes, list[int], dict[str, Any]]  # the document, the items it holds, what its parts carry
+
+
+def _documents(parked: list[Parked], limit: int) -> Iterator[Document]:
+    """Each document to store, with the items it holds: events of one record packed up to `limit` bytes."""
+    index = 0
+    while index < len(parked):
+        item = parked[index]
+        run_end = index + 1
+        if item.group is not None:
+            while run_end < len(parked) and parked[run_end].group == item.group:
+                run_end += 1
+        if run_end - index == 1:
+            yield _single(parked, index)
+            index = run_end
+            continue
+        source = shared_source(item)
+        room = limit - len(codec.dumps(source)) - _SHARED_ENVELOPE_BYTES
+        entries: list[bytes] = []
+        owners: list[int] = []
+        size = 0
+        for position in range(index, run_end):
+            entry = parked[position].entry()
+            if entry is None or len(entry) + 1 > room:  # not encodable as an entry, or too large to share
+                yield _single(parked, position)
+                continue
+            if entries and size + len(entry) + 1 > room:
+                yield _one_or_shared(parked, source, entries, owners)
+                entries, owners, size = [], [], 0
+            entries.append(entry)
+            owners.append(position)
+            size += len(entry) + 1
+        if entries:
+            yield _one_or_shared(parked, source, entries, owners)
+        index = run_end
+
+
+def _one_or_shared(parked: list[Parked], source: dict[str, Any], entries: list[bytes], owners: list[int]) -> Document:
+    if len(owners) == 1:
+        return _single(parked, owners[0])
+    return shared_document(source, entries), owners, {"source": source}
+
+
+def _single(parked: list[Parked], index: int) -> Document:
+    item = parked[index]
+    return item.document(), [index], {**item.reason, "source": item.source}
+
+
+def _parts(envelope: dict[str, Any], document: bytes, limit: int) -> list[str]:
     """The document in base64 slices, each a message small enough for the queue."""
-    envelope = codec.dumps({**item.reason, "source": item.source})
-    room = max(limit - len(envelope) - _PART_ENVELOPE_BYTES, 1024)
+    room = max(limit - len(codec.dumps(envelope)) - _PART_ENVELOPE_BYTES, 1024)
     step = room * 3 // 4  # base64 grows by 4/3
     slices = [document[start : start + step] for start in range(0, len(document), step)]
     part_id = str(uuid.uuid4())
     return [
         codec.dumps(
             {
-                **item.reason,
-                "source": item.source,
+                **envelope,
                 "part": {"id": part_id, "index": index, "count": len(slices)},
                 "data": base64.b64encode(piece).decode(),
             }
@@ -160,12 +211,12 @@ def _parts(item: Parked, document: bytes, limit: int) -> list[str]:
     ]
 
 
-def _chunks(messages: list[str]) -> list[list[int]]:
+def sqs_batches(sizes: list[int]) -> list[list[int]]:
+    """Indices of messages in SendMessageBatch-sized groups: at most ten entries and 1 MiB together."""
     chunks: list[list[int]] = []
     current: list[int] = []
     size = 0
-    for index, message in enumerate(messages):
-        length = len(message.encode())
+    for index, length in enumerate(sizes):
         if current and (len(current) == SQS_BATCH_ENTRIES or size + length > SQS_BATCH_BYTES):
             chunks.append(current)
             current, size = [], 0
@@ -176,42 +227,5 @@ def _chunks(messages: list[str]) -> list[list[int]]:
     return chunks
 
 
-def _describe(exc: BaseException) -> dict[str, Any]:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-    return {"type": type(exc).__name__, "code": code, "detail": str(exc)[:300]}
-
-
-class ParkedReader:
-    """Turns dead-letter messages back into parked documents: parts are joined, S3 pointers fetched."""
-
-    def __init__(self, s3_client: Any = None) -> None:
-        self._s3_client = s3_client
-        self._parts: dict[str, dict[int, bytes]] = {}
-
-    def read(self, body: str) -> dict[str, Any] | None:
-        """The whole document, or None while parts of it are still missing."""
-        message: dict[str, Any] = codec.loads(body)
-        part = message.get("part")
-        if isinstance(part, dict):
-            pieces = self._parts.setdefault(str(part["id"]), {})
-            pieces[int(part["index"])] = base64.b64decode(message["data"])
-            if len(pieces) < int(part["count"]):
-                return None
-            del self._parts[str(part["id"])]
-            document: dict[str, Any] = codec.loads(b"".join(pieces[i] for i in sorted(pieces)))
-            return document
-        pointer = message.get("s3")
-        if isinstance(pointer, dict):
-            if self._s3_client is None:
-                import boto3
-
-                self._s3_client = boto3.client("s3")
-            answer = self._s3_client.get_object(Bucket=pointer["bucket"], Key=pointer["key"])
-            stored: dict[str, Any] = codec.loads(answer["Body"].read())
-            return stored
-        return message
-
-    @property
-    def incomplete(self) -> list[str]:
-        """Ids of part groups still missing pieces."""
-        return list(self._parts)
+def _chunks(messages: list[str]) -> list[list[int]]:
+    return sqs_batches([len(message.encode()) for message in messages])

@@ -12,19 +12,21 @@ from typing import Any, Protocol
 from . import codec
 from .batching import Batcher
 from .credentials import CredentialsSource, Endpoint, credentials_source
-from .deadletter import Parked, Parker, SqsParker
+from .deadletter import Parker, SqsParker
 from .deadline import Deadline
 from .delivery import Delivery
 from .errors import DecodeError
 from .ledger import FailedEvent, Ledger
-from .model import DECODE, INVALID, Failure, Invalid, Item, SourceKind, SourceRecord, State
+from .model import DECODE, INVALID, Failure, Inexact, Invalid, Item, SourceKind, SourceRecord, State
 from .normalize import MAX_EVENT_BYTES, normalize, normalize_common
+from .parked import Parked
 from .report import batch_item_failures
 from .retry import Backoff
 from .settings import Settings
 from .transport import Sender, Urllib3Sender
 
 _REASONS_IN_SUMMARY = 10
+_REASON_CHARACTERS = 200  # the summary line stays far below CloudWatch's 256 KB per log event
 _PENDING = int(State.PENDING)
 
 
@@ -80,7 +82,9 @@ class Result:
             **self.counts(),
             "records_reported": len(self.batch_item_failures),
             **{name: value for name, value in self.delivery.items() if name != "latencies_ms"},
-            "reasons": dict(self.ledger.reasons().most_common(_REASONS_IN_SUMMARY)),
+            "reasons": {
+                _clip(reason): count for reason, count in self.ledger.reasons().most_common(_REASONS_IN_SUMMARY)
+            },
         }
 
 
@@ -105,6 +109,7 @@ class Forwarder:
         self._executor = ThreadPoolExecutor(settings.max_concurrent_requests, thread_name_prefix="mixpanel-send")
         self._backoff = Backoff(settings, rng)
         self._clock = clock
+        self._deadline = Deadline(None, 0)  # the current invocation's, once one runs
 
     def forward(self, source: Source, event: Any, context: Any) -> Result:
         # The cyclic GC would walk every event dict of the invocation again and again as they pile up
@@ -119,22 +124,24 @@ class Forwarder:
 
     def _forward(self, source: Source, event: Any, context: Any) -> Result:
         deadline = Deadline(context, self.settings.deadline_margin_ms)
+        self._deadline = deadline  # for a refresh after a 401, which Delivery asks for with no arguments
         kind, records = source.source_records(event)
         # Credentials first: when they cannot be had, nothing can work and the whole batch is retried.
-        endpoint = Endpoint.for_credentials(self.settings.api_url, self._credentials.get())
+        endpoint = Endpoint.for_credentials(self.settings.api_url, self._credentials.get(within=deadline.remaining()))
         ledger = Ledger(len(records))
         delivery = Delivery(
             self.settings, self._sender, self._executor, self._backoff, ledger, deadline, endpoint, self._refreshed
         )
         self._decode_and_send(source, records, ledger, delivery)
         delivery.wait()
-        self._park(records, ledger)
+        self._park(records, ledger, deadline)
         ledger.settle()
         failures = batch_item_failures(kind, records, ledger.records_to_retry())
         return Result(kind, len(records), ledger, delivery.stats(), failures)
 
     def _refreshed(self) -> Endpoint:
-        return Endpoint.for_credentials(self.settings.api_url, self._credentials.get(refresh=True))
+        credentials = self._credentials.get(refresh=True, within=self._deadline.remaining())
+        return Endpoint.for_credentials(self.settings.api_url, credentials)
 
     def _decode_and_send(self, source: Source, records: list[SourceRecord], ledger: Ledger, delivery: Delivery) -> None:
         """Batches go out as soon as they fill, so encoding the next overlaps sending the last.
@@ -175,18 +182,23 @@ class Forwarder:
                 record_of.append(record_index)
                 states.append(_PENDING)
                 try:
-                    body = dumps(normalize(item, now_ms))
+                    try:
+                        event = normalize(item, now_ms)
+                    except Inexact:  # a float that may be an integer beyond 64 bits, rounded: read it exactly
+                        item = _exact_item(record, item)
+                        event = normalize(item, now_ms, exact=True)
+                    body = dumps(event)
                 except Invalid as exc:
                     stage = DECODE if item.error is not None else INVALID
                     ledger.fail(index, _failed(item, Failure(exc.message, exc.field, stage)))
                     continue
                 except (TypeError, ValueError) as exc:  # e.g. an integer JSON allows but Mixpanel cannot store
                     failure = Failure(f"cannot be encoded as JSON: {exc}", "properties", INVALID)
-                    ledger.fail(index, _failed(item, failure))
+                    ledger.fail(index, _failed(_as_arrived(record, item), failure))
                     continue
                 if len(body) >= MAX_EVENT_BYTES:
                     failure = Failure(f"{len(body)} bytes, over Mixpanel's 1 MiB per event", "event", INVALID)
-                    ledger.fail(index, _failed(item, failure))
+                    ledger.fail(index, _failed(_as_arrived(record, item), failure))
                     continue
                 full = add_to_batch(index, body)
                 if full is not None:
@@ -195,12 +207,12 @@ class Forwarder:
         if last is not None:
             submit(last)
 
-    def _park(self, records: list[SourceRecord], ledger: Ledger) -> None:
+    def _park(self, records: list[SourceRecord], ledger: Ledger, deadline: Deadline) -> None:
         """Permanent failures go to the dead-letter queue; without one they stay pending and are reported."""
         if self._parker is None:
             return
         record_indices = ledger.records_to_park()
-        event_indices = ledger.events_to_park()
+        event_indices = sorted(ledger.events_to_park())  # in decode order: events of one record side by side
         if not record_indices and not event_indices:
             return
         parked = [
@@ -208,15 +220,17 @@ class Forwarder:
         ]
         for i in event_indices:
             failed = ledger.failed[i]
-            origin = dict(records[ledger.record_of[i]].origin)
+            record_index = ledger.record_of[i]
+            origin = dict(records[record_index].origin)
             # The item key and envelope time let a replay derive the same $insert_id and time again.
             if failed.key is not None:
                 origin["item"] = failed.key
             if failed.default_time_ms is not None:
                 origin["defaultTimeMs"] = failed.default_time_ms
-            parked.append(Parked(failed.failure.as_dict(), origin, "event", failed.payload))
+            record = records[record_index].raw
+            parked.append(Parked(failed.failure.as_dict(), origin, "event", failed.payload, record, record_index))
         ledger.parking_attempted = True
-        stored = self._parker.park(parked)
+        stored = self._parker.park(parked, deadline.remaining)
         for r, ok in zip(record_indices, stored, strict=False):
             if ok:
                 ledger.record_states[r] = State.PARKED
@@ -232,3 +246,27 @@ def _failed(item: Item, failure: Failure) -> FailedEvent:
 def _why(failure: Failure | None) -> dict[str, Any]:
     assert failure is not None  # only failed records and events are parked
     return failure.as_dict()
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _REASON_CHARACTERS else text[: _REASON_CHARACTERS - 1] + "…"
+
+
+def _exact_item(record: SourceRecord, item: Item) -> Item:
+    """`item` as its record reads with every integer exact; or Invalid saying it cannot be read so."""
+    exact = record.exact_item(item.key)
+    if exact is None:
+        raise Invalid("event", "may hold an integer beyond 64 bits, and its record could not be read again exactly")
+    return exact
+
+
+def _as_arrived(record: SourceRecord, item: Item) -> Item:
+    """`item` as it arrived, for one refused after normalizing edited it (time, ip): decoded afresh.
+
+    Rare (an event over 1 MiB, or one the codec cannot write), so the record is simply read again.
+    """
+    try:
+        fresh = next((each for each in record.exact_items() if each.key == item.key), None)
+    except (DecodeError, ValueError, RecursionError):
+        fresh = None
+    return fresh if fresh is not None else item

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import codec
-from .deadletter import ParkedReader
 from .errors import DecodeError, ForwarderError
 from .forwarder import Forwarder
 from .model import Item, SourceKind, SourceRecord
+from .parked import ParkedReader, failures
 from .settings import Settings
 from .sources import kinesis, sqs
 from .transport import Response, Sender
@@ -61,14 +61,10 @@ class ReplaySource:
 
     def decode(self, record: SourceRecord) -> list[Item]:
         document = record.raw
-        source = document.get("source") or {}
+        if "events" in document:  # several events of one record, parked together
+            return [_parked_item(one) for one in failures(document)]
         if "event" in document:
-            payload = document["event"]
-            key = source.get("item")
-            if not isinstance(key, str):
-                # Parked after Mixpanel refused it: it was sent, so it has its $insert_id and this key is unused.
-                key = "parked:" + hashlib.blake2b(codec.dumps(document), digest_size=16).hexdigest()
-            return [Item(payload, key, source.get("defaultTimeMs"))]
+            return [_parked_item(document)]
         raw = document.get("record")
         if not isinstance(raw, dict):
             raise DecodeError("parked document holds neither an event nor a record")
@@ -76,6 +72,15 @@ class ReplaySource:
         _, [original] = module.source_records({"Records": [raw]})
         decoded: list[Item] | dict[str, Any] = module.decode(original)
         return [module.item_for(original, decoded)] if isinstance(decoded, dict) else decoded
+
+
+def _parked_item(document: dict[str, Any]) -> Item:
+    source = document.get("source") or {}
+    key = source.get("item")
+    if not isinstance(key, str):
+        # Parked after Mixpanel refused it: it was sent, so it has its $insert_id and this key is unused.
+        key = "parked:" + hashlib.blake2b(codec.dumps(document), digest_size=16).hexdigest()
+    return Item(document["event"], key, source.get("defaultTimeMs"))
 
 
 class DryRunSender:
@@ -86,9 +91,10 @@ class DryRunSender:
         self.events: list[dict[str, Any]] = []
 
     def send(self, endpoint: Any, body: bytes, timeout: float) -> Response:
+        events = codec.loads(codec.gunzip(body))
         if len(self.events) < self.keep:
-            self.events.extend(codec.loads(codec.gunzip(body))[: self.keep - len(self.events)])
-        return Response(200, b'{"code":200,"status":"OK"}')
+            self.events.extend(events[: self.keep - len(self.events)])
+        return Response(200, codec.dumps({"code": 200, "num_records_imported": len(events), "status": "OK"}))
 
 
 def read_queue(
