@@ -58,7 +58,8 @@ class SlowProxy:
 
     With `close_rate` / `hang_rate` (drawn from `seed`), a request is instead dropped: its connection is
     closed at once, or after `hang_seconds` of silence; nothing of it reaches the upstream. `first` names
-    faults served before any random one, in order, so each kind is sure to come up.
+    faults served before any random one, in order, so each kind is sure to come up; with `every`, one
+    call in that many is dropped, closed and hung in turn.
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class SlowProxy:
         hang_seconds: float,
         seed: int,
         first: tuple[str, ...] = (),
+        every: int = 0,
     ) -> None:
         self.upstream = upstream.rstrip("/")
         self.delay = delay
@@ -82,6 +84,7 @@ class SlowProxy:
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
         self._first = list(first)
+        self._every = every
 
     def count(self, action: str) -> str | None:
         """Counts the call; returns the fault to serve instead of passing it on, if one is drawn."""
@@ -91,6 +94,8 @@ class SlowProxy:
             fault = "close" if draw < self.close_rate else "hang" if draw < self.close_rate + self.hang_rate else None
             if self._first:
                 fault = self._first.pop(0)
+            elif self._every and sum(self.calls.values()) % self._every == 0:
+                fault = ("close", "hang")[sum(self.faults.values()) % 2]
             if fault is not None:
                 self.faults[fault] += 1
             return fault
@@ -106,8 +111,9 @@ def slow_proxy(
     hang_seconds: float = 1.0,
     seed: int = 0,
     first: tuple[str, ...] = (),
+    every: int = 0,
 ) -> Iterator[tuple[str, SlowProxy]]:
-    proxy = SlowProxy(upstream, delay, close_rate, hang_rate, hang_seconds, seed, first)
+    proxy = SlowProxy(upstream, delay, close_rate, hang_rate, hang_seconds, seed, first, every)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"

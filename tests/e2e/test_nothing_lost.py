@@ -65,9 +65,10 @@ FAULT_RATES = {
 }
 SCRIPTED_FAULT_EVERY = 3  # invocations between two scripted faults
 ALL_FAULT_KINDS = {"429", "5xx", "hang", "reset", "413", "reject", "drip", "drip-headers", "portal", "miscount"}
-# The forwarder's dead-letter queue drops some calls: the connection closed at once, or after a silence.
-# Parking then fails and the record is reported, to be parked on its next delivery.
-FLAKY_DEAD_LETTER_QUEUE = {"close_rate": 0.03, "hang_rate": 0.02, "hang_seconds": 0.5}
+# The forwarder's dead-letter queue drops one call in 25, its connection closed at once or after a silence:
+# parking fails and the record is reported, to be parked on its next delivery. Spaced, not random, so that no
+# record meets it on every one of its deliveries (the platform would then hand it on: redriven, not lost).
+FLAKY_DEAD_LETTER_QUEUE = {"every": 25, "hang_seconds": 0.5}
 # SQS at Lambda's default (10); Kinesis below its default of 100 records, or a short run is a handful of calls.
 SQS_BATCH_SIZE = 10
 KINESIS_BATCH_SIZE = 20
@@ -369,8 +370,9 @@ def test_with_a_dead_letter_queue_valid_events_are_imported_and_poison_parked(
 
     # Only the forwarder's own calls to SQS (parking) go through the proxy; the simulator's go to moto. It drops
     # calls except in the tight-deadline variant, whose 0.2 s leave no time to park again after a dropped call.
-    flaky = FLAKY_DEAD_LETTER_QUEUE if function_timeout_ms == FUNCTION_TIMEOUT_MS else {}
-    first = ("close", "hang") if flaky else ()
+    tight = function_timeout_ms < FUNCTION_TIMEOUT_MS
+    flaky: dict[str, Any] = {} if tight else FLAKY_DEAD_LETTER_QUEUE
+    first = () if tight else ("close", "hang")
     with slow_proxy(os.environ["AWS_ENDPOINT_URL"], seed=7, first=first, **flaky) as (proxy_url, dead_letter_proxy):
         monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", proxy_url)
         run = run_mappings(clients, world, sink, feeders, function_timeout_ms=function_timeout_ms)
@@ -381,18 +383,25 @@ def test_with_a_dead_letter_queue_valid_events_are_imported_and_poison_parked(
 
     assert_common(accounting, run.outcome, plan)
     assert fault_kinds(sink) == ALL_FAULT_KINDS
-    if flaky:
+    if not tight:
         assert dead_letter_proxy.faults["close"] >= 1
         assert dead_letter_proxy.faults["hang"] >= 1
     assert incomplete == 0  # every oversized document's parts arrived, or it was parked whole again later
-    assert accounting.redriven == {}  # with a dead-letter queue the platform never has to give up on a record
-    assert [m for m in markers(plan, valid=False) if accounting.state(m) != "parked"] == []
+    # With the function's whole timeout, the platform never has to give up on a record. With 0.2 s to send and
+    # park, parking is cut at the deadline margin and the rest reported, so a record can meet the deadline on
+    # every delivery and be handed on by the platform: redriven (counted where it went), still not lost.
+    settled = {"parked", "redriven"} if tight else {"parked"}
+    if not tight:
+        assert accounting.redriven == {}
+    assert [m for m in markers(plan, valid=False) if accounting.state(m) not in settled] == []
     assert accounting.misfiled_poison() == []
     explained = {SINK_REFUSED, SINK_413}
     assert [
         m
         for m in markers(plan, valid=True)
-        if accounting.state(m) != "imported" and accounting.parked_class(m) not in explained
+        if accounting.state(m) != "imported"
+        and accounting.parked_class(m) not in explained
+        and not (tight and accounting.state(m) == "redriven")
     ] == []
     # Each valid event parked is matched by one fault the sink logged, no more, no less.
     requests = sink.requests
