@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 
 from mixpanel_forwarder import runtime
-from mixpanel_forwarder.credentials import Endpoint
 from mixpanel_forwarder.errors import RequestTimeout
 from mixpanel_forwarder.parked import Parked
 from mixpanel_forwarder.settings import Settings
-from mixpanel_forwarder.transport import Response
+from mixpanel_forwarder.transport import Endpoint, Response
 
 BASE_ENV = {
     "MIXPANEL_SERVICE_ACCOUNT_USERNAME": "svc-user",

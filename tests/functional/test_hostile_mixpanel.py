@@ -24,9 +24,9 @@ from functions.sqs_forwarder.app import lambda_handler as sqs_handler
 from localdev.eventgen import lambda_context
 from localdev.sink import MixpanelSink
 from mixpanel_forwarder import runtime
-from mixpanel_forwarder.credentials import Endpoint
+from mixpanel_forwarder.delivery import DeliveryStats
 from mixpanel_forwarder.errors import RequestTimeout, TransportError
-from mixpanel_forwarder.transport import Urllib3Sender
+from mixpanel_forwarder.transport import Endpoint, Urllib3Sender
 from tests.functional.conftest import load_event
 
 DRIP_S = 0.5  # one byte every half second: no single read ever waits long enough to time out
@@ -41,7 +41,7 @@ def reported(response: dict[str, Any]) -> list[str]:
     return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
 
 
-def delivery() -> dict[str, Any]:
+def delivery() -> DeliveryStats:
     result = runtime.last_result()
     assert result is not None
     return result.delivery
@@ -91,8 +91,8 @@ def test_dripped_answer_is_cut_at_the_request_timeout_and_retried(
     assert response == {"batchItemFailures": []}
     assert len(sink.events) == 5
     assert [log.fault for log in sink.requests] == ["drip-headers" if headers else "drip", None]
-    assert delivery()["requests"] == {"timeout": 1, "2xx": 1}
-    first_request_ms = delivery()["latencies_ms"][0]
+    assert delivery().requests == {"timeout": 1, "2xx": 1}
+    first_request_ms = delivery().latencies_ms[0]
     assert first_request_ms < (2 + BOUND_S) * 1000
     assert elapsed < 2 + BOUND_S
     print(f"dripped {'headers' if headers else 'body'}: request cut after {first_request_ms:.0f} ms, "
@@ -138,7 +138,7 @@ def test_unconfirmed_200_is_retried_and_then_imported(
     assert response == {"batchItemFailures": []}
     assert len(sink.events) == 5
     assert [log.fault for log in sink.requests] == ["miscount" if miscount else "portal", None]
-    assert delivery()["requests"] == {"2xxUnconfirmed": 1, "2xx": 1}
+    assert delivery().requests == {"2xxUnconfirmed": 1, "2xx": 1}
 
 
 def test_unconfirmed_200_every_time_reports_the_records_and_imports_nothing(

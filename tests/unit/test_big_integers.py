@@ -12,8 +12,9 @@ import pytest
 
 from localdev.eventgen import kinesis_event, kinesis_record, kpl_aggregate
 from mixpanel_forwarder import codec
+from mixpanel_forwarder.errors import Inexact, Invalid
 from mixpanel_forwarder.forwarder import Forwarder
-from mixpanel_forwarder.model import Inexact, Invalid, Item, SourceKind, SourceRecord
+from mixpanel_forwarder.model import Item, SourceKind, SourceRecord
 from mixpanel_forwarder.normalize import normalize, normalize_common
 from mixpanel_forwarder.sources import kinesis, sqs
 from tests.conftest import FakeParker, FakeSender, imported, make_settings
@@ -129,7 +130,7 @@ def sqs_record(body: str, message_id: str = "m1") -> Any:
 def test_sqs_record_read_again_exactly_has_the_same_items_with_exact_integers(body: str) -> None:
     record = sqs_record(body)
     decoded = sqs.decode(record)
-    items = [sqs.item_for(record, decoded)] if isinstance(decoded, dict) else decoded
+    items = decoded
 
     exact = record.exact_items()
 
@@ -142,7 +143,7 @@ def test_sqs_record_read_again_exactly_has_the_same_items_with_exact_integers(bo
 def test_kinesis_record_read_again_exactly_has_the_same_items_with_exact_integers(wrap: Any) -> None:
     _, [record] = kinesis.source_records(kinesis_event([kinesis_record(wrap(text(n=BIG).encode()))]))
     decoded = kinesis.decode(record)
-    items = [kinesis.item_for(record, decoded)] if isinstance(decoded, dict) else decoded
+    items = decoded
 
     exact = record.exact_items()
 
@@ -176,9 +177,9 @@ def test_forwarder_sends_the_exact_digits_and_parks_a_big_integer_it_cannot_send
 def test_forwarder_refuses_with_a_reason_when_the_record_cannot_be_read_again() -> None:
     # A source whose records cannot be decoded again (the base SourceRecord): refused, never sent rounded.
     source = SimpleNamespace(
+        NAME="test",
         source_records=lambda event: (SourceKind.SQS, [SourceRecord("m1", {"messageId": "m1"}, {})]),
-        decode=lambda record: codec.loads(text(n=BIG)),
-        item_for=lambda record, payload: Item(payload, "test:m1:0", None),
+        decode=lambda record: [Item(codec.loads(text(n=BIG)), "test:m1:0", None)],
     )
     sender, parker = FakeSender(imported), FakeParker()
     forwarder = Forwarder(make_settings(), sender=sender, parker=parker, clock=lambda: NOW_MS / 1000)

@@ -14,14 +14,15 @@ import pytest
 
 from localdev.eventgen import lambda_context
 from mixpanel_forwarder.batching import Batch
-from mixpanel_forwarder.credentials import Endpoint
+from mixpanel_forwarder.credentials import StaticCredentials
 from mixpanel_forwarder.deadline import Deadline
-from mixpanel_forwarder.delivery import UNCONFIRMED, Delivery
+from mixpanel_forwarder.delivery import Delivery
+from mixpanel_forwarder.destinations.imports import UNCONFIRMED, ImportDestination
 from mixpanel_forwarder.errors import RequestTimeout, TransportError
 from mixpanel_forwarder.ledger import Ledger
 from mixpanel_forwarder.model import State
 from mixpanel_forwarder.retry import Backoff
-from mixpanel_forwarder.transport import Response
+from mixpanel_forwarder.transport import Endpoint, Response
 from tests.conftest import make_settings
 
 ENDPOINT = Endpoint("https://api.mixpanel.com/import?strict=1&project_id=4242", "Basic c3ZjOnNlY3JldA==")
@@ -63,26 +64,26 @@ class Invocation:
         self.ledger = Ledger(events)
         self.executor = ThreadPoolExecutor(self.settings.max_concurrent_requests)
         deadline = Deadline(lambda_context(remaining_ms=remaining_ms), self.settings.deadline_margin_ms)
+        assert self.settings.credentials is not None
         self.delivery = Delivery(
             self.settings,
+            ImportDestination(self.settings.batch_max_events, self.settings.batch_max_bytes),
+            StaticCredentials(self.settings.credentials),
             sender,
             self.executor,
             Backoff(self.settings),
             self.ledger,
             deadline,
-            ENDPOINT,
-            refresh=lambda: ENDPOINT,
         )
         self.batch = Batch()
         for index in range(events):
-            self.ledger.record_of.append(index)
-            self.ledger.states.append(State.PENDING)
+            self.ledger.enqueue(index)
             body = {"event": "e", "properties": {"time": 1_764_000_000, "$insert_id": f"id-{index}"}}
             self.batch.add(index, json.dumps(body).encode())
 
     def run(self) -> None:
         self.delivery.submit(self.batch)
-        self.delivery.wait()
+        self.stats = self.delivery.wait()
 
     def states(self) -> list[State]:
         return [State(state) for state in self.ledger.states]
@@ -170,9 +171,9 @@ def test_a_200_that_is_not_mixpanels_answer_is_retried_then_imported(unconfirmed
 
     assert sender.sizes == [3, 3]
     assert invocation.states() == [State.IMPORTED] * 3
-    stats = invocation.delivery.stats()
-    assert stats["requests"] == {UNCONFIRMED: 1, "2xx": 1}
-    assert stats["retries"] == 1
+    stats = invocation.stats
+    assert stats.requests == {UNCONFIRMED: 1, "2xx": 1}
+    assert stats.retries == 1
     invocation.executor.shutdown(wait=True)
 
 
@@ -186,7 +187,7 @@ def test_a_200_that_is_never_mixpanels_answer_is_reported_never_imported() -> No
     assert invocation.states() == [State.RETRY] * 2
     [reason] = invocation.ledger.reasons()
     assert reason.startswith("gave up after 3 attempts; last: a 200 that is not Mixpanel's answer for 2 events: <html>")
-    assert invocation.delivery.stats()["requests"] == {UNCONFIRMED: 3}
+    assert invocation.stats.requests == {UNCONFIRMED: 3}
     invocation.executor.shutdown(wait=True)
 
 
@@ -205,5 +206,5 @@ def test_request_classes_come_from_the_error_type() -> None:
     invocation.run()
 
     assert invocation.states() == [State.IMPORTED]
-    assert invocation.delivery.stats()["requests"] == {"timeout": 2, "connection": 1, "2xx": 1}
+    assert invocation.stats.requests == {"timeout": 2, "connection": 1, "2xx": 1}
     invocation.executor.shutdown(wait=True)

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from mixpanel_forwarder.credentials import Credentials, Endpoint
+from mixpanel_forwarder.credentials import Credentials
 from mixpanel_forwarder.errors import InvocationError
 from mixpanel_forwarder.forwarder import Forwarder, Result
 from mixpanel_forwarder.sources import kinesis, sqs
-from mixpanel_forwarder.transport import Response
+from mixpanel_forwarder.transport import Endpoint, Response
 from tests.conftest import FakeParker, FakeSender, imported, make_settings, timeout_error
 
 NOW = 1_764_000_100.0
@@ -173,7 +173,7 @@ def test_transient_answer_is_retried_and_then_imported(answer: Any) -> None:
 
     assert reported(result) == []
     assert len(sender.requests) == 3
-    assert result.delivery["retries"] == 2
+    assert result.delivery.retries == 2
 
 
 def test_transient_answers_past_max_attempts_report_the_records() -> None:

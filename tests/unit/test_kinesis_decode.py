@@ -22,7 +22,7 @@ def decode(data: bytes, sequence_number: str = SEQUENCE) -> list[Item]:
     kind, [record] = kinesis.source_records(kinesis_event([kinesis_record(data, sequence_number=sequence_number)]))
     assert kind is SourceKind.KINESIS
     decoded = kinesis.decode(record)
-    return [kinesis.item_for(record, decoded)] if isinstance(decoded, dict) else decoded
+    return decoded
 
 
 def encoded(*events: dict[str, Any]) -> list[bytes]:
@@ -156,11 +156,14 @@ def test_data_that_is_not_base64_is_a_decode_error() -> None:
         kinesis.decode(source)
 
 
-def test_lone_event_comes_back_bare_with_lazy_identifier_and_origin() -> None:
+def test_lone_event_is_one_item_with_lazy_key_identifier_and_origin() -> None:
     _, [source] = kinesis.source_records(
         kinesis_event([kinesis_record(json.dumps(sample_event(3)).encode(), sequence_number="42")])
     )
-    assert kinesis.decode(source) == sample_event(3)
+    [item] = kinesis.decode(source)
+    assert item.payload == sample_event(3)
+    assert item.key == "kin:shardId-000000000000:42:0"
+    assert item.error is None
     assert source.identifier == "42"
     assert source.origin["shardId"] == "shardId-000000000000"
     assert source.origin["sequenceNumber"] == "42"

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mixpanel_forwarder.model import Invalid, Item
+from mixpanel_forwarder.errors import Invalid
+from mixpanel_forwarder.model import Item
 from mixpanel_forwarder.normalize import INVALID_IDS, derive_insert_id, normalize, normalize_common
 from mixpanel_forwarder.timefmt import to_epoch_ms
 

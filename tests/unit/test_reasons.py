@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from localdev.eventgen import kinesis_event, kinesis_record
-from mixpanel_forwarder.errors import DecodeError
-from mixpanel_forwarder.model import EXCERPT_CHARS, Invalid, Item, excerpt
+from mixpanel_forwarder.errors import DecodeError, Invalid
+from mixpanel_forwarder.model import EXCERPT_CHARS, Item, excerpt
 from mixpanel_forwarder.normalize import normalize
 from mixpanel_forwarder.sources import kinesis, sqs
 
@@ -98,13 +98,13 @@ def test_excerpt_is_at_most_forty_characters_and_never_a_container(value: Any, e
 def sqs_items(body: str) -> list[Item]:
     _, [record] = sqs.source_records({"Records": [{"messageId": "m1", "body": body}]})
     decoded = sqs.decode(record)
-    return [sqs.item_for(record, decoded)] if isinstance(decoded, dict) else decoded
+    return decoded
 
 
 def kinesis_items(data: bytes) -> list[Item]:
     _, [record] = kinesis.source_records(kinesis_event([kinesis_record(data)]))
     decoded = kinesis.decode(record)
-    return [kinesis.item_for(record, decoded)] if isinstance(decoded, dict) else decoded
+    return decoded
 
 
 @pytest.mark.parametrize(

@@ -4,15 +4,17 @@ import base64
 
 import pytest
 
-from mixpanel_forwarder.credentials import Endpoint
+from mixpanel_forwarder.destinations import ImportDestination
 from mixpanel_forwarder.errors import ConfigError
 from mixpanel_forwarder.settings import Settings
+from mixpanel_forwarder.transport import Endpoint
 from tests.conftest import BASE_ENV
 
 
 def endpoint(settings: Settings) -> Endpoint:
     assert settings.credentials is not None
-    return Endpoint.for_credentials(settings.api_url, settings.credentials)
+    destination = ImportDestination(settings.batch_max_events, settings.batch_max_bytes)
+    return destination.endpoint(settings.api_url, settings.credentials)
 
 
 def without(variable: str) -> dict[str, str]:

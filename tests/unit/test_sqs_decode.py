@@ -25,12 +25,15 @@ def decode(body: Any) -> list[Any]:
     """Items, as the forwarder sees them (a lone event comes back bare, for its fast path)."""
     _, records = sqs.source_records({"Records": [record(body)]})
     decoded = sqs.decode(records[0])
-    return [sqs.item_for(records[0], decoded)] if isinstance(decoded, dict) else decoded
+    return decoded
 
 
-def test_sqs_lone_event_comes_back_bare_for_the_fast_path() -> None:
+def test_sqs_lone_event_is_one_item_with_lazy_key_time_identifier_and_origin() -> None:
     _, [source] = sqs.source_records({"Records": [record(json.dumps(EVENT))]})
-    assert sqs.decode(source) == EVENT
+    [item] = sqs.decode(source)
+    assert item.payload == EVENT
+    assert item.key == "sqs:m-1:0"
+    assert item.default_time_ms == 1_764_000_000_500
     assert source.identifier == "m-1"
     assert source.origin == {"eventSourceARN": "arn:aws:sqs:us-east-1:1:q", "messageId": "m-1"}
 

@@ -7,12 +7,13 @@ from .errors import (
     CredentialsError,
     DecodeError,
     ForwarderError,
+    Invalid,
     InvocationError,
-    ParkingError,
     RequestTimeout,
     TransportError,
 )
-from .forwarder import Forwarder, Result
+from .forwarder import Forwarder
+from .result import Result
 from .settings import Settings
 
 __all__ = [
@@ -21,8 +22,8 @@ __all__ = [
     "DecodeError",
     "Forwarder",
     "ForwarderError",
+    "Invalid",
     "InvocationError",
-    "ParkingError",
     "RequestTimeout",
     "Result",
     "Settings",

@@ -7,14 +7,14 @@ values never reach a log line, an error or a repr.
 
 from __future__ import annotations
 
-import base64
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from . import aws
 from .errors import ConfigError, CredentialsError
 
-if TYPE_CHECKING:
-    from .settings import Settings
+# The variables a credentials error names (settings.py reads them, with the others).
+MIXPANEL_PROJECT_ID = "MIXPANEL_PROJECT_ID"
+MIXPANEL_CREDENTIALS_SECRET_ARN = "MIXPANEL_CREDENTIALS_SECRET_ARN"  # noqa: S105 - a variable name
 
 # Mixpanel's project ids are small integers; twenty digits is far beyond any, yet bounds what is put in a URL.
 _PROJECT_ID_DIGITS = 20
@@ -34,22 +34,6 @@ class Credentials(NamedTuple):
 
     def __repr__(self) -> str:  # never show the secret, even in a traceback's locals
         return f"Credentials(username={self.username!r}, project_id={self.project_id!r})"
-
-
-class Endpoint(NamedTuple):
-    """Where and as whom one request is sent."""
-
-    url: str
-    authorization: str
-
-    def __repr__(self) -> str:  # never show the credentials
-        return f"Endpoint(url={self.url!r})"
-
-    @classmethod
-    def for_credentials(cls, api_url: str, credentials: Credentials) -> Endpoint:
-        query = "strict=1" if credentials.project_id is None else f"strict=1&project_id={credentials.project_id}"
-        token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
-        return cls(f"{api_url}/import?{query}", f"Basic {token}")
 
 
 class CredentialsSource(Protocol):
@@ -107,8 +91,6 @@ class SecretsManagerCredentials:
         if isinstance(username, str) and username and isinstance(secret, str) and secret:
             project_id = value.get("project_id") or self._project_id
             if project_id is None or not is_project_id(str(project_id)):
-                from .settings import MIXPANEL_PROJECT_ID
-
                 raise ConfigError(MIXPANEL_PROJECT_ID, "a service account needs the numeric project id it imports into")
             return Credentials(username=username, password=secret, project_id=str(project_id))
         if isinstance(token, str) and token:
@@ -117,8 +99,6 @@ class SecretsManagerCredentials:
 
 
 def _config_error(problem: str) -> ConfigError:
-    from .settings import MIXPANEL_CREDENTIALS_SECRET_ARN
-
     return ConfigError(MIXPANEL_CREDENTIALS_SECRET_ARN, problem)
 
 
@@ -131,8 +111,11 @@ def _cause(exc: BaseException) -> str:
     return str(described["code"] or f"{described['type']}: {described['detail']}")
 
 
-def credentials_source(settings: Settings) -> CredentialsSource:
-    if settings.credentials_secret_arn is not None:
-        return SecretsManagerCredentials(settings.credentials_secret_arn, settings.project_id)
-    assert settings.credentials is not None  # Settings.from_env requires one or the other
-    return StaticCredentials(settings.credentials)
+def credentials_source(
+    credentials: Credentials | None, secret_arn: str | None, project_id: str | None
+) -> CredentialsSource:
+    """Where the credentials come from: the secret when one is named, else those from the environment."""
+    if secret_arn is not None:
+        return SecretsManagerCredentials(secret_arn, project_id)
+    assert credentials is not None  # Settings.from_env requires one or the other
+    return StaticCredentials(credentials)

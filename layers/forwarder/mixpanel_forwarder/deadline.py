@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from typing import Protocol
+
+NO_CONTEXT_BUDGET_MS = 15 * 60 * 1000  # Lambda's longest timeout: a script calling the library has no deadline
 
 
 class LambdaContext(Protocol):
+    """What the forwarder reads of Lambda's context object."""
+
     def get_remaining_time_in_millis(self) -> int: ...
 
 
 class Deadline:
-    def __init__(self, context: Any, margin_ms: int) -> None:
-        remaining = getattr(context, "get_remaining_time_in_millis", None)
-        # Without a context (a script calling the library) there is no deadline but the margin's.
-        budget_ms = remaining() if callable(remaining) else 15 * 60 * 1000
+    def __init__(self, context: LambdaContext | None, margin_ms: int) -> None:
+        budget_ms = context.get_remaining_time_in_millis() if context is not None else NO_CONTEXT_BUDGET_MS
         self._ends = time.monotonic() + (budget_ms - margin_ms) / 1000
 
     def remaining(self) -> float:

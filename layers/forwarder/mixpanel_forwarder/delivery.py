@@ -1,17 +1,7 @@
-"""Sending batches to /import and turning every answer into event states.
-
-| answer | outcome |
-|---|---|
-| 2xx with Mixpanel's answer | every event of the request imported (`num_records_imported` is the number sent) |
-| 2xx without it (a proxy's page, another count) | not confirmed: retried like a 5xx (dedup makes it safe) |
-| 400 with failed_records | listed events refused for good (parked); the rest imported; never resent |
-| 400 without failed_records | every event refused for good, with Mixpanel's error as the reason |
-| 413 | the request is split in halves and each is sent again; a single event is refused for good |
-| 408, 429, 5xx, timeout, reset | retried with backoff (or Retry-After) while attempts and time remain |
-| still in flight at the deadline | reported for retry; whatever its thread learns later is ignored |
-| 401 | the credentials are read again once (a rotated secret) and the request resent; if they are unchanged or
-  refused again, as below |
-| 401, 403, other 4xx | nothing more is sent this invocation; nothing of it is acknowledged |
+"""Sending batches to a destination: several in flight, each retried with backoff within its attempts and the
+invocation's time, and every answer carried out on the events of its request (the destination reads the
+answer; see destinations/base.py for what each verdict does). A request still in flight at the deadline is
+reported for retry; whatever its thread learns later is ignored.
 """
 
 from __future__ import annotations
@@ -19,25 +9,47 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from typing import Any
 
 from . import codec
 from .batching import Batch
-from .credentials import Endpoint
+from .credentials import CredentialsSource
 from .deadline import Deadline
+from .destinations import Destination, Verdict
+from .destinations.base import ACCEPTED, HALT, PARTIAL, REAUTHORIZE, REFUSE_ALL, RETRY, SPLIT
 from .errors import ForwarderError, RequestTimeout, TransportError
 from .ledger import FailedEvent, Ledger, Outcomes
-from .model import REFUSED, Failure
-from .retry import TRANSIENT_STATUSES, Backoff
+from .model import Failure
+from .retry import Backoff
 from .settings import Settings
-from .transport import Response, Sender
+from .transport import Endpoint, Response, Sender
 
-_SNIPPET = 200  # characters of an error body kept in a reason
-UNCONFIRMED = "2xxUnconfirmed"  # the request class (metrics.REQUEST_CLASSES) of a 2xx that is not Mixpanel's answer
 
-Refresh = Callable[[], Endpoint]
+class DeliveryStats:
+    """What the requests of one invocation did: read by the metrics and the summary line."""
+
+    __slots__ = ("bytes_gzip", "bytes_raw", "latencies_ms", "requests", "retries")
+
+    def __init__(self) -> None:
+        self.requests: Counter[str] = Counter()  # by class: 2xx, 2xxUnconfirmed, 400, …, timeout, connection
+        self.retries = 0
+        self.bytes_raw = 0
+        self.bytes_gzip = 0
+        self.latencies_ms: list[float] = []
+
+    @property
+    def latency_ms_max(self) -> float:
+        return max(self.latencies_ms) if self.latencies_ms else 0.0
+
+    def summary(self) -> dict[str, object]:
+        """For the log line: everything but the latencies one by one."""
+        return {
+            "requests": dict(self.requests),
+            "retries": self.retries,
+            "bytes_raw": self.bytes_raw,
+            "bytes_gzip": self.bytes_gzip,
+            "latency_ms_max": round(self.latency_ms_max, 1),
+        }
 
 
 class Delivery:
@@ -46,38 +58,36 @@ class Delivery:
     def __init__(
         self,
         settings: Settings,
+        destination: Destination,
+        credentials: CredentialsSource,
         sender: Sender,
         executor: Executor,
         backoff: Backoff,
         ledger: Ledger,
         deadline: Deadline,
-        endpoint: Endpoint,
-        refresh: Refresh,
     ) -> None:
         self._settings = settings
-        self._endpoint = endpoint
-        self._refresh = refresh
-        self._refreshed = False
+        self._destination = destination
+        self._credentials = credentials
         self._sender = sender
         self._executor = executor
         self._backoff = backoff
         self._ledger = ledger
         self._outcomes = Outcomes(ledger)  # what sender threads write goes through here
         self._deadline = deadline
+        # Credentials first: when they cannot be had, nothing can work and the whole batch is retried.
+        self._endpoint = destination.endpoint(settings.api_url, credentials.get(within=deadline.remaining()))
+        self._refreshed = False
         self._futures: list[tuple[Future[None], Batch]] = []
         self._stop = threading.Event()
         self._stop_reason = ""
         self._lock = threading.Lock()
-        self.requests: Counter[str] = Counter()
-        self.retries = 0
-        self.bytes_raw = 0
-        self.bytes_gzip = 0
-        self.latency_ms: list[float] = []
+        self._stats = DeliveryStats()
 
     def submit(self, batch: Batch) -> None:
         self._futures.append((self._executor.submit(self._deliver, batch), batch))
 
-    def wait(self) -> None:
+    def wait(self) -> DeliveryStats:
         """Until every request has ended, but never past the deadline: a request can outlive it (a sender stuck
         in a call), and the invocation must answer all the same. What is unsettled then is reported."""
         unsettled: list[tuple[Future[None], Batch]] = []
@@ -89,98 +99,100 @@ class Delivery:
             except Exception as exc:  # a bug must not lose events: they are reported for retry
                 self._ledger.fail_all(batch.indices, Failure(f"internal error while sending: {exc!r}"))
         self._outcomes.close()  # from here on the ledger is the caller's alone
-        if not unsettled:
-            return
-        with self._lock:
-            if not self._stop.is_set():  # threads still sending stop at their next step
-                self._stop_reason = "the invocation ended"
-                self._stop.set()
-        failure = Failure("not confirmed before the function's time ran out")
-        for future, batch in unsettled:
-            future.cancel()  # one that has not started never will
-            self._ledger.fail_unsettled(batch.indices, failure)
-
-    def stats(self) -> dict[str, Any]:
-        with self._lock:  # a request that outlived the invocation may still be counted
-            return {
-                "requests": dict(self.requests),
-                "retries": self.retries,
-                "bytes_raw": self.bytes_raw,
-                "bytes_gzip": self.bytes_gzip,
-                "latency_ms_max": round(max(self.latency_ms), 1) if self.latency_ms else 0.0,
-                "latencies_ms": [round(latency, 1) for latency in self.latency_ms],
-            }
+        if unsettled:
+            with self._lock:
+                if not self._stop.is_set():  # threads still sending stop at their next step
+                    self._stop_reason = "the invocation ended"
+                    self._stop.set()
+            failure = Failure("not confirmed before the function's time ran out")
+            for future, batch in unsettled:
+                future.cancel()  # one that has not started never will
+                self._ledger.fail_unsettled(batch.indices, failure)
+        with self._lock:  # a request that outlived the invocation may still be counted: hand out a copy
+            stats = DeliveryStats()
+            stats.requests = Counter(self._stats.requests)
+            stats.retries, stats.bytes_raw = self._stats.retries, self._stats.bytes_raw
+            stats.bytes_gzip, stats.latencies_ms = self._stats.bytes_gzip, list(self._stats.latencies_ms)
+            return stats
 
     def _deliver(self, batch: Batch) -> None:
         payload = batch.payload()
-        body = codec.gzip(payload)
+        body = self._destination.encode(payload)
+        outcomes = self._outcomes
         attempt = 0
         while True:
             if self._stop.is_set():
-                self._outcomes.fail_all(batch.indices, Failure(self._stop_reason))
+                outcomes.fail_all(batch.indices, Failure(self._stop_reason))
                 return
             remaining = self._deadline.remaining()
             if remaining <= 0:
-                self._outcomes.fail_all(batch.indices, Failure("not sent: the function's time ran out"))
+                outcomes.fail_all(batch.indices, Failure("not sent: the function's time ran out"))
                 return
             attempt += 1
             endpoint = self._endpoint
-            timeout = min(self._settings.request_timeout, remaining)
-            response, problem = self._send(endpoint, body, len(payload), len(batch), timeout)
-            if response is not None:
-                status = response.status
-                if status == 401 and self._fresh_credentials(endpoint):
-                    continue
-                if 200 <= status < 300:
-                    self._outcomes.imported(batch.indices)
+            verdict, response = self._send(
+                endpoint, body, len(payload), batch, min(self._settings.request_timeout, remaining)
+            )
+            kind = verdict.kind
+            if kind == REAUTHORIZE and self._fresh_credentials(endpoint):
+                continue
+            if kind == ACCEPTED:
+                outcomes.imported(batch.indices)
+                return
+            if kind == PARTIAL:
+                self._partial(batch, verdict)
+                return
+            if kind == REFUSE_ALL:
+                for position in range(len(batch)):
+                    self._refuse(batch, position, verdict.failure)
+                return
+            if kind == SPLIT:
+                if len(batch) == 1:
+                    self._refuse(batch, 0, verdict.failure)
                     return
-                if status == 400:
-                    self._strict_answer(batch, response)
-                    return
-                if status == 413:
-                    self._too_large(batch, response)
-                    return
-                if status not in TRANSIENT_STATUSES:
-                    self._halt(f"Mixpanel answered {status}: {_snippet(response.body)}")
-                    self._outcomes.fail_all(batch.indices, Failure(self._stop_reason))
-                    return
-                problem = f"Mixpanel answered {status}: {_snippet(response.body)}"
+                for half in batch.split():
+                    self._deliver(half)
+                return
+            if kind in (HALT, REAUTHORIZE):
+                self._halt(verdict.problem)
+                outcomes.fail_all(batch.indices, Failure(self._stop_reason))
+                return
+            assert kind == RETRY
             if attempt >= self._settings.max_attempts:
-                self._outcomes.fail_all(batch.indices, Failure(f"gave up after {attempt} attempts; last: {problem}"))
+                outcomes.fail_all(batch.indices, Failure(f"gave up after {attempt} attempts; last: {verdict.problem}"))
                 return
             delay = self._backoff.delay(attempt, response.retry_after if response is not None else None)
             if delay >= self._deadline.remaining():
-                self._outcomes.fail_all(batch.indices, Failure(f"no time left to retry; last: {problem}"))
+                outcomes.fail_all(batch.indices, Failure(f"no time left to retry; last: {verdict.problem}"))
                 return
             with self._lock:
-                self.retries += 1
+                self._stats.retries += 1
             self._stop.wait(delay)
 
     def _send(
-        self, endpoint: Endpoint, body: bytes, raw_size: int, events: int, timeout: float
-    ) -> tuple[Response | None, str]:
-        """The answer, or None and why there is none: no HTTP answer, or a 2xx that is not Mixpanel's."""
+        self, endpoint: Endpoint, body: bytes, raw_size: int, batch: Batch, timeout: float
+    ) -> tuple[Verdict, Response | None]:
+        """The destination's reading of the answer; a retry when no answer came."""
         started = time.perf_counter()
         try:
             response = self._sender.send(endpoint, body, timeout)
         except TransportError as exc:
-            self._count("timeout" if isinstance(exc, RequestTimeout) else "connection", raw_size, len(body), started)
-            return None, str(exc)
+            request_class = "timeout" if isinstance(exc, RequestTimeout) else "connection"
+            self._count(request_class, raw_size, len(body), started)
+            return Verdict(RETRY, problem=str(exc)), None
+        verdict = self._destination.read(response, batch)
         status = response.status
-        if 200 <= status < 300 and not _confirms(response.body, events):
-            # A proxy or a captive portal answering in Mixpanel's place: nothing says the events arrived.
-            self._count(UNCONFIRMED, raw_size, len(body), started)
-            return None, f"a {status} that is not Mixpanel's answer for {events} events: {_snippet(response.body)}"
         status_class = str(status) if status in (400, 401, 403, 413, 429) else f"{status // 100}xx"
-        self._count(status_class, raw_size, len(body), started)
-        return response, ""
+        self._count(verdict.request_class or status_class, raw_size, len(body), started)
+        return verdict, response
 
-    def _count(self, status_class: str, raw_size: int, gzip_size: int, started: float) -> None:
+    def _count(self, request_class: str, raw_size: int, gzip_size: int, started: float) -> None:
         with self._lock:
-            self.requests[status_class] += 1
-            self.bytes_raw += raw_size
-            self.bytes_gzip += gzip_size
-            self.latency_ms.append((time.perf_counter() - started) * 1000)
+            stats = self._stats
+            stats.requests[request_class] += 1
+            stats.bytes_raw += raw_size
+            stats.bytes_gzip += gzip_size
+            stats.latencies_ms.append((time.perf_counter() - started) * 1000)
 
     def _fresh_credentials(self, refused: Endpoint) -> bool:
         """After a 401: read the credentials again, once per invocation; True if there are new ones to try."""
@@ -191,9 +203,10 @@ class Delivery:
                 return False
             self._refreshed = True
             try:
-                fresh = self._refresh()
+                credentials = self._credentials.get(refresh=True, within=self._deadline.remaining())
             except ForwarderError:
                 return False
+            fresh = self._destination.endpoint(self._settings.api_url, credentials)
             if fresh == refused:
                 return False
             self._endpoint = fresh
@@ -205,86 +218,20 @@ class Delivery:
             self._stop_reason = f"{reason} (nothing more sent this invocation)"
             self._stop.set()
 
-    def _refuse(self, batch: Batch, position: int, failure: Failure) -> None:
+    def _refuse(self, batch: Batch, position: int, failure: Failure | None) -> None:
         """A permanent refusal: the event is parked as it was sent, so it is read back from the batch."""
+        assert failure is not None  # refuse_all and split verdicts carry their failure
         self._outcomes.fail(batch.indices[position], FailedEvent(failure, codec.loads(batch.body(position))))
 
-    def _too_large(self, batch: Batch, response: Response) -> None:
-        if len(batch) == 1:
-            self._refuse(batch, 0, Failure(f"too large for one request: {_snippet(response.body)}", "event", REFUSED))
-            return
-        for half in batch.split():
-            self._deliver(half)
-
-    def _strict_answer(self, batch: Batch, response: Response) -> None:
-        """400 in strict mode: the listed events are refused, the others of the request were imported."""
-        answer = _json(response.body)
-        entries = answer.get("failed_records") if isinstance(answer, dict) else None
-        if not isinstance(entries, list) or not entries:
-            error = answer.get("error") if isinstance(answer, dict) else None
-            failure = Failure(f"Mixpanel refused the request: {error or _snippet(response.body)}", "request", REFUSED)
-            for each in range(len(batch)):
-                self._refuse(batch, each, failure)
-            return
-        refused: dict[int, Failure] = {}
-        unmatched = False
-        by_insert_id: dict[str, int] | None = None
-        for entry in entries:
-            position = None
-            field = message = None
-            if isinstance(entry, dict):
-                index = entry.get("index")
-                if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(batch):
-                    position = index
-                field, message = entry.get("field"), entry.get("message")
-                insert_id = entry.get("$insert_id", entry.get("insert_id"))
-            else:
-                insert_id = entry
-            if position is None and isinstance(insert_id, str):
-                if by_insert_id is None:
-                    by_insert_id = self._insert_ids(batch)
-                position = by_insert_id.get(insert_id)
-            if position is None:
-                unmatched = True
-                continue
-            refused[position] = Failure(
-                str(message or "refused by Mixpanel in strict mode"),
-                str(field) if field else "event",
-                REFUSED,
-            )
+    def _partial(self, batch: Batch, verdict: Verdict) -> None:
         imported = []
         for position, index in enumerate(batch.indices):
-            refusal = refused.get(position)
+            refusal = verdict.refused.get(position)
             if refusal is not None:
                 self._refuse(batch, position, refusal)
-            elif unmatched:
+            elif verdict.unplaced:
                 # Mixpanel refused something we cannot place: resend the rest (dedup makes it safe).
                 self._outcomes.fail(index, FailedEvent(Failure("Mixpanel's 400 named a record that cannot be matched")))
             else:
                 imported.append(index)
         self._outcomes.imported(imported)
-
-    def _insert_ids(self, batch: Batch) -> dict[str, int]:
-        ids: dict[str, int] = {}
-        for position in range(len(batch)):
-            event = codec.loads(batch.body(position))
-            ids.setdefault(str(event["properties"].get("$insert_id")), position)
-        return ids
-
-
-def _confirms(body: bytes, events: int) -> bool:
-    """Mixpanel's 200 says how many events it imported (`{"code":200,"num_records_imported":N,"status":"OK"}`)."""
-    answer = _json(body)
-    imported = answer.get("num_records_imported") if isinstance(answer, dict) else None
-    return type(imported) is int and imported == events
-
-
-def _json(body: bytes) -> Any:
-    try:
-        return codec.loads(body)
-    except codec.JSONDecodeError:
-        return None  # proxies answer HTML: the caller falls back to the raw text
-
-
-def _snippet(body: bytes) -> str:
-    return body[:_SNIPPET].decode("utf-8", "replace").strip() or "(empty body)"

@@ -31,8 +31,25 @@ class RequestTimeout(TransportError):
     """No whole answer came within the request's time (a connect, a read, or the request as a whole)."""
 
 
-class ParkingError(ForwarderError):
-    """The dead-letter queue did not take a message."""
+class ConnectionFailed(TransportError):
+    """The connection was refused, reset or closed before an answer came."""
+
+
+class Invalid(ForwarderError):
+    """An event Mixpanel would refuse: `field` and `message` say why, like a strict-mode answer.
+
+    Both end up in logs and summaries: they name the field and the rule, and quote a value only through
+    `model.excerpt`, never whole (a payload can be megabytes, and personal data).
+    """
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+class Inexact(Invalid):
+    """A number read as a float may be an integer beyond 64 bits, rounded: read the item again exactly."""
 
 
 class InvocationError(ForwarderError):

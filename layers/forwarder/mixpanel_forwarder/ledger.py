@@ -11,9 +11,10 @@ import threading
 from collections import Counter
 from typing import Any
 
-from .model import DECODE, INVALID, REFUSED, Failure, State
+from .model import Failure, Stage, State
 
 _PENDING, _IMPORTED, _PARKED, _RETRY = (bytes([state]) for state in State)
+_PENDING_STATE = int(State.PENDING)
 
 
 class FailedEvent:
@@ -47,6 +48,13 @@ class Ledger:
         self.failed: dict[int, FailedEvent] = {}
         self.parking_attempted = False  # a dead-letter queue was asked to take the permanent failures
 
+    def enqueue(self, record: int) -> int:
+        """A new event of `record`, pending; its number."""
+        index = len(self.states)
+        self.record_of.append(record)
+        self.states.append(_PENDING_STATE)
+        return index
+
     def fail_record(self, record: int, failure: Failure) -> None:
         """The whole record failed before any event came out of it (it is not decodable)."""
         self.record_failures[record] = failure
@@ -75,6 +83,14 @@ class Ledger:
 
     def events_to_park(self) -> list[int]:
         return [i for i, failed in self.failed.items() if failed.failure.permanent and self.states[i] == State.PENDING]
+
+    def parked(self, records: list[int], events: list[int]) -> None:
+        """The dead-letter queue took these records and events (it was asked to take every permanent failure)."""
+        self.parking_attempted = True
+        for record in records:
+            self.record_states[record] = State.PARKED
+        for index in events:
+            self.states[index] = State.PARKED
 
     def records_to_park(self) -> list[int]:
         return [r for r, state in enumerate(self.record_states) if state is State.PENDING]
@@ -106,7 +122,7 @@ class Ledger:
             "records_parked": records[State.PARKED],
             "records_undecodable": sum(1 for failure in self.record_failures if failure is not None),
             "park_failures": 0,
-            **{"parked_" + stage: 0 for stage in (DECODE, INVALID, REFUSED)},
+            **{"parked_" + stage: 0 for stage in Stage},
         }
         # Parked by stage, and permanent failures that could not be parked (the dead-letter queue refused).
         outcomes: list[tuple[int | None, Failure | None]] = [

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .model import Inexact, Invalid, field_path
+from .errors import Inexact, Invalid
+from .model import field_path
 
 MAX_PROPERTIES = 254  # "fewer than 255"
 MAX_NESTED_KEYS = 254  # "< 255 keys"

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .model import DECODE, INVALID, REFUSED, SourceKind
+from .model import Stage
 
 if TYPE_CHECKING:
-    from .forwarder import Result
+    from .result import Result
 
 NAMESPACE = "MixpanelForwarder"
 SERVICE = "mixpanel-forwarder"  # the `service` dimension, as the logger names it
@@ -30,7 +30,11 @@ EVENTS_PARKED = "EventsParked"
 EVENTS_REPORTED = "EventsReportedForRetry"
 # Parked, by why: not decodable (whole records, or items inside one), invalid before sending, refused by
 # Mixpanel. EventsParked counts events; an undecodable record counts once in ParkedUndecodable.
-PARKED_BY_STAGE = {DECODE: "ParkedUndecodable", INVALID: "ParkedInvalid", REFUSED: "ParkedRefusedByMixpanel"}
+PARKED_BY_STAGE = {
+    Stage.DECODE: "ParkedUndecodable",
+    Stage.INVALID: "ParkedInvalid",
+    Stage.REFUSED: "ParkedRefusedByMixpanel",
+}
 PARK_FAILURES = "ParkingFailures"  # permanent failures the dead-letter queue did not take (reported instead)
 REQUESTS_PREFIX = "Requests"  # Requests2xx, Requests400, Requests401, Requests403, Requests413, Requests429, ...
 # Each request counts in one class. 2xxUnconfirmed: a 2xx that is not Mixpanel's answer for the events sent (a
@@ -48,14 +52,10 @@ metrics = Metrics(
 )
 
 
-def source_name(kind: SourceKind) -> str:
-    return "kinesis" if kind is SourceKind.KINESIS else "sqs"
-
-
 def publish(result: Result) -> None:
     """Adds the invocation's metrics; Powertools writes them when the handler returns."""
     metrics.clear_metrics()  # nothing is left from an earlier invocation, even where metrics are off (locally)
-    metrics.add_dimension(SOURCE_DIMENSION, source_name(result.kind))
+    metrics.add_dimension(SOURCE_DIMENSION, result.source)
     counts = result.counts()
     delivery = result.delivery
     values = {
@@ -66,21 +66,21 @@ def publish(result: Result) -> None:
         EVENTS_PARKED: counts["parked"],
         EVENTS_REPORTED: counts["retry"],
         PARK_FAILURES: counts["park_failures"],
-        RETRIES: delivery["retries"],
+        RETRIES: delivery.retries,
     }
     for stage, name in PARKED_BY_STAGE.items():
         values[name] = counts["parked_" + stage]
     for status_class in REQUEST_CLASSES:
-        values[REQUESTS_PREFIX + status_class] = delivery["requests"].get(status_class, 0)
+        values[REQUESTS_PREFIX + status_class] = delivery.requests.get(status_class, 0)
     for name, value in values.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    metrics.add_metric(name=BYTES_UNCOMPRESSED, unit=MetricUnit.Bytes, value=delivery["bytes_raw"])
-    metrics.add_metric(name=BYTES_COMPRESSED, unit=MetricUnit.Bytes, value=delivery["bytes_gzip"])
-    for latency in delivery["latencies_ms"]:
-        metrics.add_metric(name=MIXPANEL_LATENCY, unit=MetricUnit.Milliseconds, value=latency)
+    metrics.add_metric(name=BYTES_UNCOMPRESSED, unit=MetricUnit.Bytes, value=delivery.bytes_raw)
+    metrics.add_metric(name=BYTES_COMPRESSED, unit=MetricUnit.Bytes, value=delivery.bytes_gzip)
+    for latency in delivery.latencies_ms:
+        metrics.add_metric(name=MIXPANEL_LATENCY, unit=MetricUnit.Milliseconds, value=round(latency, 1))
 
 
-def invocation_failed(kind_name: str) -> None:
+def invocation_failed(source_name: str) -> None:
     metrics.clear_metrics()
-    metrics.add_dimension(SOURCE_DIMENSION, kind_name)
+    metrics.add_dimension(SOURCE_DIMENSION, source_name)
     metrics.add_metric(name=INVOCATION_ERRORS, unit=MetricUnit.Count, value=1)

@@ -88,23 +88,6 @@ class Item:
         return f"Item(key={self.key!r}, error={self.error!r})"  # never the payload
 
 
-class Invalid(Exception):
-    """An event Mixpanel would refuse: `field` and `message` say why, like a strict-mode answer.
-
-    Both end up in logs and summaries: they name the field and the rule, and quote a value only through
-    `excerpt`, never whole (a payload can be megabytes, and personal data).
-    """
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-        self.message = message
-
-
-class Inexact(Invalid):
-    """A number read as a float may be an integer beyond 64 bits, rounded: read the item again exactly."""
-
-
 EXCERPT_CHARS = 40
 
 
@@ -145,9 +128,13 @@ class State(enum.IntEnum):
     RETRY = 3
 
 
-# Why something is refused for good: it cannot be decoded, it fails validation before sending, or
-# Mixpanel refused it (strict-mode 400, or 413 for a single event). A failure without one is transient.
-DECODE, INVALID, REFUSED = "decode", "invalid", "refused"
+class Stage(enum.StrEnum):
+    """Why something is refused for good: it cannot be decoded, it fails validation before sending, or
+    Mixpanel refused it (strict-mode 400, or 413 for a single event). A failure without one is transient."""
+
+    DECODE = "decode"
+    INVALID = "invalid"
+    REFUSED = "refused"
 
 
 class Failure:
@@ -155,7 +142,7 @@ class Failure:
 
     __slots__ = ("field", "reason", "stage")
 
-    def __init__(self, reason: str, field: str | None = None, stage: str | None = None) -> None:
+    def __init__(self, reason: str, field: str | None = None, stage: Stage | None = None) -> None:
         self.reason = reason
         self.field = field
         self.stage = stage

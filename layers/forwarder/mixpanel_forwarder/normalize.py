@@ -7,9 +7,10 @@ import hashlib
 import re
 from typing import Any
 
+from .errors import Invalid
 from .limits import MAX_EVENT_BYTES as MAX_EVENT_BYTES  # re-exported: the forwarder checks encoded events
 from .limits import MAX_PROPERTIES, SCANNED, check_properties, nested_ok
-from .model import Invalid, Item, excerpt, key_name
+from .model import Item, excerpt, key_name
 from .timefmt import to_epoch_ms
 
 # Mixpanel refuses times before 1971-01-01 and more than an hour ahead of its clock.

@@ -53,11 +53,10 @@ class ReplayReport:
 class ReplaySource:
     """A parked document as a source record: a whole record is decoded again, an event is an item."""
 
+    NAME = "replay"
+
     def source_records(self, event: Any) -> tuple[SourceKind, list[SourceRecord]]:
         return SourceKind.SQS, [SourceRecord(f"p{i}", doc, doc.get("source", {})) for i, doc in enumerate(event)]
-
-    def item_for(self, record: SourceRecord, payload: dict[str, Any]) -> Item:
-        raise NotImplementedError("decode() always returns items")
 
     def decode(self, record: SourceRecord) -> list[Item]:
         document = record.raw
@@ -70,8 +69,8 @@ class ReplaySource:
             raise DecodeError("parked document holds neither an event nor a record")
         module = kinesis if raw.get("eventSource") == "aws:kinesis" or "kinesis" in raw else sqs
         _, [original] = module.source_records({"Records": [raw]})
-        decoded: list[Item] | dict[str, Any] = module.decode(original)
-        return [module.item_for(original, decoded)] if isinstance(decoded, dict) else decoded
+        items: list[Item] = module.decode(original)
+        return items
 
 
 def _parked_item(document: dict[str, Any]) -> Item:

@@ -8,9 +8,12 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from . import metrics as invocation_metrics
-from .forwarder import Forwarder, Result, Source
+from .deadline import LambdaContext
+from .forwarder import Forwarder
 from .log import logger
+from .result import Result
 from .settings import Settings
+from .sources import Source
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 TRACING_ENABLED = "TRACING_ENABLED"
@@ -33,13 +36,13 @@ def reset() -> None:
     _last_result = None
 
 
-def handle(source: Source, event: Any, context: Any) -> dict[str, Any]:
+def handle(source: Source, event: Any, context: LambdaContext | None) -> dict[str, Any]:
     global _last_result
     try:
         result = forwarder().forward(source, event, context)
     except Exception:
         # Nothing acknowledged: Lambda retries the whole batch. Counted, since alarms watch for it.
-        invocation_metrics.invocation_failed(getattr(source, "NAME", "unknown"))
+        invocation_metrics.invocation_failed(source.NAME)
         raise
     _last_result = result
     invocation_metrics.publish(result)

@@ -22,10 +22,20 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
 from urllib3.response import HTTPResponse
 
-from .credentials import Endpoint
-from .errors import RequestTimeout, TransportError
+from .errors import ConnectionFailed, RequestTimeout, TransportError
 
 USER_AGENT = "mixpanel-lambda-forwarder/0.1"
+
+
+class Endpoint(NamedTuple):
+    """Where and as whom one request is sent, and how its body is encoded (a destination builds it)."""
+
+    url: str
+    authorization: str
+    content_encoding: str | None = "gzip"
+
+    def __repr__(self) -> str:  # never show the credentials
+        return f"Endpoint(url={self.url!r})"
 
 
 class Response(NamedTuple):
@@ -36,8 +46,8 @@ class Response(NamedTuple):
 
 class Sender(Protocol):
     def send(self, endpoint: Endpoint, body: bytes, timeout: float) -> Response:
-        """POST one gzip-compressed JSON array within `timeout` seconds in all; raises TransportError when no
-        whole HTTP answer came in time (RequestTimeout when the time ran out)."""
+        """POST one encoded JSON array within `timeout` seconds in all; raises RequestTimeout when no whole
+        HTTP answer came in time, ConnectionFailed when the connection failed first."""
         ...
 
 
@@ -54,10 +64,11 @@ class Urllib3Sender:
         headers = {
             "Authorization": endpoint.authorization,
             "Content-Type": "application/json",
-            "Content-Encoding": "gzip",
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
         }
+        if endpoint.content_encoding:
+            headers["Content-Encoding"] = endpoint.content_encoding
         with _Watch(timeout) as watch:
             try:
                 answer = self._pool.request(
@@ -71,7 +82,7 @@ class Urllib3Sender:
             except urllib3.exceptions.HTTPError as exc:
                 if watch.expired:
                     raise RequestTimeout(f"no whole answer within {timeout:.3g} s ({type(exc).__name__})") from exc
-                error = RequestTimeout if _timed_out(exc) else TransportError
+                error: type[TransportError] = RequestTimeout if _timed_out(exc) else ConnectionFailed
                 raise error(f"{type(exc).__name__}: {exc}") from exc
         return Response(answer.status, answer.data, answer.headers.get("Retry-After"))
 

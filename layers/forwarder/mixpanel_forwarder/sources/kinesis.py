@@ -53,8 +53,7 @@ class KinesisRecord(SourceRecord):
         }
 
     def exact_items(self) -> list[Item]:
-        decoded = decode(self, codec.loads_exact)
-        return [item_for(self, decoded)] if isinstance(decoded, dict) else decoded
+        return decode(self, codec.loads_exact)
 
 
 def _shard(raw: dict[str, Any]) -> str | None:
@@ -71,8 +70,8 @@ def _arrival_ms(kinesis: dict[str, Any]) -> int | None:
     return round(arrival * 1000) if isinstance(arrival, int | float) and not isinstance(arrival, bool) else None
 
 
-def decode(record: SourceRecord, loads: Loads = codec.loads) -> list[Item] | dict[str, Any]:
-    """Items of the record's data; or, for the common case of one plain JSON event, the event itself."""
+def decode(record: SourceRecord, loads: Loads = codec.loads) -> list[Item]:
+    """The items of the record's data (most records are one plain JSON event: that case is made cheap)."""
     kinesis = record.raw.get("kinesis")
     if not isinstance(kinesis, dict) or record.identifier is None:
         raise DecodeError("Kinesis record has no kinesis.sequenceNumber")
@@ -86,7 +85,7 @@ def decode(record: SourceRecord, loads: Loads = codec.loads) -> list[Item] | dic
         except codec.JSONDecodeError:
             value = None  # NDJSON, or not JSON: the general path says which
         if type(value) is dict and "properties" in value and "event" in value:
-            return value
+            return [_LoneEvent(value, record)]
     key = _key(record)
     default_time_ms = _arrival_ms(kinesis)
     if kpl.is_aggregated(data):
@@ -105,9 +104,23 @@ def decode(record: SourceRecord, loads: Loads = codec.loads) -> list[Item] | dic
     return _decode_data(data, key, default_time_ms, loads)
 
 
-def item_for(record: SourceRecord, payload: dict[str, Any]) -> Item:
-    """The item for an event decode() returned bare: keyed like the general path keys a lone event."""
-    return Item(payload, f"{_key(record)}:0", _arrival_ms(record.raw["kinesis"]))
+class _LoneEvent(Item):
+    """The record's one event, keyed like decode_document keys a lone event; key and arrival time on demand."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, payload: Any, record: SourceRecord) -> None:
+        self.payload = payload
+        self.error = None
+        self._record = record
+
+    @property
+    def key(self) -> str:  # type: ignore[override]  # read-only: computed on demand
+        return f"{_key(self._record)}:0"
+
+    @property
+    def default_time_ms(self) -> int | None:  # type: ignore[override]  # read-only: computed on demand
+        return _arrival_ms(self._record.raw["kinesis"])
 
 
 def _decode_data(data: bytes, key: str, default_time_ms: int | None, loads: Loads) -> list[Item]:

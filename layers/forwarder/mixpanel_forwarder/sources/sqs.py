@@ -42,12 +42,11 @@ class SqsRecord(SourceRecord):
         return {"eventSourceARN": self.raw.get("eventSourceARN"), "messageId": self.identifier}
 
     def exact_items(self) -> list[Item]:
-        decoded = decode(self, codec.loads_exact)
-        return [item_for(self, decoded)] if isinstance(decoded, dict) else decoded
+        return decode(self, codec.loads_exact)
 
 
-def decode(record: SourceRecord, loads: Loads = codec.loads) -> list[Item] | dict[str, Any]:
-    """Items of the record's body; or, for the common case of one Mixpanel event, the event itself."""
+def decode(record: SourceRecord, loads: Loads = codec.loads) -> list[Item]:
+    """The items of the record's body (most bodies are one Mixpanel event: that case is made cheap)."""
     raw = record.raw
     body = raw.get("body")
     if type(body) is not str:
@@ -60,25 +59,24 @@ def decode(record: SourceRecord, loads: Loads = codec.loads) -> list[Item] | dic
     except codec.JSONDecodeError:  # NDJSON, or not JSON at all
         return decode_document(body, f"sqs:{message_id}", _sent_time_ms(raw), loads)
     if type(value) is dict and "properties" in value and "event" in value:
-        return value  # the forwarder's fast path; item_for() gives the general path what it needs
+        return [_LoneEvent(value, raw)]
     return decode_value(value, f"sqs:{message_id}", _sent_time_ms(raw), 0, loads)
 
 
-def item_for(record: SourceRecord, payload: dict[str, Any]) -> Item:
-    """The item for an event decode() returned bare: keyed like the general path keys a lone event."""
-    return _SqsItem(payload, f"sqs:{record.raw['messageId']}:0", record.raw)
-
-
-class _SqsItem(Item):
-    """An item whose envelope time is read only if the event has none (most have: that lookup is a cache miss)."""
+class _LoneEvent(Item):
+    """The one event of a body, keyed like decode_value keys a lone event. Its key and envelope time are
+    read only if needed: most events carry their own `$insert_id` and `time`, and the lookups cost."""
 
     __slots__ = ("_raw",)
 
-    def __init__(self, payload: Any, key: str, raw: dict[str, Any]) -> None:
+    def __init__(self, payload: Any, raw: dict[str, Any]) -> None:
         self.payload = payload
-        self.key = key
         self.error = None
         self._raw = raw
+
+    @property
+    def key(self) -> str:  # type: ignore[override]  # read-only: computed on demand
+        return f"sqs:{self._raw['messageId']}:0"
 
     @property
     def default_time_ms(self) -> int | None:  # type: ignore[override]  # read-only: computed on demand

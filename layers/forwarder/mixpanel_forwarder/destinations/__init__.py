@@ -1,0 +1,8 @@
+"""Where batches go: each Mixpanel endpoint behind one small interface (base.Destination)."""
+
+from __future__ import annotations
+
+from .base import Destination, Verdict
+from .imports import ImportDestination
+
+__all__ = ["Destination", "ImportDestination", "Verdict"]

@@ -1,0 +1,38 @@
+"""What is parked: every permanent failure of the invocation, as a document for the dead-letter queue, and
+the ledger told which ones the queue took (the rest stay pending and are reported)."""
+
+from __future__ import annotations
+
+from .deadletter import Parker
+from .deadline import Deadline
+from .ledger import Ledger
+from .model import SourceRecord
+from .parked import Parked
+
+
+def park(parker: Parker, records: list[SourceRecord], ledger: Ledger, deadline: Deadline) -> None:
+    record_indices = ledger.records_to_park()
+    event_indices = sorted(ledger.events_to_park())  # in decode order: events of one record side by side
+    if not record_indices and not event_indices:
+        return
+    parked = []
+    for r in record_indices:
+        failure = ledger.record_failures[r]
+        assert failure is not None  # only failed records are parked
+        parked.append(Parked(failure.as_dict(), records[r].origin, "record", records[r].raw))
+    for i in event_indices:
+        failed = ledger.failed[i]
+        record_index = ledger.record_of[i]
+        origin = dict(records[record_index].origin)
+        # The item key and envelope time let a replay derive the same $insert_id and time again.
+        if failed.key is not None:
+            origin["item"] = failed.key
+        if failed.default_time_ms is not None:
+            origin["defaultTimeMs"] = failed.default_time_ms
+        record = records[record_index].raw
+        parked.append(Parked(failed.failure.as_dict(), origin, "event", failed.payload, record, record_index))
+    stored = parker.park(parked, deadline.remaining)
+    ledger.parked(
+        [r for r, ok in zip(record_indices, stored, strict=False) if ok],
+        [i for i, ok in zip(event_indices, stored[len(record_indices) :], strict=True) if ok],
+    )
