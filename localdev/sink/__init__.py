@@ -5,7 +5,8 @@ Run it alone with `python -m localdev.sink [--port 8765] [--max-bytes N]`.
 
 Modules, one job each: `core` (MixpanelSink), `api` (routing and each request's flow), `rules` (what every
 endpoint shares: auth, bodies, placeholder ids), `imports` (/import's checks, dedup key and answers), `faults`,
-`ledger` (what was received), `answers`, `handler` and `server` (HTTP), `__main__` (the command line).
+`ledger` (what was received), `answers`, `codec` (JSON), `handler` and `server` (HTTP), `__main__` (the command
+line).
 """
 
 from __future__ import annotations

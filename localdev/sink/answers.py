@@ -4,29 +4,12 @@ Mixpanel's JSON error shape and a proxy's HTML error page. Every endpoint and fa
 from __future__ import annotations
 
 import dataclasses
-import json
-from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+from .codec import dumps
+
 JsonObject = dict[str, Any]
-
-
-def stdlib_dumps(value: Any) -> bytes:
-    """Compact JSON, as Mixpanel writes it; also how it stringifies a non-string id."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-loads: Callable[[bytes], Any]
-dumps: Callable[[Any], bytes]
-try:  # orjson is several times faster on 2000-event batches; the stdlib is enough without it
-    import orjson
-
-    loads = orjson.loads
-    dumps = orjson.dumps
-except ImportError:  # pragma: no cover - depends on the environment
-    loads = json.loads
-    dumps = stdlib_dumps
 
 _PROXY_HTML = "<html><head><title>{code} {reason}</title></head><body><h1>{code} {reason}</h1></body></html>\n"
 

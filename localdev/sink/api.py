@@ -7,7 +7,8 @@ import dataclasses
 from collections.abc import Callable
 
 from . import faults, imports
-from .answers import Answer, dumps, error, json_answer, too_large
+from .answers import Answer, error, json_answer, too_large
+from .codec import dumps
 from .faults import FaultScript
 from .ledger import Ledger, RequestLog
 from .rules import Account, Body, authorized, decode_body, param

@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 import re
 
-from .answers import Answer, JsonObject, json_answer, stdlib_dumps
+from .answers import Answer, JsonObject, json_answer
+from .codec import stdlib_dumps
 from .rules import is_placeholder
 
 _MIN_TIME_MS = 31_536_000_000  # 1971-01-01T00:00:00Z

@@ -11,7 +11,7 @@ import hmac
 import zlib
 from typing import Any
 
-from .answers import loads, stdlib_dumps
+from .codec import loads, stdlib_dumps
 
 # Mixpanel refuses these as $insert_id or distinct_id, compared case-insensitively.
 _PLACEHOLDERS = frozenset(
