@@ -1,0 +1,43 @@
+"""Factories for real-shaped Lambda invocation events (SQS, Kinesis, and the envelopes inside them), and the
+sample files in `events/` built from them. Everything is deterministic: same arguments, same bytes.
+
+Regenerate the samples with `python -m localdev.eventgen [--out events]`.
+
+Modules: `records` (SQS and Kinesis records and events), `payloads` (KPL aggregates, CloudWatch Logs documents,
+SNS and EventBridge envelopes), `mixpanel` (realistic events), `context` (a Lambda context), `samples` (the files
+in `events/`), `cli`, and `common` (the fixed account, ARNs, start time and ids they all derive from).
+"""
+
+from __future__ import annotations
+
+from .cli import main
+from .common import ACCOUNT_ID, FIFO_QUEUE_ARN, QUEUE_ARN, REGION, STREAM_ARN, TOPIC_ARN
+from .context import LambdaContext, lambda_context
+from .mixpanel import sample_event
+from .payloads import KPL_MAGIC, cloudwatch_logs_data, eventbridge_envelope, kpl_aggregate, sns_envelope
+from .records import kinesis_event, kinesis_record, sqs_event, sqs_record
+from .samples import samples_readme, write_samples
+
+__all__ = [
+    "ACCOUNT_ID",
+    "FIFO_QUEUE_ARN",
+    "KPL_MAGIC",
+    "QUEUE_ARN",
+    "REGION",
+    "STREAM_ARN",
+    "TOPIC_ARN",
+    "LambdaContext",
+    "cloudwatch_logs_data",
+    "eventbridge_envelope",
+    "kinesis_event",
+    "kinesis_record",
+    "kpl_aggregate",
+    "lambda_context",
+    "main",
+    "sample_event",
+    "samples_readme",
+    "sns_envelope",
+    "sqs_event",
+    "sqs_record",
+    "write_samples",
+]

@@ -1,0 +1,170 @@
+"""MixpanelSink, the sink's public face: start and stop it, read what it received, script its faults."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+from .answers import Drip, JsonObject
+from .api import Limits, MixpanelApi
+from .faults import Fault, FaultScript, Rates
+from .ledger import Ledger, RequestLog
+from .rules import Account
+from .server import LoopbackServer
+
+
+class MixpanelSink:
+    """A loopback stand-in for Mixpanel's /import: strict validation, dedup, limits and scripted faults.
+
+    Thread-safe: handlers run in daemon threads; the ledger and the fault script each guard their state.
+    """
+
+    def __init__(
+        self,
+        *,
+        username: str = "sink-user",
+        secret: str = "sink-secret",  # noqa: S107 - a local dummy
+        project_id: str = "4242",
+        token: str | None = "sink-token",  # noqa: S107 - a local dummy
+        max_events: int = 2000,
+        max_bytes: int = 2 * 1024 * 1024,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._account = Account(username, secret, project_id, token)
+        self._host = host
+        self._port = port
+        self._ledger = Ledger()
+        self._faults = FaultScript(max_bytes)
+        self._api = MixpanelApi(self._account, Limits(max_events, max_bytes), clock, self._ledger, self._faults)
+        self._server: LoopbackServer | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+
+    def start(self) -> MixpanelSink:
+        """Serve in a background thread. After stop() it may start again, on the same port."""
+        if self._server is not None:
+            raise RuntimeError("the sink is already running")
+        server = LoopbackServer(self._api, self._host, self._port)
+        self._port = server.port  # a restart keeps the URL the forwarder was given
+        self._server = server
+        server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close the socket and every open connection, and wake handlers that hang."""
+        if self._server is None:
+            return
+        self._server.stop()
+        self._server = None
+
+    def __enter__(self) -> MixpanelSink:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL, without a trailing slash or /import, as MIXPANEL_API_URL expects it."""
+        if self._server is None:
+            raise RuntimeError("the sink is not running: call start() first")
+        return f"http://{self._host}:{self._port}"
+
+    def env(self) -> dict[str, str]:
+        """The forwarder's environment variables pointing at this sink with service-account auth."""
+        return {
+            "MIXPANEL_API_URL": self.url,
+            "MIXPANEL_PROJECT_ID": self._account.project_id,
+            "MIXPANEL_SERVICE_ACCOUNT_USERNAME": self._account.username,
+            "MIXPANEL_SERVICE_ACCOUNT_SECRET": self._account.secret,
+        }
+
+    # --- what was received -----------------------------------------------------------------------------
+
+    @property
+    def events(self) -> list[JsonObject]:
+        """Imported events after dedup, in import order (a new list; the events themselves are shared)."""
+        return self._ledger.events
+
+    @property
+    def requests(self) -> list[RequestLog]:
+        """One entry per POST /import received, in the order they were answered."""
+        return self._ledger.requests
+
+    @property
+    def duplicates(self) -> int:
+        """Events received again with a dedup key already imported: counted as imported, not stored twice."""
+        return self._ledger.duplicates
+
+    def clear(self) -> None:
+        """Forget events, requests, duplicates and pending scripted faults (random fault rates stay set)."""
+        self._ledger.clear()
+        self._faults.clear()
+
+    def stats(self) -> JsonObject:
+        """The counters GET /stats answers with."""
+        return self._ledger.stats()
+
+    # --- faults ----------------------------------------------------------------------------------------
+
+    def fail_next(
+        self, status: int, count: int = 1, *, body: bytes | None = None, retry_after: str | None = None
+    ) -> None:
+        """Answer the next `count` imports with `status` (and `body`, `Retry-After` when given), importing nothing."""
+        if not 100 <= status <= 599:
+            raise ValueError(f"status must be an HTTP status code, got {status}")
+        self._faults.add(Fault("fail", status=status, body=body, retry_after=retry_after), count)
+
+    def hang_next(self, seconds: float, count: int = 1) -> None:
+        """Read the next `count` imports, then wait `seconds` (cut short by stop()) before answering 503."""
+        if seconds < 0:
+            raise ValueError(f"seconds must be >= 0, got {seconds}")
+        self._faults.add(Fault("hang", seconds=seconds), count)
+
+    def reset_next(self, count: int = 1) -> None:
+        """Read the next `count` imports, then reset the TCP connection without answering."""
+        self._faults.add(Fault("reset"), count)
+
+    def reject_next(self, count: int = 1) -> None:
+        """Refuse the first event of the next `count` authenticated, readable imports that carry events (400)."""
+        self._faults.add(Fault("reject"), count)
+
+    def drip_next(self, interval: float, count: int = 1, *, headers: bool = False) -> None:
+        """Import the next `count` requests as usual but send each answer one byte every `interval` seconds: the
+        body, or with `headers` the status line and headers too (stop() cuts it short)."""
+        if interval <= 0:
+            raise ValueError(f"interval must be > 0, got {interval}")
+        self._faults.add(Fault("drip", drip=Drip(interval, headers)), count)
+
+    def unconfirmed_next(self, count: int = 1, *, miscount: bool = False) -> None:
+        """Answer the next `count` imports 200 without importing: a captive portal's HTML page, or with `miscount`
+        Mixpanel's JSON with a num_records_imported that is not the number of events sent."""
+        self._faults.add(Fault("miscount" if miscount else "portal"), count)
+
+    def set_fault_rates(
+        self,
+        *,
+        seed: int,
+        rate_429: float = 0,
+        rate_5xx: float = 0,
+        rate_hang: float = 0,
+        hang_seconds: float = 1.0,
+        rate_reset: float = 0,
+        rate_413: float = 0,
+        rate_drip: float = 0,
+        drip_seconds: float = 0.5,
+        rate_unconfirmed: float = 0,
+    ) -> None:
+        """Fail imports at random, reproducibly for a given seed, when no scripted fault is pending. A drip drips
+        the body or the headers, an unconfirmed 200 is a portal's page or a miscount, each half the time."""
+        rates = (rate_429, rate_5xx, rate_hang, rate_reset, rate_413, rate_drip, rate_unconfirmed)
+        if any(not 0 <= rate <= 1 for rate in rates) or sum(rates) > 1 or drip_seconds <= 0:
+            raise ValueError(f"fault rates must each be within [0, 1] and add up to at most 1, got {rates}")
+        configured = Rates(random.Random(seed), *rates, hang_seconds, drip_seconds)
+        self._faults.set_rates(configured if sum(rates) > 0 else None)
