@@ -47,12 +47,15 @@ $(DEPLOY_STAMP): requirements-deploy.txt | $(STAMP)
 	@touch $(DEPLOY_STAMP)
 
 # Lints the template, builds it as `sam deploy` would ship it (into .aws-sam/), then tests the template's
-# settings and the built artifacts (REQUIRE_SAM_BUILD: a missing build fails instead of skipping).
+# settings (the evaluator, cfn.py, and test_template_*.py) and the built artifacts (REQUIRE_SAM_BUILD: a missing
+# build fails instead of skipping).
+TEMPLATE_TESTS := tests/integration/test_cfn.py $(wildcard tests/integration/test_template_*.py)
+
 validate: install $(DEPLOY_STAMP)
 	$(DEPLOY_BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint
 	$(SAM) build
-	REQUIRE_SAM_BUILD=1 $(BIN)/python -m pytest -q tests/integration/test_template.py tests/integration/test_sam_build.py
+	REQUIRE_SAM_BUILD=1 $(BIN)/python -m pytest -q $(TEMPLATE_TESTS) tests/integration/test_sam_build.py
 
 # Benchmark (bench/README.md): ours vs a naive forwarder vs npm mixpanel-import, on one noisy machine, medians.
 # Its own packages (the chart) go into .venv; mixpanel-import into bench/node_modules, pinned by

@@ -1,0 +1,81 @@
+"""What users choose: the parameters' defaults, ranges and allowed values, and the rules between them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.integration.cfn import references_to
+from tests.integration.template import (
+    PARAMETERS,
+    TEMPLATE,
+    condition_holds,
+    parameter_values,
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "default", "allowed"),
+    [
+        ("MixpanelRegion", "US", ["US", "EU", "IN"]),
+        ("KinesisStartingPosition", "LATEST", ["TRIM_HORIZON", "LATEST"]),
+        ("Architecture", "arm64", ["arm64", "x86_64"]),
+    ],
+)
+def test_choice_parameters_offer_the_documented_values(name: str, default: str, allowed: list[str]) -> None:
+    assert PARAMETERS[name]["Default"] == default
+    assert sorted(PARAMETERS[name]["AllowedValues"]) == sorted(allowed)
+
+
+@pytest.mark.parametrize(
+    ("name", "default", "low", "high"),
+    [
+        ("SqsBatchSize", 1000, 1, 10000),
+        ("SqsMaximumBatchingWindowInSeconds", 5, 0, 300),
+        ("SqsMaximumConcurrency", 5, 2, 1000),
+        ("KinesisBatchSize", 1000, 1, 10000),
+        ("KinesisParallelizationFactor", 1, 1, 10),
+        ("KinesisMaximumRetryAttempts", 10, 0, 10000),
+        ("KinesisMaximumRecordAgeInSeconds", 86400, 60, 604800),
+        ("FunctionMemory", 256, 128, 10240),
+    ],
+)
+def test_number_parameters_have_the_documented_default_and_range(name: str, default: int, low: int, high: int) -> None:
+    spec = PARAMETERS[name]
+    assert spec["Type"] == "Number"
+    assert spec["Default"] == default
+    assert (spec["MinValue"], spec["MaxValue"]) == (low, high)
+
+
+def test_function_timeout_defaults_to_a_minute() -> None:
+    assert PARAMETERS["FunctionTimeout"]["Default"] == 60
+    assert 60 in PARAMETERS["FunctionTimeout"]["AllowedValues"]
+    assert max(PARAMETERS["FunctionTimeout"]["AllowedValues"]) <= 900  # Lambda's limit
+
+
+def test_project_id_is_digits_only() -> None:
+    pattern = PARAMETERS["MixpanelProjectId"]["AllowedPattern"]
+
+    assert re.fullmatch(pattern, "2195193")
+    assert not re.fullmatch(pattern, "")
+    assert not re.fullmatch(pattern, "12a")
+
+
+def test_optional_sources_and_secret_default_to_created_or_absent() -> None:
+    defaults = parameter_values()
+
+    assert condition_holds("CreateSourceQueue", defaults)
+    assert not condition_holds("HasSourceStream", defaults)
+    assert condition_holds("CreateCredentialsSecret", defaults)
+    assert not condition_holds("CreateSourceQueue", parameter_values(SourceQueueArn="arn:aws:sqs:us-east-1:1:q"))
+    assert condition_holds("HasSourceStream", parameter_values(SourceStreamArn="arn:aws:kinesis:us-east-1:1:stream/s"))
+
+
+def test_default_sqs_batch_is_one_lambda_accepts() -> None:
+    defaults = parameter_values()
+
+    # A batch above 10 needs a batching window of at least one second.
+    assert defaults["SqsBatchSize"] <= 10 or defaults["SqsMaximumBatchingWindowInSeconds"] >= 1
+    rule = TEMPLATE["Rules"]["SqsLargeBatchesNeedAWindow"]
+    assert references_to(rule) >= {"SqsBatchSize", "SqsMaximumBatchingWindowInSeconds"}

@@ -1,0 +1,130 @@
+"""Least privilege: each function's own role may do only what the function needs, on what it uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from tests.integration.cfn import as_list, strings_in
+from tests.integration.template import (
+    FUNCTIONS,
+    KINESIS_FUNCTION,
+    ON_FAILURE_QUEUE_ARN,
+    RESOURCES,
+    SECRET_ARN_EXPRESSION,
+    SOURCE_QUEUE_ARN_EXPRESSION,
+    SQS_FUNCTION,
+    STREAM_ARN,
+    X_RAY_WRITE_ACTIONS,
+    chosen,
+    function_property,
+    parameter_values,
+    resources_of_type,
+    role_grants,
+    single_event,
+)
+
+PARKED_QUEUE_ARN = {"Fn::GetAtt": ["ParkedEventsQueue", "Arn"]}
+
+
+def policy_statements(params: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every IAM statement in the template that the parameters keep: roles' inline policies, standalone policies,
+    SAM Policies."""
+    for name, role in resources_of_type("AWS::IAM::Role").items():
+        for policy in chosen(role["Properties"].get("Policies", []), params):
+            for statement in chosen(policy["PolicyDocument"]["Statement"], params):
+                yield name, statement
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for name, policy in resources_of_type(kind).items():
+            for statement in chosen(policy["Properties"]["PolicyDocument"]["Statement"], params):
+                yield name, statement
+    for name in FUNCTIONS:
+        for policy in chosen(RESOURCES[name]["Properties"].get("Policies", []), params):
+            if isinstance(policy, dict) and "Statement" in policy:
+                for statement in chosen(policy["Statement"], params):
+                    yield name, statement
+
+
+@pytest.mark.parametrize("tracing", ["false", "true"])
+def test_no_policy_statement_uses_a_wildcard_resource_but_x_ray_writes_when_tracing(tracing: str) -> None:
+    # X-Ray's two write actions support no resource-level permissions: with tracing on, "*" is their only
+    # possible Resource. Nothing else may use a wildcard, and they only exist when tracing is on.
+    params = parameter_values(EnableTracing=tracing, SourceStreamArn=STREAM_ARN)
+    statements = list(policy_statements(params))
+
+    assert statements, "the template should declare its functions' permissions"
+    for owner, statement in statements:
+        assert "NotResource" not in statement, owner
+        assert "NotAction" not in statement, owner
+        actions = as_list(statement["Action"])
+        for action in actions:
+            assert "*" not in action, f"{owner}: wildcard action {action!r}"
+        wildcards = [
+            text for resource in as_list(statement["Resource"]) for text in strings_in(resource) if "*" in text
+        ]
+        if wildcards and tracing == "true" and sorted(actions) == X_RAY_WRITE_ACTIONS:
+            assert as_list(statement["Resource"]) == ["*"], owner
+            continue
+        assert wildcards == [], f"{owner} {statement.get('Sid')}: wildcard resource {wildcards!r}"
+
+
+def test_no_role_gets_managed_policies() -> None:
+    # AWS's managed execution roles (AWSLambdaSQSQueueExecutionRole, ...) grant their actions on "*".
+    for name, role in resources_of_type("AWS::IAM::Role").items():
+        assert "ManagedPolicyArns" not in role["Properties"], name
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_functions_use_their_own_role_so_sam_adds_no_wildcard_policies(function: str) -> None:
+    # Without a Role, SAM generates one with AWSLambdaBasicExecutionRole and the event source's managed policy.
+    properties = RESOURCES[function]["Properties"]
+
+    assert "Role" in properties
+    assert "Policies" not in properties
+
+
+def test_sqs_function_may_do_only_what_it_needs_on_what_it_uses() -> None:
+    grants = role_grants(SQS_FUNCTION)
+
+    assert grants == {
+        "logs:CreateLogStream": [{"Fn::GetAtt": ["SqsForwarderLogGroup", "Arn"]}],
+        "logs:PutLogEvents": [{"Fn::GetAtt": ["SqsForwarderLogGroup", "Arn"]}],
+        "sqs:ReceiveMessage": [SOURCE_QUEUE_ARN_EXPRESSION],
+        "sqs:DeleteMessage": [SOURCE_QUEUE_ARN_EXPRESSION],
+        "sqs:GetQueueAttributes": [SOURCE_QUEUE_ARN_EXPRESSION],
+        "sqs:ChangeMessageVisibility": [SOURCE_QUEUE_ARN_EXPRESSION],
+        "secretsmanager:GetSecretValue": [SECRET_ARN_EXPRESSION],
+        "sqs:SendMessage": [PARKED_QUEUE_ARN],
+    }
+    assert single_event(SQS_FUNCTION)["Properties"]["Queue"] == SOURCE_QUEUE_ARN_EXPRESSION
+    assert function_property(SQS_FUNCTION, "LoggingConfig") == {"LogGroup": {"Ref": "SqsForwarderLogGroup"}}
+
+
+def test_kinesis_function_may_do_only_what_it_needs_on_what_it_uses() -> None:
+    grants = role_grants(KINESIS_FUNCTION)
+    stream = {"Ref": "SourceStreamArn"}
+
+    assert grants == {
+        "logs:CreateLogStream": [{"Fn::GetAtt": ["KinesisForwarderLogGroup", "Arn"]}],
+        "logs:PutLogEvents": [{"Fn::GetAtt": ["KinesisForwarderLogGroup", "Arn"]}],
+        "kinesis:DescribeStream": [stream],
+        "kinesis:DescribeStreamSummary": [stream],
+        "kinesis:GetRecords": [stream],
+        "kinesis:GetShardIterator": [stream],
+        "kinesis:ListShards": [stream],
+        "secretsmanager:GetSecretValue": [SECRET_ARN_EXPRESSION],
+        "sqs:SendMessage": [PARKED_QUEUE_ARN, ON_FAILURE_QUEUE_ARN],
+    }
+    assert single_event(KINESIS_FUNCTION)["Properties"]["Stream"] == stream
+    assert function_property(KINESIS_FUNCTION, "LoggingConfig") == {"LogGroup": {"Ref": "KinesisForwarderLogGroup"}}
+
+
+@pytest.mark.parametrize("role", ["SqsForwarderRole", "KinesisForwarderRole"])
+def test_roles_can_be_assumed_by_lambda_only(role: str) -> None:
+    statements = RESOURCES[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+
+    assert statements == [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
