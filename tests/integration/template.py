@@ -19,10 +19,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from mixpanel_forwarder import metrics as invocation_metrics
-from mixpanel_forwarder.forwarder import Result
+from mixpanel_forwarder.delivery import DeliveryStats
 from mixpanel_forwarder.ledger import Ledger
 from mixpanel_forwarder.metrics import NAMESPACE
 from mixpanel_forwarder.model import SourceKind
+from mixpanel_forwarder.result import Result
 from mixpanel_forwarder.sources import kinesis, sqs
 from tests.integration.cfn import Template, as_list
 
@@ -112,11 +113,13 @@ def placeholder(name: str) -> str:
 def emitted_metrics() -> dict[str, list[dict[str, str]]]:
     """{metric name: [its dimension sets]}, read from the EMF documents the code itself writes: an invocation of
     each source kind, a failed invocation of each source, and each function's cold start (Powertools)."""
-    delivery = {"requests": {}, "retries": 0, "bytes_raw": 0, "bytes_gzip": 0, "latency_ms_max": 0.0}
+    delivery = DeliveryStats()
+    delivery.latencies_ms.append(1.0)
     documents: list[dict[str, Any]] = []
     try:
         for kind in SourceKind:
-            invocation_metrics.publish(Result(kind, 0, Ledger(0), {**delivery, "latencies_ms": [1.0]}, []))
+            source_name = kinesis.NAME if kind is SourceKind.KINESIS else sqs.NAME
+            invocation_metrics.publish(Result(source_name, kind, 0, Ledger(0), delivery, []))
             documents.append(invocation_metrics.metrics.serialize_metric_set())
         for source in (sqs, kinesis):
             invocation_metrics.invocation_failed(source.NAME)
