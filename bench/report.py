@@ -20,6 +20,15 @@ def _f(value: float, digits: int = 2) -> str:
     return f"{value:,.{digits}f}"
 
 
+def mix_text(data: dict[str, Any]) -> str:
+    """The data's mix (`DataStats.mix`, `.time_formats`) in a line; empty for results saved before it was kept."""
+    if "mix" not in data:
+        return ""
+    shapes = ", ".join(f"{name} {share:.0%}" for name, share in data["mix"].items())
+    times = ", ".join(f"{name} {share:.0%}" for name, share in data["time_formats"].items())
+    return f"events with {shapes}; time as {times}"
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -121,7 +130,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"Data: seeded, varied events ({data['events']:,} in the headline invocation): mean "
         f"{_f(data['mean_event_bytes'], 0)} bytes, {_f(data['mean_properties'], 1)} properties; gzip ratio "
         f"**{data['gzip_l1']:.1%}** at zlib level 1, **{data['gzip_l6']:.1%}** at level 6, "
-        f"{data['gzip_default']:.1%} with `gzip.compress()`'s default (level 9).",
+        f"{data['gzip_default']:.1%} with `gzip.compress()`'s default (level 9)."
+        + (f" Mix: {mix_text(data)}." if "mix" in data else ""),
         "",
         f"## CPU per event (µs, lower is better) — naive/ours on the headline: **{_f(ratio, 1)}×** "
         f"(target ≥ {TARGET_RATIO:g})",
