@@ -164,6 +164,7 @@ def run(config: Config) -> dict[str, Any]:
         f"  {stats.events} events, mean {stats.mean_event_bytes:.0f} B, {stats.mean_properties:.1f} properties; "
         f"gzip ratio {stats.gzip_l1:.1%} (L1), {stats.gzip_l6:.1%} (L6), {stats.gzip_default:.1%} (default)"
     )
+    _say(f"  {report.mix_text(asdict(stats))}")
     available = npm.available() if config.npm_events else "not run in quick mode"
     results: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -2,7 +2,9 @@
 
 Copies of a few templates compress to almost nothing and flatter every codec; these events vary like
 real traffic does (random ids, URLs, user agents, numbers), so they compress to ~20% at gzip level 6, as
-production events do (16–21%), and JSON and gzip cost what they cost on a real invocation.
+production events do (16–21%), and JSON and gzip cost what they cost on a real invocation. Their shape
+varies too (null values, lists, nested objects, string times, no `$insert_id`), so no one path of the
+forwarder is all that is measured.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import string
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from localdev import eventgen
@@ -77,6 +80,24 @@ _COUNTRIES = ("US", "GB", "DE", "FR", "CA", "AU", "IN", "BR", "JP", "NL", "ES", 
 _USERS = 600  # distinct users behind the events of one data set
 _PLANS = ("free", "starter", "growth", "business", "enterprise")
 _LIBS = (("web", "2.58.0"), ("web", "2.56.1"), ("iphone", "5.0.8"), ("android", "8.0.1"), ("python", "4.10.1"))
+_SCREEN_HEIGHTS = {  # width: height of the screens users have
+    390: 844,
+    393: 852,
+    412: 915,
+    414: 896,
+    768: 1024,
+    1280: 800,
+    1366: 768,
+    1440: 900,
+    1536: 864,
+    1920: 1080,
+    2560: 1440,
+}
+_DEVICE_MODELS = ("iPhone15,2", "iPhone16,1", "Pixel 8", "SM-S918B", "MacBookPro18,3", "iPad13,4", "")
+_CAMPAIGNS = ("black-friday", "spring-sale", "onboarding-3", "winback", "launch-v2", "weekly-digest", "retarget-eu")
+# Optional properties some producers send as null rather than leave out.
+_NULLABLE = ("coupon", "campaign_id", "error_code", "previous_plan", "search_query", "promo_code", "team_id")
+_EXPERIMENTS = ("checkout_v2", "pricing_page", "onboarding_flow", "search_ranking")
 
 
 def _user_agent(rng: random.Random) -> tuple[str, str, str, float, str]:
@@ -157,7 +178,7 @@ def _make_user(rng: random.Random) -> _User:
     lib, lib_version = rng.choice(_LIBS)
     device_id = _uuid(rng)
     distinct_id = f"{rng.getrandbits(48):012x}" if rng.random() < 0.6 else f"$device:{device_id}"
-    width = rng.choice((390, 393, 412, 414, 768, 1280, 1366, 1440, 1536, 1920, 2560))
+    width = rng.choice(tuple(_SCREEN_HEIGHTS))
     return _User(
         distinct_id,
         device_id,
@@ -173,25 +194,51 @@ def _make_user(rng: random.Random) -> _User:
     )
 
 
-def make_event(rng: random.Random, i: int, users: list[_User]) -> dict[str, Any]:
-    """One event of ~15 properties and ~500 bytes, as a browser or mobile SDK would send it.
+def _iso_time(rng: random.Random, seconds: int) -> str:
+    """ISO-8601 in UTC, as server-side producers write it: `Z` and milliseconds, or `+00:00` and whole seconds."""
+    moment = datetime.fromtimestamp(seconds, UTC)
+    if rng.random() < 0.75:
+        return f"{moment:%Y-%m-%dT%H:%M:%S}.{rng.randint(0, 999):03d}Z"
+    return moment.isoformat()
 
-    Users repeat across a batch (a few events per session), as in real traffic; everything else varies.
+
+def _time(rng: random.Random, seconds: int, lib: str) -> int | float | str:
+    """SDKs send seconds (web, as a float), milliseconds (mobile) or whole seconds (servers); some producers
+    send a string instead: ISO-8601 (8%) or the number's digits (4%), which the forwarder converts."""
+    kind = rng.random()
+    if kind < 0.08:
+        return _iso_time(rng, seconds)
+    if kind < 0.12:
+        return str(seconds * 1000 + rng.randint(0, 999)) if rng.random() < 0.5 else str(seconds)
+    if lib in ("iphone", "android"):
+        return seconds * 1000 + rng.randint(0, 999)
+    return round(seconds + rng.random(), 3) if lib == "web" else seconds
+
+
+def _numbers(rng: random.Random) -> tuple[str, list[int] | list[float]]:
+    """A list property of 3 to 12 numbers: integers, or floats with one decimal."""
+    n = rng.randint(3, 12)
+    kind = rng.randrange(3)
+    if kind == 0:
+        return "scores", [rng.randint(0, 100) for _ in range(n)]
+    if kind == 1:
+        return "ratings", [rng.randint(10, 50) / 10 for _ in range(n)]
+    return "durations_ms", [rng.randint(40, 5000) for _ in range(n)]
+
+
+def make_event(rng: random.Random, i: int, users: list[_User]) -> dict[str, Any]:
+    """One event of ~15 properties and ~550 bytes, as a browser, mobile SDK or server would send it.
+
+    Users repeat across a batch (a few events per session), as in real traffic; everything else varies,
+    shape included: times as numbers or strings, events without `$insert_id`, null values, lists of
+    numbers and objects nested two or three levels deep (Mixpanel takes three) appear at the rates below.
     """
     user = users[min(int(rng.expovariate(1 / (len(users) / 3))), len(users) - 1)]
     seconds = _T0_S - rng.randint(0, 86_400) + i // 10
-    # SDKs send seconds (web, as a float), milliseconds (mobile) or whole seconds (servers).
-    event_time: int | float = (
-        seconds * 1000 + rng.randint(0, 999)
-        if user.lib in ("iphone", "android")
-        else round(seconds + rng.random(), 3)
-        if user.lib == "web"
-        else seconds
-    )
     properties: dict[str, Any] = {
-        "time": event_time,
+        "time": _time(rng, seconds, user.lib),
         "distinct_id": user.distinct_id,
-        # mixpanel-js sends 16 base-36 characters; server-side producers often a UUID.
+        # mixpanel-js sends 16 base-36 characters; server-side producers often a UUID, or none (10%).
         "$insert_id": _base36(rng, 16) if rng.random() < 0.7 else _uuid(rng),
         "$device_id": user.device_id,
         "$browser": user.browser,
@@ -203,12 +250,36 @@ def make_event(rng: random.Random, i: int, users: list[_User]) -> dict[str, Any]
         "mp_lib": user.lib,
         "mp_country_code": user.country,
     }
-    if rng.random() < 0.6:
+    if properties["$referrer"] == "$direct":  # mixpanel-js sends no $referrer for direct traffic
+        del properties["$referrer"]
+    if rng.random() < 0.1:
+        del properties["$insert_id"]
+    if rng.random() < 0.2:  # the screen as a nested object instead (depth 3: device.screen.w)
+        del properties["$screen_width"]
+        screen = {"w": user.screen_width, "h": _SCREEN_HEIGHTS[user.screen_width], "dpr": rng.choice((1, 2, 2, 3))}
+        properties["device"] = {"model": rng.choice(_DEVICE_MODELS), "screen": screen}
+    if rng.random() < 0.45:
         properties["session_id"] = user.session_id
-    if rng.random() < 0.15:
+    if rng.random() < 0.1:
         properties["user_agent"] = user.user_agent
-    if rng.random() < 0.2:
+    if rng.random() < 0.15:
         properties["ip"] = f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    if rng.random() < 0.15:  # campaign attribution as an object (depth 2: utm.source)
+        properties["utm"] = {
+            "source": rng.choice(_UTM_SOURCES),
+            "medium": rng.choice(("cpc", "email", "social")),
+            "campaign": rng.choice(_CAMPAIGNS),
+        }
+    if rng.random() < 0.05:  # three levels of objects, the most Mixpanel takes
+        flags = {"new_ui": rng.random() < 0.5, "one_click": rng.random() < 0.5}
+        variant = {"variant": rng.choice("abc"), "flags": flags}
+        properties["experiments"] = {rng.choice(_EXPERIMENTS): variant}
+    if rng.random() < 0.15:
+        name, numbers = _numbers(rng)
+        properties[name] = numbers
+    if rng.random() < 0.2:  # optional properties sent as null rather than left out
+        for name in rng.sample(_NULLABLE, rng.randint(1, 2)):
+            properties[name] = None
     if rng.random() < 0.25:  # commerce events carry a small list of line items
         lines = [
             (rng.randint(1000, 99999), rng.randint(1, 4), rng.randint(199, 25000)) for _ in range(rng.randint(1, 3))
@@ -338,9 +409,52 @@ def ndjson(events: list[dict[str, Any]]) -> bytes:
     return "".join(compact(e) + "\n" for e in events).encode()
 
 
+def _depth(value: Any) -> int:
+    """How many levels of objects and lists a value nests (Mixpanel takes 3): 0 for a string or number."""
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def _time_format(value: Any) -> str:
+    if isinstance(value, str):
+        return "numeric string" if value.isdigit() else "ISO-8601"
+    if isinstance(value, float):
+        return "seconds (float)"
+    return "milliseconds" if value >= 100_000_000_000 else "seconds (int)"
+
+
+def _shapes(properties: dict[str, Any]) -> set[str]:
+    """The less common shapes one event's properties have."""
+    values = properties.values()
+    shapes = set()
+    if any(value is None for value in values):
+        shapes.add("null value")
+    lists = [value for value in values if isinstance(value, list)]
+    if any(all(type(item) in (int, float) for item in value) for value in lists):
+        shapes.add("list of numbers")
+    if any(any(isinstance(item, dict) for item in value) for value in lists):
+        shapes.add("list of objects")
+    depth = max((_depth(value) for value in values if isinstance(value, dict)), default=0)
+    if depth:
+        shapes.add("nested object")
+    if depth >= 3:
+        shapes.add("nesting depth 3")
+    if "$insert_id" not in properties:
+        shapes.add("no $insert_id")
+    return shapes
+
+
+_SHAPES = ("null value", "list of numbers", "list of objects", "nested object", "nesting depth 3", "no $insert_id")
+_TIME_FORMATS = ("seconds (int)", "seconds (float)", "milliseconds", "numeric string", "ISO-8601")
+
+
 @dataclass(frozen=True)
 class DataStats:
-    """How realistic the data is: event size, and how well it compresses (templated data compresses to ~5%)."""
+    """How realistic the data is: event size, how well it compresses (templated data compresses to ~5%), and
+    the share of events with each less common shape (`mix`) and each format of `time` (`time_formats`)."""
 
     events: int
     mean_event_bytes: float
@@ -348,11 +462,15 @@ class DataStats:
     gzip_l1: float
     gzip_l6: float
     gzip_default: float
+    mix: dict[str, float]
+    time_formats: dict[str, float]
 
 
 def data_stats(events: list[dict[str, Any]]) -> DataStats:
     body = ("[" + ",".join(compact(e) for e in events) + "]").encode()
     size = len(body)
+    shapes = [_shapes(e["properties"]) for e in events]
+    times = [_time_format(e["properties"]["time"]) for e in events]
     return DataStats(
         events=len(events),
         mean_event_bytes=size / len(events),
@@ -360,4 +478,6 @@ def data_stats(events: list[dict[str, Any]]) -> DataStats:
         gzip_l1=len(zlib.compress(body, 1)) / size,
         gzip_l6=len(zlib.compress(body, 6)) / size,
         gzip_default=len(gzip.compress(body)) / size,
+        mix={name: sum(name in one for one in shapes) / len(events) for name in _SHAPES},
+        time_formats={name: times.count(name) / len(events) for name in _TIME_FORMATS},
     )
