@@ -11,7 +11,7 @@ from .errors import Invalid
 from .limits import MAX_EVENT_BYTES as MAX_EVENT_BYTES  # re-exported: the forwarder checks encoded events
 from .limits import MAX_PROPERTIES, SCANNED, check_properties, nested_ok
 from .model import Item, excerpt, key_name
-from .timefmt import to_epoch_ms
+from .timefmt import MILLIS_THRESHOLD, to_epoch_ms
 
 # Mixpanel refuses times before 1971-01-01 and more than an hour ahead of its clock.
 EARLIEST_TIME_MS = 31_536_000_000
@@ -45,7 +45,6 @@ _is_insert_id = re.compile(r"[A-Za-z0-9-]{1,36}").fullmatch
 _LONGEST_INVALID_ID = max(map(len, INVALID_IDS))
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 _SHORT_PLACEHOLDER = max(len(value) for value in INVALID_IDS if value != _ZERO_UUID)
-_MILLIS_THRESHOLD = 100_000_000_000  # as in timefmt: below, seconds; above, milliseconds
 _MISSING = object()
 _NEAR_MAX_PROPERTIES = MAX_PROPERTIES - 3  # time, $insert_id and ip may be added
 
@@ -84,7 +83,7 @@ def normalize(item: Item, now_ms: int, exact: bool = False) -> dict[str, Any]:
 
     raw_time = properties.get("time")
     if type(raw_time) is int:
-        time_ms = raw_time if raw_time >= _MILLIS_THRESHOLD else raw_time * 1000
+        time_ms = raw_time if raw_time >= MILLIS_THRESHOLD else raw_time * 1000
     elif raw_time is None:
         if item.default_time_ms is None:
             raise Invalid("properties.time", "is missing and the source carries no timestamp")
@@ -165,7 +164,7 @@ def normalize_common(event: dict[str, Any], now_ms: int) -> dict[str, Any] | Non
         return None
     time_ms = properties.get("time")
     if type(time_ms) is int:
-        if time_ms < _MILLIS_THRESHOLD:
+        if time_ms < MILLIS_THRESHOLD:
             time_ms *= 1000
     elif type(time_ms) is float:  # web SDKs send fractional seconds
         time_ms = to_epoch_ms(time_ms)

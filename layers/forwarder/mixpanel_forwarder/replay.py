@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import codec
+from .deadletter import sqs_batches
 from .errors import DecodeError, ForwarderError
 from .forwarder import Forwarder
 from .model import Item, SourceKind, SourceRecord
@@ -198,8 +199,8 @@ def _replay_chunk(
 
 
 def _in_batches(receipts: list[str], call: Callable[[list[dict[str, str]]], Any]) -> None:
-    for start in range(0, len(receipts), RECEIVE_BATCH):
-        entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipts[start : start + RECEIVE_BATCH])]
+    for chunk in sqs_batches([len(receipt) for receipt in receipts]):
+        entries = [{"Id": str(n), "ReceiptHandle": receipts[i]} for n, i in enumerate(chunk)]
         answer = call(entries)
         failed = answer.get("Failed", []) if isinstance(answer, dict) else []
         if failed:

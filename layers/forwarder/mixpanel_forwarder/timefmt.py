@@ -7,7 +7,7 @@ from typing import Any
 
 # Below this a number is seconds, above it milliseconds: 1e11 seconds is the year 5138, and 1e11
 # milliseconds is 1973, before any event this forwarder will see (Mixpanel refuses pre-1971 times).
-_MILLIS_THRESHOLD = 100_000_000_000
+MILLIS_THRESHOLD = 100_000_000_000
 
 
 def to_epoch_ms(value: Any) -> int | None:
@@ -17,7 +17,7 @@ def to_epoch_ms(value: Any) -> int | None:
     if isinstance(value, int | float):
         if value != value or value in (float("inf"), float("-inf")):
             return None
-        return int(value) if abs(value) >= _MILLIS_THRESHOLD else round(value * 1000)
+        return int(value) if abs(value) >= MILLIS_THRESHOLD else round(value * 1000)
     if isinstance(value, str):
         text = value.strip()
         try:
