@@ -37,6 +37,13 @@ class DeliveryStats:
         self.bytes_gzip = 0
         self.latencies_ms: list[float] = []
 
+    def copy(self) -> DeliveryStats:
+        copied = DeliveryStats()
+        copied.requests = Counter(self.requests)
+        copied.retries, copied.bytes_raw, copied.bytes_gzip = self.retries, self.bytes_raw, self.bytes_gzip
+        copied.latencies_ms = list(self.latencies_ms)
+        return copied
+
     @property
     def latency_ms_max(self) -> float:
         return max(self.latencies_ms) if self.latencies_ms else 0.0
@@ -109,11 +116,7 @@ class Delivery:
                 future.cancel()  # one that has not started never will
                 self._ledger.fail_unsettled(batch.indices, failure)
         with self._lock:  # a request that outlived the invocation may still be counted: hand out a copy
-            stats = DeliveryStats()
-            stats.requests = Counter(self._stats.requests)
-            stats.retries, stats.bytes_raw = self._stats.retries, self._stats.bytes_raw
-            stats.bytes_gzip, stats.latencies_ms = self._stats.bytes_gzip, list(self._stats.latencies_ms)
-            return stats
+            return self._stats.copy()
 
     def _deliver(self, batch: Batch) -> None:
         payload = batch.payload()

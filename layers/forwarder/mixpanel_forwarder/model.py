@@ -91,6 +91,11 @@ class Item:
 EXCERPT_CHARS = 40
 
 
+def clip(text: str, limit: int) -> str:
+    """`text` if it is at most `limit` characters, else its start and an ellipsis, `limit` in all."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
     """A value as a reason may quote it: at most `limit` characters, clipped with an ellipsis."""
     kind = type(value)
@@ -103,15 +108,12 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
         text, clipped = str(value), False
     else:
         return f"a {kind.__name__}"  # never the repr of a container: that would be the payload
-    if clipped or len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text
+    return text[: limit - 1] + "…" if clipped else clip(text, limit)
 
 
 def key_name(key: Any) -> str:
     """A key as a field may name it, clipped like an excerpt (unquoted): keys come from the payload too."""
-    name = key if type(key) is str else str(key)
-    return name if len(name) <= EXCERPT_CHARS else name[: EXCERPT_CHARS - 1] + "…"
+    return clip(key if type(key) is str else str(key), EXCERPT_CHARS)
 
 
 def field_path(parent: str, key: Any) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from .delivery import DeliveryStats
 from .ledger import Ledger
-from .model import SourceKind
+from .model import SourceKind, clip
 
 _REASONS_IN_SUMMARY = 10
 _REASON_CHARACTERS = 200  # the summary line stays far below CloudWatch's 256 KB per log event
@@ -52,10 +52,7 @@ class Result:
             "records_reported": len(self.batch_item_failures),
             **self.delivery.summary(),
             "reasons": {
-                _clip(reason): count for reason, count in self.ledger.reasons().most_common(_REASONS_IN_SUMMARY)
+                clip(reason, _REASON_CHARACTERS): count
+                for reason, count in self.ledger.reasons().most_common(_REASONS_IN_SUMMARY)
             },
         }
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _REASON_CHARACTERS else text[: _REASON_CHARACTERS - 1] + "…"
