@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from mixpanel_forwarder.batching import Batch, Batcher
 
 
@@ -57,3 +60,62 @@ def test_empty_batch_is_an_empty_array() -> None:
 
     assert Batch().payload() == b"[]"
     assert Batch().size == 2
+
+
+def fill_in_runs(batcher: Batcher, bodies: list[bytes], runs: list[int]) -> list[Batch]:
+    """As the pipeline fills: runs of events offered whole, one by one where a run does not fit."""
+    batches: list[Batch] = []
+    start = 0
+    for length in runs:
+        indices = list(range(start, min(start + length, len(bodies))))
+        start += length
+        if not indices:
+            continue
+        added, full = batcher.add_run(indices, b"[" + b",".join(bodies[i] for i in indices) + b"]")
+        if not added:
+            assert full is None
+            full_ones = [b for i in indices if (b := batcher.add(i, bodies[i])) is not None]
+            batches += full_ones
+        elif full is not None:
+            batches.append(full)
+    last = batcher.flush()
+    return [*batches, last] if last is not None else batches
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 60), min_size=1, max_size=60),
+    st.lists(st.integers(1, 9), min_size=1, max_size=40),
+    st.integers(1, 7),
+    st.integers(8, 200),
+)
+def test_runs_cut_batches_where_one_by_one_would(sizes: list[int], runs: list[int], events: int, cap: int) -> None:
+    bodies = [b'"' + b"x" * size + b'"' for size in sizes]
+    runs = [*runs, len(bodies)]  # whatever the runs leave goes in one last run
+    one_by_one = fill(Batcher(events, cap), bodies)
+    in_runs = fill_in_runs(Batcher(events, cap), bodies, runs)
+    assert [b.indices for b in in_runs] == [b.indices for b in one_by_one]
+    assert [bytes(b.payload()) for b in in_runs] == [bytes(b.payload()) for b in one_by_one]
+
+
+def test_a_run_that_would_cross_a_batch_is_refused_untouched() -> None:
+    batcher = Batcher(max_events=3, max_bytes=10_000)
+    assert batcher.add_run([0, 1], b"[{},{}]") == (True, None)
+    assert batcher.room() == 1
+    assert batcher.add_run([2, 3], b"[{},{}]") == (False, None)
+    added, full = batcher.add_run([2], b"[{}]")
+    assert (added, full) == (True, None)
+    assert batcher.room() == 3  # full: the next event starts a new batch
+    added, full = batcher.add_run([3, 4], b"[[],[]]")
+    assert added
+    assert full is not None
+    assert full.indices == [0, 1, 2]
+    assert full.payload() == b"[{},{},{}]"
+
+
+def test_batch_body_reads_events_back_from_runs_and_single_adds() -> None:
+    batch = Batch()
+    batch.add_run([0, 1], b'[{"n":1},[2,3]]')
+    batch.add(2, b'{"s":"\\u00e9"}')
+    assert [batch.body(i) for i in range(3)] == [b'{"n":1}', b"[2,3]", '{"s":"é"}'.encode()]
+    assert json.loads(batch.payload()) == [{"n": 1}, [2, 3], {"s": "é"}]

@@ -56,7 +56,7 @@ def test_a_float_that_may_be_a_rounded_integer_is_not_taken_as_it_was_read(props
     read = codec.loads(text(**props))  # as the sources read it: the integer is now a float
     untouched = copy.deepcopy(read)
 
-    assert normalize_common(read, NOW_MS) is None
+    assert normalize_common(read, item(read), NOW_MS) is None
     assert read == untouched
     with pytest.raises(Inexact) as raised:
         normalize(item(read), NOW_MS)
@@ -65,7 +65,7 @@ def test_a_float_that_may_be_a_rounded_integer_is_not_taken_as_it_was_read(props
 
 def test_floats_below_two_to_the_63_take_the_common_path() -> None:
     read = codec.loads(text(price=9.2e18, ratio=-0.5, nested=[1.5e18]))
-    assert normalize_common(read, NOW_MS) is not None
+    assert normalize_common(read, item(read), NOW_MS) is not None
 
 
 @pytest.mark.parametrize("distinct_id", [BIG, -BIG, 2**53 + 1, 2**64 - 1, -(2**63)])

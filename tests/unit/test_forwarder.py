@@ -404,7 +404,9 @@ def test_an_event_the_codec_cannot_encode_is_refused_not_a_crash(monkeypatch: py
     real = codec.dumps
 
     def refuse_the_second(value: Any) -> bytes:
-        if isinstance(value, dict) and value.get("event") == "E2":
+        # Alone or in a run of events encoded together, as a real codec would.
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(each, dict) and each.get("event") == "E2" for each in values):
             raise ValueError("Out of range float values are not JSON compliant")  # as the stdlib says of NaN
         return real(value)
 
@@ -417,3 +419,70 @@ def test_an_event_the_codec_cannot_encode_is_refused_not_a_crash(monkeypatch: py
     assert reported(result) == []
     assert [m["event"]["event"] for m in parker.messages] == ["E2"]
     assert "cannot be encoded as JSON" in parker.messages[0]["reason"]
+
+
+def test_an_event_over_1_mib_is_parked_as_it_arrived_and_the_rest_of_its_run_imported() -> None:
+    sender = FakeSender()
+    parker = FakeParker()
+    big = event(2, blob="x" * (1024 * 1024))
+    result = run(sqs_invocation(event(1), big, event(3)), sender, parker)
+
+    assert reported(result) == []
+    assert [e["event"] for e in sender.sent_events] == ["E1", "E3"]
+    [parked] = parker.messages
+    assert parked["field"] == "event"
+    assert "over Mixpanel's 1 MiB per event" in parked["reason"]
+    assert parked["event"] == big  # its time as it arrived, no ip added
+
+
+def test_events_taken_in_runs_are_sent_as_normalized_one_by_one_in_order() -> None:
+    from mixpanel_forwarder.model import Item
+    from mixpanel_forwarder.normalize import normalize
+
+    bodies = []
+    for n in range(150):  # more than one run; common and general paths mixed
+        extra: dict[str, Any] = {"$insert_id": f"insert-id-{n:04d}"} if n % 3 else {}
+        if n % 5 == 0:
+            extra["time"] = "2025-11-24T16:00:00Z"
+        if n % 7 == 0:
+            extra["Plan"] = "pro"  # a flat event: its top-level fields move into properties
+            bodies.append({"event": f"E{n}", "distinct_id": f"u{n}", "ip": "203.0.113.9", "properties": extra})
+        else:
+            bodies.append(event(n, **extra))
+    sender = FakeSender()
+    result = run(sqs_invocation(*bodies), sender, batch_max_events=40)
+
+    assert reported(result) == []
+    assert sorted(len(request) for request in sender.requests) == [30, 40, 40, 40]  # sent concurrently
+    expected = [
+        normalize(Item(json.loads(json.dumps(body)), f"sqs:m{n}:0", 1_764_000_000_000), NOW * 1000)
+        for n, body in enumerate(bodies)
+    ]
+    assert sorted(sender.sent_events, key=lambda sent: int(sent["event"][1:])) == expected
+    assert all(request == sorted(request, key=lambda sent: int(sent["event"][1:])) for request in sender.requests)
+
+
+def test_a_run_over_1_mib_of_events_each_under_it_is_sent_whole() -> None:
+    sender = FakeSender()
+    bodies = [event(n, blob="y" * 30_000) for n in range(70)]  # ~2.1 MB: each run is checked event by event
+    result = run(sqs_invocation(*bodies), sender, batch_max_bytes=10 * 1024 * 1024)
+
+    assert reported(result) == []
+    assert [e["event"] for e in sender.sent_events] == [f"E{n}" for n in range(70)]
+    assert result.counts()["imported"] == 70
+
+
+def test_without_orjson_the_stdlib_codec_encodes_the_same_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mixpanel_forwarder import codec
+    from mixpanel_forwarder.normalize import derive_insert_id
+
+    monkeypatch.setattr(codec, "dumps", codec._stdlib_dumps)
+    monkeypatch.setattr(codec, "Fragment", codec._StdlibFragment)
+    sender = FakeSender()
+    no_distinct_id = {"event": "E2", "properties": {"time": 1_764_000_002}}  # the general path: a fragment
+    result = run(sqs_invocation(event(1), no_distinct_id, event(3)), sender)
+
+    assert reported(result) == []
+    assert [e["event"] for e in sender.sent_events] == ["E1", "E2", "E3"]
+    assert sender.sent_events[1]["properties"]["$insert_id"] == derive_insert_id("sqs:m1:0")
+    assert codec._stdlib_dumps([codec._StdlibFragment(b'{"a":1}'), {"b": 2}]) == b'[{"a":1},{"b":2}]'

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -156,7 +157,8 @@ def test_normalize_common_counts_properties_as_sent_with_ip(arriving: int, accep
     props.update({f"p{i}": i for i in range(arriving - len(props))})
     event = {"event": "A", "properties": props}
 
-    fast = normalize_common(copy.deepcopy(event), NOW_MS)
+    fast_input = copy.deepcopy(event)
+    fast = normalize_common(fast_input, item(fast_input), NOW_MS)
 
     assert (fast is not None) is accepted
     if accepted:
@@ -238,7 +240,13 @@ _events = st.fixed_dictionaries(
 )
 
 
-# Near the common case: the three properties it looks at are always there, mostly valid.
+_iso_times = st.builds(
+    lambda moment, zone: moment.isoformat() + zone,
+    st.datetimes(min_value=datetime(1969, 1, 1), max_value=datetime(2030, 1, 1)),
+    st.sampled_from(["", "Z", "+02:00", "-0500"]),
+)
+
+# Near the common case: the properties it looks at are mostly there, mostly valid.
 _common_events = st.fixed_dictionaries(
     {
         "event": st.one_of(st.text(min_size=1, max_size=6), st.just(" x"), st.just("")),
@@ -249,31 +257,42 @@ _common_events = st.fixed_dictionaries(
                     st.integers(0, 3 * NOW_MS),
                     st.floats(1_600_000_000, NOW_MS / 1000 + 3700),
                     st.floats(allow_nan=True, allow_infinity=True),
+                    st.integers(0, 3 * NOW_MS).map(str),
+                    st.floats(1_600_000_000, NOW_MS / 1000 + 3700).map(lambda seconds: f" {seconds} "),
+                    _iso_times,
+                    st.text(alphabet="0123456789-:TZ+. e", max_size=30),
+                    st.none(),
                 ),
-                "$insert_id": _ids,
                 "distinct_id": _ids,
             },
-            optional={"ip": st.just("203.0.113.1"), "nested": _values, "items": st.lists(_values, max_size=300)},
+            optional={
+                "$insert_id": _ids,  # missing: derived from the item's key
+                "ip": st.just("203.0.113.1"),
+                "nested": _values,
+                "items": st.lists(_values, max_size=300),
+            },
         ),
     }
 )
 
 
 @settings(max_examples=1000, deadline=None)
-@given(st.one_of(_events, _common_events))
-def test_normalize_common_agrees_with_normalize(event: dict[str, Any]) -> None:
+@given(st.one_of(_events, _common_events), st.sampled_from([None, NOW_MS - 5000]))
+def test_normalize_common_agrees_with_normalize(event: dict[str, Any], default_time_ms: int | None) -> None:
     original = copy.deepcopy(event)
-    fast = normalize_common(copy.deepcopy(event), NOW_MS)
+    fast_input = copy.deepcopy(event)
+    fast = normalize_common(fast_input, item(fast_input, "sqs:m:0", default_time_ms), NOW_MS)
     general_input = copy.deepcopy(event)
     try:
-        general: dict[str, Any] | None = normalize(item(general_input, key="sqs:m:0"), NOW_MS)
+        general: dict[str, Any] | None = normalize(item(general_input, "sqs:m:0", default_time_ms), NOW_MS)
     except Invalid:
         general = None
     if fast is not None:
         assert fast == general
+        assert list(fast["properties"]) == list(general["properties"])  # the same bytes are sent
     else:
         untouched = copy.deepcopy(original)
-        assert normalize_common(untouched, NOW_MS) is None
+        assert normalize_common(untouched, item(untouched, "sqs:m:0", default_time_ms), NOW_MS) is None
         assert untouched == original
 
 
@@ -281,7 +300,8 @@ def test_a_typical_event_takes_the_common_path_with_the_same_result() -> None:
     from localdev.eventgen import sample_event
 
     for i in range(20):
-        fast = normalize_common(sample_event(i), NOW_MS)
+        sample = sample_event(i)
+        fast = normalize_common(sample, item(sample), NOW_MS)
         assert fast is not None
         assert fast == normalize(item(sample_event(i)), NOW_MS)
         assert fast["properties"]["ip"] == 0

@@ -45,7 +45,20 @@ def loads_exact(data: bytes | bytearray | memoryview | str) -> Any:
     return _stdlib_loads(data, parse_constant=_no_constant)
 
 
+class _StdlibFragment:
+    """orjson.Fragment for the stdlib codec: JSON already encoded, written as it is."""
+
+    __slots__ = ("contents",)
+
+    def __init__(self, contents: bytes) -> None:
+        self.contents = contents
+
+
 def _stdlib_dumps(value: Any) -> bytes:
+    if type(value) is _StdlibFragment:
+        return value.contents
+    if type(value) is list and any(type(each) is _StdlibFragment for each in value):
+        return b"[" + b",".join(map(_stdlib_dumps, value)) + b"]"
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
@@ -53,9 +66,11 @@ def _stdlib_dumps(value: Any) -> bytes:
 loads: Callable[[bytes | bytearray | memoryview | str], Any] = orjson.loads if orjson is not None else _stdlib_loads
 # Compact UTF-8 JSON; raises TypeError or ValueError for what JSON cannot hold.
 dumps: Callable[[Any], bytes] = orjson.dumps if orjson is not None else _stdlib_dumps
+# JSON encoded already, that `dumps` writes as it is: alone, or as an item of a list it encodes.
+Fragment: Callable[[bytes], Any] = orjson.Fragment if orjson is not None else _StdlibFragment
 
 
-def gzip(data: bytes) -> bytes:
+def gzip(data: bytes | bytearray) -> bytes:
     if _fast_gzip is not None:
         return bytes(_fast_gzip.compress(data, compresslevel=GZIP_LEVEL))
     return _stdlib_gzip.compress(data, compresslevel=GZIP_LEVEL)

@@ -150,13 +150,14 @@ def normalize(item: Item, now_ms: int, exact: bool = False) -> dict[str, Any]:
     return {"event": name, "properties": properties}
 
 
-def normalize_common(event: dict[str, Any], now_ms: int) -> dict[str, Any] | None:
+def normalize_common(event: dict[str, Any], item: Item, now_ms: int) -> dict[str, Any] | None:
     """`normalize` for the common case in one step, or None to take the general path.
 
-    The common case: exactly `event` and `properties`, a numeric `time`, the event's own valid
-    `$insert_id` (longer than any placeholder) and a string `distinct_id` that is no placeholder. For
-    such an event the result is exactly what `normalize` returns (a property test holds the two
-    together); anything else, valid or not, returns None untouched, and `normalize` decides.
+    The common case: exactly `event` and `properties`; a `time` that is a number, a numeric or ISO-8601
+    string, or missing where the source has a timestamp; a valid `$insert_id` longer than any placeholder,
+    or none (one is derived); and a string `distinct_id` that is no placeholder. For such an event the
+    result is exactly what `normalize` returns (a property test holds the two together); anything else,
+    valid or not, returns None untouched, and `normalize` decides.
     """
     name = event.get("event")
     properties = event.get("properties")
@@ -166,8 +167,12 @@ def normalize_common(event: dict[str, Any], now_ms: int) -> dict[str, Any] | Non
     if type(time_ms) is int:
         if time_ms < MILLIS_THRESHOLD:
             time_ms *= 1000
-    elif type(time_ms) is float:  # web SDKs send fractional seconds
+    elif type(time_ms) is float or type(time_ms) is str:  # web SDKs send fractional seconds; pipelines text
         time_ms = to_epoch_ms(time_ms)
+        if time_ms is None:
+            return None
+    elif time_ms is None:
+        time_ms = item.default_time_ms
         if time_ms is None:
             return None
     else:
@@ -175,7 +180,7 @@ def normalize_common(event: dict[str, Any], now_ms: int) -> dict[str, Any] | Non
     if time_ms < EARLIEST_TIME_MS or time_ms > now_ms + FUTURE_SLACK_MS:
         return None
     insert_id = properties.get("$insert_id")
-    if (
+    if insert_id is not None and (
         type(insert_id) is not str
         or len(insert_id) <= _SHORT_PLACEHOLDER
         or insert_id == _ZERO_UUID
@@ -189,9 +194,11 @@ def normalize_common(event: dict[str, Any], now_ms: int) -> dict[str, Any] | Non
         or (len(distinct_id) <= _SHORT_PLACEHOLDER and distinct_id.lower() in INVALID_IDS)
     ):
         return None
-    # Counted as sent: time and $insert_id are there already, ip may be added.
-    if len(properties) >= MAX_PROPERTIES and len(properties) + ("ip" not in properties) > MAX_PROPERTIES:
-        return None
+    # Counted as sent, with what is added.
+    if len(properties) > _NEAR_MAX_PROPERTIES:
+        sent = len(properties) + ("time" not in properties) + ("$insert_id" not in properties)
+        if sent + ("ip" not in properties) > MAX_PROPERTIES:
+            return None
     for value in properties.values():
         # One set lookup for the common string or integer; type() again for the rest (cheaper than a
         # store for every value); -(2.0**63), 2.0**63 are MAYBE_ROUNDED as constants folded at compile time.
@@ -201,7 +208,10 @@ def normalize_common(event: dict[str, Any], now_ms: int) -> dict[str, Any] | Non
                     return None  # perhaps an integer beyond 64 bits, rounded by orjson
             elif not nested_ok(value):
                 return None
+    # Added in normalize's order, so that both send the same bytes.
     properties["time"] = time_ms
+    if insert_id is None:
+        properties["$insert_id"] = derive_insert_id(item.key)
     if "ip" not in properties:
         properties["ip"] = 0
     return event

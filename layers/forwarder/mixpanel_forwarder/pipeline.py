@@ -2,12 +2,15 @@
 
 This runs once per event and is most of the forwarder's CPU: names are bound locally, and the common event
 (`normalize_common`) takes one step; anything else takes the general path (`normalize`), which says why it
-refuses an event. Batches go out as soon as they fill, so encoding the next overlaps sending the last.
+refuses an event. Checked events are encoded in runs of up to `RUN` (one encoder call for many events),
+and batches go out as soon as they fill, so encoding the next overlaps sending the last.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from . import codec
 from .batching import Batch, Batcher
@@ -16,6 +19,10 @@ from .ledger import FailedEvent, Ledger
 from .model import Failure, Item, SourceRecord, Stage
 from .normalize import MAX_EVENT_BYTES, normalize, normalize_common
 from .sources import Source
+
+# Events encoded together: enough to make the encoder's per-call cost vanish, few enough that their dicts
+# are still in the CPU's cache when encoded, and that a run over 1 MiB (each event is then checked alone) is rare.
+RUN = 64
 
 
 def encode_records(
@@ -26,7 +33,9 @@ def encode_records(
     submit: Callable[[Batch], None],
     now_ms: int,
 ) -> None:
-    add_to_batch, decode, dumps, enqueue = batcher.add, source.decode, codec.dumps, ledger.enqueue
+    decode, enqueue, fragment = source.decode, ledger.enqueue, codec.Fragment
+    run = _Run(batcher, submit, partial(_general_again, source, records, ledger, now_ms))
+    add_event, add_index, events, limit = run.events.append, run.indices.append, run.events, run.limit
     for record_index, record in enumerate(records):
         try:
             items = decode(record)
@@ -37,25 +46,82 @@ def encode_records(
             index = enqueue(record_index)
             payload = item.payload
             # The common event in one step; None (untouched) for anything else, valid or not.
-            event = normalize_common(payload, now_ms) if type(payload) is dict else None
-            if event is not None:
-                try:
-                    body: bytes | None = dumps(event)
-                except (TypeError, ValueError):  # e.g. NaN under the stdlib codec: the general path says why
-                    body = None
-                if body is not None and len(body) < MAX_EVENT_BYTES:
-                    full = add_to_batch(index, body)
-                    if full is not None:
-                        submit(full)
+            event: Any = normalize_common(payload, item, now_ms) if type(payload) is dict else None
+            if event is None:
+                body = _general(record, item, index, ledger, now_ms)
+                if body is None:
                     continue
-            body = _general(record, item, index, ledger, now_ms)
-            if body is not None:
-                full = add_to_batch(index, body)
-                if full is not None:
-                    submit(full)
+                event = fragment(body)  # checked and encoded already: the run copies it as it is
+            add_event(event)
+            add_index(index)
+            if len(events) >= limit:
+                run.encode()
+                limit = run.limit
+    run.encode()
     last = batcher.flush()
     if last is not None:
         submit(last)
+
+
+class _Run:
+    """Checked events waiting to be encoded together, and what encoding them needs."""
+
+    def __init__(self, batcher: Batcher, submit: Callable[[Batch], None], general: Callable[[int], bytes | None]):
+        self._batcher, self._submit, self._general = batcher, submit, general
+        self.events: list[Any] = []
+        self.indices: list[int] = []
+        self.limit = min(RUN, batcher.room())  # a run never spans two batches
+
+    def encode(self) -> None:
+        """Encodes the waiting events into the batcher (the lists are emptied in place), submitting full batches."""
+        events, indices = self.events, self.indices
+        if not events:
+            return
+        try:
+            array: bytes | None = codec.dumps(events)
+        except (TypeError, ValueError):  # e.g. NaN under the stdlib codec: each event alone says which
+            array = None
+        if array is not None and len(array) < MAX_EVENT_BYTES:  # then no event of the run is over 1 MiB
+            added, full = self._batcher.add_run(indices, array)
+            if added:
+                if full is not None:
+                    self._submit(full)
+                events.clear()
+                indices.clear()
+                self.limit = min(RUN, self._batcher.room())
+                return
+        for index, event in zip(indices, events, strict=True):
+            body = self._one(index, event)
+            if body is not None:
+                full = self._batcher.add(index, body)
+                if full is not None:
+                    self._submit(full)
+        events.clear()
+        indices.clear()
+        self.limit = min(RUN, self._batcher.room())
+
+    def _one(self, index: int, event: Any) -> bytes | None:
+        """One event of a run that could not be taken whole: its JSON (a fragment's own), or None after failing it."""
+        try:
+            body: bytes | None = codec.dumps(event)
+        except (TypeError, ValueError):
+            body = None
+        if body is not None and len(body) < MAX_EVENT_BYTES:
+            return body
+        return self._general(index)
+
+
+def _general_again(
+    source: Source, records: list[SourceRecord], ledger: Ledger, now_ms: int, index: int
+) -> bytes | None:
+    """`_general` for an event of a run, on its item as it arrived (normalizing changed the run's copy).
+
+    The items of a record have consecutive event numbers, so the record decoded again finds it.
+    """
+    record_index = ledger.record_of[index]
+    record = records[record_index]
+    item = source.decode(record)[index - ledger.record_of.index(record_index)]
+    return _general(record, item, index, ledger, now_ms)
 
 
 def _general(record: SourceRecord, item: Item, index: int, ledger: Ledger, now_ms: int) -> bytes | None:

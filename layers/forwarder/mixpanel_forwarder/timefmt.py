@@ -20,6 +20,8 @@ def to_epoch_ms(value: Any) -> int | None:
         return int(value) if abs(value) >= MILLIS_THRESHOLD else round(value * 1000)
     if isinstance(value, str):
         text = value.strip()
+        if len(text) >= 10 and text[4] == "-" and text[:4].isdigit():
+            return iso_to_ms(text)  # a date: float() would refuse it, and a raised error costs more than this test
         try:
             return to_epoch_ms(float(text)) if text else None
         except ValueError:
