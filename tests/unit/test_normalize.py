@@ -33,8 +33,17 @@ def item(payload: Any, key: str = "sqs:m1:0", default_time_ms: int | None = None
         ("2025-11-24T16:00:00", 1_764_000_000_000),  # naive is UTC
         ("2025-11-24T16:00:00.123Z", 1_764_000_000_123),
         ("yesterday", None),
+        ("2025-13-45", None),  # looks like a date, is none
+        ("1234-5", None),
+        (" 1764000000.5 ", 1_764_000_000_500),
+        (-1_764_000_000, -1_764_000_000_000),
+        (1_764_000_000_123.7, 1_764_000_000_123),
+        (10**30, 10**30),
         (True, None),
         (float("nan"), None),
+        (float("inf"), None),
+        (float("-inf"), None),
+        ("inf", None),
         (None, None),
         ([1], None),
     ],
