@@ -16,7 +16,8 @@ def to_epoch_ms(value: Any) -> int | None:
     kind = type(value)
     if kind is float or kind is int:  # first, by exact type: most times are numbers, and isinstance costs
         if -MILLIS_THRESHOLD < value < MILLIS_THRESHOLD:
-            return round(value * 1000)
+            milliseconds: int = round(value * 1000)
+            return milliseconds
         if value != value or value in _INFINITIES:
             return None
         return int(value)
