@@ -12,12 +12,12 @@ from .errors import InvocationError
 from .model import SourceKind, SourceRecord
 
 
-def batch_item_failures(kind: SourceKind, records: list[SourceRecord], failed: list[bool]) -> list[dict[str, str]]:
+def batch_item_failures(kind: SourceKind, records: list[SourceRecord], failed: list[int]) -> list[dict[str, str]]:
+    """`failed`: the numbers of the records to retry, ascending (`Ledger.records_to_retry`)."""
     if kind is SourceKind.SQS_FIFO:
-        first = next((i for i, flag in enumerate(failed) if flag), len(records))
-        reported = records[first:]
+        reported = records[failed[0] :] if failed else []
     else:
-        reported = [record for record, flag in zip(records, failed, strict=True) if flag]
+        reported = [records[record] for record in failed]
     identifiers: list[str] = []
     seen: set[str] = set()
     for record in reported:

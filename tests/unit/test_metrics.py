@@ -1,0 +1,118 @@
+"""The invocation's metrics as publish leaves them for Powertools to write: every name, unit and value, and the
+same EMF document as Powertools' own add_metric would give for them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from mixpanel_forwarder import metrics as invocation_metrics
+from mixpanel_forwarder.delivery import DeliveryStats
+from mixpanel_forwarder.ledger import FailedEvent, Ledger
+from mixpanel_forwarder.model import Failure, SourceKind, Stage
+from mixpanel_forwarder.result import Result
+
+metrics = invocation_metrics.metrics
+
+
+@pytest.fixture(autouse=True)
+def no_metrics_left() -> Iterator[None]:
+    yield
+    metrics.clear_metrics()
+
+
+def result(latencies: int = 2) -> Result:
+    """An invocation where every count differs, so that a value under the wrong name shows."""
+    ledger = Ledger(6)
+    for record in range(5):
+        ledger.imported([ledger.enqueue(record) for _ in range(record + 1)])  # 15 events
+    ledger.fail_record(5, Failure("not JSON", "record", Stage.DECODE))
+    ledger.fail(0, FailedEvent(Failure("bad", "event", Stage.INVALID)))
+    ledger.fail(1, FailedEvent(Failure("refused", "properties.time", Stage.REFUSED)))
+    ledger.fail(2, FailedEvent(Failure("refused", "properties.time", Stage.REFUSED)))
+    ledger.fail(3, FailedEvent(Failure("503")))
+    ledger.parked([5], [0, 1])
+    ledger.settle()
+    delivery = DeliveryStats()
+    delivery.requests.update({"2xx": 7, "400": 2, "429": 3, "5xx": 4, "timeout": 5, "connection": 6})
+    delivery.retries, delivery.bytes_raw, delivery.bytes_gzip = 8, 12_345, 2_345
+    delivery.latencies_ms.extend(10.0 + n + 0.04 for n in range(latencies))
+    failures = [{"itemIdentifier": f"m{r}"} for r in (0, 1, 2)]
+    return Result("kinesis", SourceKind.KINESIS, 6, ledger, delivery, failures)
+
+
+def document() -> dict[str, Any]:
+    emf: dict[str, Any] = dict(metrics.serialize_metric_set())
+    del emf["_aws"]["Timestamp"]  # the time it was written
+    return emf
+
+
+def test_every_metric_has_its_name_unit_and_value() -> None:
+    invocation_metrics.publish(result())
+
+    emf = document()
+    [directive] = emf["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == invocation_metrics.NAMESPACE
+    assert directive["Dimensions"] == [["Source", "service"]]
+    assert (emf["Source"], emf["service"]) == ("kinesis", invocation_metrics.SERVICE)
+    units = {metric["Name"]: metric["Unit"] for metric in directive["Metrics"]}
+    values = {name: emf[name] for name in units}
+    assert values == {
+        "RecordsReceived": [6.0],
+        "RecordsReported": [3.0],
+        "EventsDecoded": [15.0],
+        "EventsImported": [11.0],
+        "EventsParked": [2.0],
+        "EventsReportedForRetry": [2.0],
+        "ParkingFailures": [1.0],
+        "Retries": [8.0],
+        "ParkedUndecodable": [1.0],
+        "ParkedInvalid": [1.0],
+        "ParkedRefusedByMixpanel": [1.0],
+        "Requests2xx": [7.0],
+        "Requests2xxUnconfirmed": [0.0],
+        "Requests400": [2.0],
+        "Requests401": [0.0],
+        "Requests403": [0.0],
+        "Requests413": [0.0],
+        "Requests429": [3.0],
+        "Requests4xx": [0.0],
+        "Requests5xx": [4.0],
+        "Requeststimeout": [5.0],
+        "Requestsconnection": [6.0],
+        "BytesUncompressed": [12_345.0],
+        "BytesCompressed": [2_345.0],
+        "MixpanelLatency": [10.0, 11.0],
+    }
+    assert units == {name: "Count" for name in values} | {
+        "BytesUncompressed": "Bytes",
+        "BytesCompressed": "Bytes",
+        "MixpanelLatency": "Milliseconds",
+    }
+
+
+def test_the_document_is_the_one_powertools_add_metric_gives_for_the_same_metrics() -> None:
+    invocation_metrics.publish(result())
+    published = document()
+    [directive] = published["_aws"]["CloudWatchMetrics"]
+
+    metrics.clear_metrics()
+    metrics.add_dimension(invocation_metrics.SOURCE_DIMENSION, "kinesis")
+    for metric in directive["Metrics"]:
+        for value in published[metric["Name"]]:
+            metrics.add_metric(name=metric["Name"], unit=metric["Unit"], value=value)
+
+    assert document() == published
+
+
+def test_over_100_latencies_are_written_as_powertools_writes_them(capsys: pytest.CaptureFixture[str]) -> None:
+    invocation_metrics.publish(result(latencies=150))
+
+    [early] = capsys.readouterr().out.splitlines()  # Powertools writes a document early at 100 values of one metric
+    assert json.loads(early)["RecordsReceived"] == [6.0]
+    assert len(json.loads(early)["MixpanelLatency"]) == 100
+    assert list(metrics.provider.metric_set) == ["MixpanelLatency"]
+    assert len(metrics.provider.metric_set["MixpanelLatency"]["Value"]) == 50
