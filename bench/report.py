@@ -12,8 +12,23 @@ from typing import Any
 
 IMPLEMENTATIONS = ("ours", "floor", "naive")
 COLORS = {"ours": "#2b6cb0", "floor": "#9ac1e6", "naive": "#c05621", "mixpanel-import": "#6b8e23"}
-TARGET_RATIO = 8.0
+# The targets decided in DEVELOPERS.md: relative to the codec floor, measured in the same run (issue 5's 8x
+# the naive forwarder is below what the codecs alone cost on realistic events).
+TARGET_FLOOR_RATIO = 1.25  # ours/floor at most
+TARGET_NAIVE_RATIO = 4.0  # naive/ours at least
 TARGET_COLD_RATIO = 1.5
+
+
+def ours_floor(shape: dict[str, Any]) -> float:
+    """Median of each round's ours/floor (results saved before it was kept: the ratio of the medians)."""
+    if "ratio_ours_floor" in shape:
+        return float(shape["ratio_ours_floor"])
+    medians = shape["medians"]
+    return float(medians["ours"]["cpu_us"] / medians["floor"]["cpu_us"])
+
+
+def targets_met(headline: dict[str, Any]) -> bool:
+    return ours_floor(headline) <= TARGET_FLOOR_RATIO and headline["ratio_naive_ours"] >= TARGET_NAIVE_RATIO
 
 
 def _f(value: float, digits: int = 2) -> str:
@@ -48,6 +63,7 @@ def _cpu_table(results: dict[str, Any]) -> str:
                 f"**{_f(m['ours']['cpu_us'])}**",
                 _f(m["floor"]["cpu_us"]),
                 _f(m["naive"]["cpu_us"]),
+                f"**{_f(ours_floor(shape))}×**",
                 f"**{_f(shape['ratio_naive_ours'], 1)}×**",
                 _f(m["ours"]["wall_us"]),
                 _f(m["naive"]["wall_us"]),
@@ -61,6 +77,7 @@ def _cpu_table(results: dict[str, Any]) -> str:
         "ours",
         "floor",
         "naive",
+        "ours/floor",
         "naive/ours",
         "ours wall",
         "naive wall",
@@ -120,6 +137,7 @@ def markdown(results: dict[str, Any]) -> str:
     headline = next(s for s in results["shapes"] if s["name"] == results["headline"])
     cold = results["coldstart"]
     ratio = headline["ratio_naive_ours"]
+    floor_ratio = ours_floor(headline)
     parts = [
         f"# Forwarder benchmark — {results['date']}",
         "",
@@ -136,8 +154,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"{data['gzip_default']:.1%} with `gzip.compress()`'s default (level 9)."
         + (f" Mix: {mix_text(data)}." if "mix" in data else ""),
         "",
-        f"## CPU per event (µs, lower is better) — naive/ours on the headline: **{_f(ratio, 1)}×** "
-        f"(target ≥ {TARGET_RATIO:g})",
+        f"## CPU per event (µs, lower is better) — on the headline, ours/floor **{_f(floor_ratio)}×** "
+        f"(target ≤ {TARGET_FLOOR_RATIO:g}), naive/ours **{_f(ratio, 1)}×** (target ≥ {TARGET_NAIVE_RATIO:g})",
         "",
         _cpu_table(results),
         "",
@@ -147,7 +165,8 @@ def markdown(results: dict[str, Any]) -> str:
         "which Mixpanel requires.",
         "- **floor**: the naive loop on ours' codecs (orjson, ISA-L gzip level 1): ours − floor is what validation, "
         "the rest of normalization and failure accounting cost.",
-        "- naive/ours is the median of each round's ratio; wall is per event too, and includes waiting for the sink.",
+        "- ours/floor and naive/ours are medians of each round's ratio; wall is per event too, and includes waiting "
+        "for the sink.",
         "",
         "## Against npm `mixpanel-import`",
         "",
@@ -226,7 +245,8 @@ def chart(results: dict[str, Any], path: Path) -> str | None:
     headline = next(s for s in shapes if s["name"] == results["headline"])
     mode = "" if results["config"]["mode"] == "full" else f" ({results['config']['mode']} mode)"
     axes.set_title(
-        f"Mixpanel forwarder: CPU per event — naive/ours {headline['ratio_naive_ours']:.1f}× on "
+        f"Mixpanel forwarder: CPU per event — ours/floor {ours_floor(headline):.2f}×, "
+        f"naive/ours {headline['ratio_naive_ours']:.1f}× on "
         f"{headline['label']}{mode}\n{results['machine']['cpu']}, Python {results['machine']['python']}, "
         f"{results['date']}",
         fontsize=10,

@@ -106,6 +106,17 @@ def test_sqs_sns_carrying_eventbridge_unwraps_both() -> None:
     [item] = decode(json.dumps(envelope))
     assert item.payload == EVENT
     assert item.key == "eb:eb-9:0"
+    assert item.default_time_ms == 1_764_000_000_500  # neither envelope has a time: the queue's
+
+
+@pytest.mark.parametrize(("sns_time", "expected"), [("2025-11-24T16:00:01.000Z", 1_764_000_001_000), ("soon", None)])
+def test_an_envelope_time_is_read_when_asked_else_the_time_around_it(sns_time: str, expected: int | None) -> None:
+    inner = {"id": "eb-9", "detail-type": "x", "source": "s", "time": "not a time", "detail": [EVENT, EVENT]}
+    envelope = {"Type": "Notification", "MessageId": "sns-1", "TopicArn": "t", "Message": json.dumps(inner)}
+    envelope["Timestamp"] = sns_time
+    items = decode(json.dumps(envelope))
+    # EventBridge's time is unreadable: SNS's, else the queue's SentTimestamp.
+    assert [item.default_time_ms for item in items] == [expected or 1_764_000_000_500] * 2
 
 
 def test_sqs_sns_message_that_is_not_json_is_an_item_with_an_error() -> None:

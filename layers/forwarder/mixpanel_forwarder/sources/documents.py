@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import codec
 from ..errors import DecodeError
-from ..model import Item
+from ..model import DefaultTime, Item, resolve_time
 from ..timefmt import iso_to_ms
 
 _MAX_NESTING = 4  # envelopes inside envelopes (SNS carrying EventBridge, ...) before we stop unwrapping
@@ -18,7 +18,9 @@ _MAX_NESTING = 4  # envelopes inside envelopes (SNS carrying EventBridge, ...) b
 Loads = Callable[[bytes | str], Any]
 
 
-def decode_document(data: bytes | str, key: str, default_time_ms: int | None, loads: Loads = codec.loads) -> list[Item]:
+def decode_document(
+    data: bytes | str, key: str, default_time_ms: DefaultTime, loads: Loads = codec.loads
+) -> list[Item]:
     """Items of one payload; raises DecodeError when no part of it is JSON."""
     try:
         value = loads(data)
@@ -28,7 +30,7 @@ def decode_document(data: bytes | str, key: str, default_time_ms: int | None, lo
 
 
 def decode_value(
-    value: Any, key: str, default_time_ms: int | None, depth: int = 0, loads: Loads = codec.loads
+    value: Any, key: str, default_time_ms: DefaultTime, depth: int = 0, loads: Loads = codec.loads
 ) -> list[Item]:
     if type(value) is dict:
         if "properties" in value and "event" in value:  # the common case: a Mixpanel event, no envelope
@@ -45,13 +47,13 @@ def decode_value(
 
 
 def _unwrap(
-    value: dict[str, Any], key: str, default_time_ms: int | None, depth: int, loads: Loads
+    value: dict[str, Any], key: str, default_time_ms: DefaultTime, depth: int, loads: Loads
 ) -> list[Item] | None:
     """Items inside a known envelope, or None when `value` is not an envelope."""
     if value.get("Type") == "Notification" and "TopicArn" in value and "Message" in value:
         # Prefer the SNS MessageId: it survives re-publishing to another queue, so dedup holds.
         inner_key = f"sns:{value['MessageId']}" if value.get("MessageId") else key
-        inner_time = iso_to_ms(value.get("Timestamp")) or default_time_ms
+        inner_time = _EnvelopeTime(value.get("Timestamp"), default_time_ms)
         message = value["Message"]
         if not isinstance(message, str):
             return decode_value(message, inner_key, inner_time, depth + 1, loads)
@@ -61,7 +63,7 @@ def _unwrap(
             return [Item(message, f"{inner_key}:0", inner_time, f"SNS Message is not JSON: {exc}")]
     if "detail-type" in value and "detail" in value and "source" in value:
         inner_key = f"eb:{value['id']}" if value.get("id") else key
-        inner_time = iso_to_ms(value.get("time")) or default_time_ms
+        inner_time = _EnvelopeTime(value.get("time"), default_time_ms)
         return decode_value(value["detail"], inner_key, inner_time, depth + 1, loads)
     message_type = value.get("messageType")
     if message_type in ("DATA_MESSAGE", "CONTROL_MESSAGE") and "logEvents" in value:
@@ -71,7 +73,25 @@ def _unwrap(
     return None
 
 
-def _decode_nested(text: str, key: str, default_time_ms: int | None, depth: int, loads: Loads) -> list[Item]:
+class _EnvelopeTime:
+    """An envelope's ISO-8601 timestamp in epoch milliseconds, else the time around the envelope: read when
+    an item asks for it, once."""
+
+    __slots__ = ("_ms", "_outer", "_text")
+
+    def __init__(self, text: Any, outer: DefaultTime) -> None:
+        self._text = text
+        self._outer = outer
+
+    def __call__(self) -> int | None:
+        try:
+            return self._ms
+        except AttributeError:
+            self._ms: int | None = iso_to_ms(self._text) or resolve_time(self._outer)
+            return self._ms
+
+
+def _decode_nested(text: str, key: str, default_time_ms: DefaultTime, depth: int, loads: Loads) -> list[Item]:
     try:
         value = loads(text)
     except codec.JSONDecodeError as exc:
@@ -79,7 +99,7 @@ def _decode_nested(text: str, key: str, default_time_ms: int | None, depth: int,
     return decode_value(value, key, default_time_ms, depth + 1, loads)
 
 
-def _decode_log_events(log_events: Any, key: str, default_time_ms: int | None, depth: int, loads: Loads) -> list[Item]:
+def _decode_log_events(log_events: Any, key: str, default_time_ms: DefaultTime, depth: int, loads: Loads) -> list[Item]:
     if not isinstance(log_events, list):
         raise DecodeError("CloudWatch Logs document: logEvents is not a list")
     items: list[Item] = []
@@ -103,7 +123,7 @@ def _decode_log_events(log_events: Any, key: str, default_time_ms: int | None, d
 
 
 def _decode_ndjson(
-    data: bytes | str, key: str, default_time_ms: int | None, whole_error: ValueError, loads: Loads
+    data: bytes | str, key: str, default_time_ms: DefaultTime, whole_error: ValueError, loads: Loads
 ) -> list[Item]:
     """One item per non-blank line; a line that is not JSON becomes an item with an error.
 

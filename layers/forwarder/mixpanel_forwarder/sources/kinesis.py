@@ -119,7 +119,7 @@ class _LoneEvent(Item):
         return f"{_key(self._record)}:0"
 
     @property
-    def default_time_ms(self) -> int | None:  # type: ignore[override]  # read-only: computed on demand
+    def default_time_ms(self) -> int | None:  # computed on demand
         return _arrival_ms(self._record.raw["kinesis"])
 
 

@@ -79,7 +79,7 @@ class _LoneEvent(Item):
         return f"sqs:{self._raw['messageId']}:0"
 
     @property
-    def default_time_ms(self) -> int | None:  # type: ignore[override]  # read-only: computed on demand
+    def default_time_ms(self) -> int | None:  # computed on demand
         return _sent_time_ms(self._raw)
 
 
