@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from localdev.eventgen import cloudwatch_logs_data, kinesis_event, kinesis_record, kpl_aggregate, sample_event
 from mixpanel_forwarder.errors import DecodeError
@@ -198,3 +200,19 @@ def test_kpl_sub_record_parked_carries_its_sub_sequence() -> None:
     assert parked["source"]["sequenceNumber"] == "200"
     assert parked["source"]["item"] == "kin:shardId-000000000000:200:1:0"
     assert parked["event"] == {"base64": "bm90IGpzb24="}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([0, 1, 127, 128, 129, 16_383, 16_384, 20_000]), min_size=1, max_size=4))
+def test_kpl_sub_records_of_every_length_class_come_back_exactly(sizes: list[int]) -> None:
+    # Lengths of one, two and three varint bytes, at their boundaries.
+    records = [bytes([65 + n % 26]) * size for n, size in enumerate(sizes)]
+    assert kpl.deaggregate(kpl_aggregate(records)) == records
+
+
+@pytest.mark.parametrize("body", [b"\x1a", b"\x1a\x80", b"\x1a\x81\x80", b"\x1a\x05ab"])
+def test_kpl_protobuf_cut_inside_a_length_is_malformed(body: bytes) -> None:
+    import hashlib
+
+    with pytest.raises(ValueError, match="KPL aggregate is malformed"):
+        kpl.deaggregate(kpl.MAGIC + body + hashlib.md5(body).digest())

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import partial
 from typing import Any
 
 from .. import codec
 from ..errors import DecodeError, InvocationError
-from ..model import Item, SourceKind, SourceRecord
+from ..model import DefaultTime, Item, SourceKind, SourceRecord
 from . import kpl
 from .documents import Loads, decode_document
 
@@ -87,7 +88,7 @@ def decode(record: SourceRecord, loads: Loads = codec.loads) -> list[Item]:
         if type(value) is dict and "properties" in value and "event" in value:
             return [_LoneEvent(value, record)]
     key = _key(record)
-    default_time_ms = _arrival_ms(kinesis)
+    default_time_ms = partial(_arrival_ms, kinesis)  # read only if an event has no time of its own
     if kpl.is_aggregated(data):
         try:
             sub_records = kpl.deaggregate(data)
@@ -123,12 +124,12 @@ class _LoneEvent(Item):
         return _arrival_ms(self._record.raw["kinesis"])
 
 
-def _decode_data(data: bytes, key: str, default_time_ms: int | None, loads: Loads) -> list[Item]:
+def _decode_data(data: bytes, key: str, default_time_ms: DefaultTime, loads: Loads) -> list[Item]:
     if data.startswith(_GZIP_MAGIC):
         try:
             data = codec.gunzip(data)
         except (OSError, EOFError, ValueError) as exc:  # isal and zlib raise different subclasses
             raise DecodeError(f"gzip data is corrupt: {exc}") from exc
-    if not data.strip():
+    if not data or data.isspace():  # no copy, unlike strip()
         raise DecodeError("record data is empty")
     return decode_document(data, key, default_time_ms, loads)

@@ -52,13 +52,25 @@ def _fields(buffer: memoryview) -> list[tuple[int, memoryview | int]]:
     fields: list[tuple[int, memoryview | int]] = []
     position, end = 0, len(buffer)
     while position < end:
-        tag, position = _varint(buffer, position)
+        # Tags and most lengths are one or two bytes: read here, without a call (this runs per sub-record).
+        tag = buffer[position]
+        if tag < 0x80:
+            position += 1
+        else:
+            tag, position = _varint(buffer, position)
         number, wire_type = tag >> 3, tag & 7
         if wire_type == _VARINT:
             value, position = _varint(buffer, position)
             fields.append((number, value))
         elif wire_type == _LENGTH_DELIMITED:
-            length, position = _varint(buffer, position)
+            length = buffer[position] if position < end else 0x80
+            if length < 0x80:
+                position += 1
+            elif position + 1 < end and buffer[position + 1] < 0x80:
+                length = (length & 0x7F) | buffer[position + 1] << 7
+                position += 2
+            else:
+                length, position = _varint(buffer, position)
             if position + length > end:
                 raise ValueError("KPL protobuf field runs past the end")
             fields.append((number, buffer[position : position + length]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from .. import codec
@@ -57,10 +58,11 @@ def decode(record: SourceRecord, loads: Loads = codec.loads) -> list[Item]:
     try:
         value = loads(body)
     except codec.JSONDecodeError:  # NDJSON, or not JSON at all
-        return decode_document(body, f"sqs:{message_id}", _sent_time_ms(raw), loads)
+        return decode_document(body, f"sqs:{message_id}", partial(_sent_time_ms, raw), loads)
     if type(value) is dict and "properties" in value and "event" in value:
         return [_LoneEvent(value, raw)]
-    return decode_value(value, f"sqs:{message_id}", _sent_time_ms(raw), 0, loads)
+    # The send time, read only if an event has none of its own.
+    return decode_value(value, f"sqs:{message_id}", partial(_sent_time_ms, raw), 0, loads)
 
 
 class _LoneEvent(Item):
