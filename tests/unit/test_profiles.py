@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mixpanel_forwarder.errors import Invalid
+from mixpanel_forwarder.normalize import INVALID_IDS
+from mixpanel_forwarder.profiles import Kind, group_update, kind_of, operation_of, profile_key, user_update
+
+TOKEN = "project-token"
+
+
+def user(**fields: Any) -> dict[str, Any]:
+    return {"$distinct_id": "u1", **fields}
+
+
+def group(**fields: Any) -> dict[str, Any]:
+    return {"$group_key": "company_id", "$group_id": "42", **fields}
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ({"event": "Signed up", "properties": {}}, Kind.EVENT),
+        ({"event": "Signed up", "distinct_id": "u1"}, Kind.EVENT),  # flat
+        (user(**{"$set": {"plan": "pro"}}), Kind.USER),
+        (group(**{"$set": {"seats": 300}}), Kind.GROUP),
+        ({"$group_id": "42", "$set": {}}, Kind.GROUP),  # its missing $group_key is named by group_update
+        ({"properties": {}}, Kind.EVENT),  # normalize names the missing event name
+        ("text", Kind.EVENT),
+    ],
+)
+def test_each_message_is_recognised_by_its_shape(message: Any, kind: Kind) -> None:
+    assert kind_of(message) is kind
+
+
+@pytest.mark.parametrize(
+    ("message", "field", "words"),
+    [
+        ({"event": "A", "$distinct_id": "u1", "$set": {}}, "message", "has event and $distinct_id"),
+        (user(**{"$group_key": "k", "$group_id": 1}), "message", "$distinct_id and $group_key/$group_id"),
+        ({"$set": {"plan": "pro"}}, "$distinct_id", "needs $distinct_id"),
+    ],
+)
+def test_a_message_of_several_kinds_or_none_says_what_was_found(message: Any, field: str, words: str) -> None:
+    with pytest.raises(Invalid) as raised:
+        kind_of(message)
+    assert raised.value.field == field
+    assert words in raised.value.message
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"$set": {"plan": "pro"}},
+        {"$set_once": {"first_seen": "2025-11-24"}},
+        {"$add": {"logins": 1, "credit": -2.5}},
+        {"$union": {"tags": ["a", "b"]}},
+        {"$append": {"history": "x"}},
+        {"$remove": {"tags": "a"}},
+        {"$unset": ["plan"]},
+        {"$delete": ""},
+        {"$delete": None},
+    ],
+)
+def test_every_user_operation_is_sent_with_the_token_and_no_geolocation(operation: dict[str, Any]) -> None:
+    update = user_update(user(**operation), TOKEN, INVALID_IDS)
+    assert update == {"$distinct_id": "u1", **operation, "$token": TOKEN, "$ip": "0"}
+
+
+def test_an_update_keeps_its_own_ip_and_takes_the_configured_token() -> None:
+    update = user_update(user(**{"$set": {"a": 1}, "$ip": "203.0.113.7", "$token": "old"}), TOKEN, INVALID_IDS)
+    assert update["$ip"] == "203.0.113.7"
+    assert update["$token"] == TOKEN
+
+
+def test_a_group_update_carries_no_ip() -> None:
+    update = group_update(group(**{"$set": {"seats": 300}}), TOKEN, INVALID_IDS)
+    assert update == {"$group_key": "company_id", "$group_id": "42", "$set": {"seats": 300}, "$token": TOKEN}
+
+
+@pytest.mark.parametrize(
+    ("message", "field", "words"),
+    [
+        (user(), "operation", "needs one operation of $set"),
+        (user(**{"$set": {"a": 1}, "$unset": ["b"]}), "operation", "has $set and $unset: one operation per update"),
+        (user(**{"$sett": {"a": 1}}), "$sett", "is not an operation or field of a user profile update"),
+        (user(**{"plan": "pro", "$set": {"a": 1}}), "plan", "is not an operation or field"),
+        (user(**{"$add": {"logins": "1"}}), "$add.logins", "must be a number"),
+        (user(**{"$add": {"logins": True}}), "$add.logins", "must be a number"),
+        (user(**{"$union": {"tags": "a"}}), "$union.tags", "must be a non-empty list"),
+        (user(**{"$unset": "plan"}), "$unset", "non-empty list of property names"),
+        (user(**{"$unset": []}), "$unset", "non-empty list of property names"),
+        (user(**{"$set": ["a"]}), "$set", "non-empty object"),
+        (user(**{"$set": {}}), "$set", "non-empty object"),
+        ({"$distinct_id": "null", "$set": {"a": 1}}, "$distinct_id", "'null' is a placeholder"),
+        ({"$distinct_id": "Undefined", "$set": {"a": 1}}, "$distinct_id", "placeholder"),
+        ({"$distinct_id": -1, "$set": {"a": 1}}, "$distinct_id", "placeholder"),
+        ({"$distinct_id": " ", "$set": {"a": 1}}, "$distinct_id", "must not be empty"),
+        ({"$distinct_id": None, "$set": {"a": 1}}, "$distinct_id", "must be a string or a number"),
+        ({"$distinct_id": True, "$set": {"a": 1}}, "$distinct_id", "must be a string or a number"),
+    ],
+)
+def test_a_bad_user_update_is_refused_naming_the_field_and_the_rule(message: Any, field: str, words: str) -> None:
+    with pytest.raises(Invalid) as raised:
+        user_update(message, TOKEN, INVALID_IDS)
+    assert raised.value.field == field
+    assert words in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("message", "field", "words"),
+    [
+        ({"$group_id": "42", "$set": {"a": 1}}, "$group_key", "non-empty string"),
+        (group(**{"$add": {"seats": 1}}), "$add", "not supported for group profiles"),
+        (group(**{"$append": {"x": 1}}), "$append", "not supported for group profiles"),
+        (group(**{"$set": {"a": 1}, "$ip": "0"}), "$ip", "is not an operation or field of a group profile update"),
+        ({"$group_key": "k", "$group_id": "none", "$set": {"a": 1}}, "$group_id", "placeholder"),
+    ],
+)
+def test_a_bad_group_update_is_refused_naming_the_field_and_the_rule(message: Any, field: str, words: str) -> None:
+    with pytest.raises(Invalid) as raised:
+        group_update(message, TOKEN, INVALID_IDS)
+    assert raised.value.field == field
+    assert words in raised.value.message
+
+
+def test_without_a_token_profile_updates_are_refused_naming_the_setting() -> None:
+    with pytest.raises(Invalid) as raised:
+        user_update(user(**{"$set": {"a": 1}}), None, INVALID_IDS)
+    assert raised.value.field == "$token"
+    assert "MIXPANEL_PROJECT_TOKEN" in raised.value.message
+
+
+def test_a_refused_update_is_left_as_it_arrived() -> None:
+    message = user(**{"$set": {"a": 1}})
+    user_update(message, TOKEN, INVALID_IDS)
+    assert message == {"$distinct_id": "u1", "$set": {"a": 1}}
+
+
+def test_profile_keys_and_operations() -> None:
+    assert profile_key(Kind.USER, user(**{"$set": {"a": 1}})) == "user:u1"
+    assert profile_key(Kind.GROUP, group(**{"$unset": ["a"]})) == "group:company_id:42"
+    assert operation_of(user(**{"$append": {"a": 1}})) == "$append"
