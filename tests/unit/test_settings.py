@@ -49,6 +49,22 @@ def test_settings_project_token_auth_needs_no_project_id() -> None:
     assert endpoint(settings).authorization == "Basic " + base64.b64encode(b"tok123:").decode()
 
 
+def test_settings_profile_updates_take_the_token_beside_a_service_account() -> None:
+    settings = Settings.from_env({**BASE_ENV, "MIXPANEL_PROJECT_TOKEN": "tok123"})
+    assert settings.credentials is not None
+    assert settings.credentials.token == "tok123"
+    assert settings.credentials.username == BASE_ENV["MIXPANEL_SERVICE_ACCOUNT_USERNAME"]  # /import keeps it
+    assert Settings.from_env(BASE_ENV).credentials.token is None  # type: ignore[union-attr]
+    assert Settings.from_env({"MIXPANEL_PROJECT_TOKEN": "tok123"}).credentials.token == "tok123"  # type: ignore[union-attr]
+
+
+def test_settings_profile_cap_and_identity_default_and_read() -> None:
+    settings = Settings.from_env(BASE_ENV)
+    assert (settings.profile_batch_max_updates, settings.id_merge) == (2000, "simplified")
+    settings = Settings.from_env({**BASE_ENV, "PROFILE_BATCH_MAX_UPDATES": "200", "MIXPANEL_ID_MERGE": "Original"})
+    assert (settings.profile_batch_max_updates, settings.id_merge) == (200, "original")
+
+
 def test_settings_secret_arn_replaces_environment_credentials() -> None:
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mixpanel-AbCdEf"
     settings = Settings.from_env({"MIXPANEL_CREDENTIALS_SECRET_ARN": arn, "MIXPANEL_PROJECT_ID": "7"})
@@ -74,6 +90,8 @@ def test_settings_secret_arn_replaces_environment_credentials() -> None:
         ({**BASE_ENV, "BATCH_MAX_BYTES": "lots"}, "BATCH_MAX_BYTES"),
         ({**BASE_ENV, "REQUEST_TIMEOUT_SECONDS": "0"}, "REQUEST_TIMEOUT_SECONDS"),
         ({**BASE_ENV, "MAX_CONCURRENT_REQUESTS": "0"}, "MAX_CONCURRENT_REQUESTS"),
+        ({**BASE_ENV, "PROFILE_BATCH_MAX_UPDATES": "2001"}, "PROFILE_BATCH_MAX_UPDATES"),
+        ({**BASE_ENV, "MIXPANEL_ID_MERGE": "v3"}, "MIXPANEL_ID_MERGE"),
     ],
 )
 def test_settings_bad_or_missing_value_names_the_variable(env: dict[str, str], variable: str) -> None:
@@ -141,3 +159,33 @@ def test_settings_whole_number_in_non_ascii_digits_is_refused() -> None:
 def test_settings_number_in_non_ascii_digits_is_refused() -> None:
     # float("５") == 5.0 in Python
     assert refusal(REQUEST_TIMEOUT_SECONDS="５").variable == "REQUEST_TIMEOUT_SECONDS"
+
+
+class _Secret:
+    """A Parameters provider's stand-in: the secret's value, as Powertools would hand it over."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def get(self, *args: object, **kwargs: object) -> object:
+        return self.value
+
+
+def test_a_secret_may_hold_a_service_account_and_a_token() -> None:
+    from mixpanel_forwarder.credentials import SecretsManagerCredentials
+
+    value = {"username": "svc", "secret": "s3cret", "project_id": "7", "token": "tok"}
+    credentials = SecretsManagerCredentials("arn:secret", None, provider=_Secret(value)).get()
+    assert (credentials.username, credentials.project_id, credentials.token) == ("svc", "7", "tok")
+    only_token = SecretsManagerCredentials("arn:secret", None, provider=_Secret({"token": "tok"})).get()
+    assert (only_token.username, only_token.password, only_token.token) == ("tok", "", "tok")
+
+
+def test_a_secret_token_that_is_not_a_string_names_the_variable() -> None:
+    from mixpanel_forwarder.credentials import SecretsManagerCredentials
+
+    value = {"username": "svc", "secret": "s3cret", "project_id": "7", "token": 12}
+    with pytest.raises(ConfigError) as raised:
+        SecretsManagerCredentials("arn:secret", None, provider=_Secret(value)).get()
+    assert raised.value.variable == "MIXPANEL_CREDENTIALS_SECRET_ARN"
+    assert "token" in str(raised.value)

@@ -26,11 +26,13 @@ def is_project_id(value: str) -> bool:
 
 
 class Credentials(NamedTuple):
-    """Basic-auth pair for /import; `project_id` is None for project-token auth."""
+    """Basic-auth pair for /import (`project_id` is None for project-token auth), and the project token that
+    profile updates carry inside them (None: there is none, and profile updates are refused)."""
 
     username: str
     password: str
     project_id: str | None
+    token: str | None = None
 
     def __repr__(self) -> str:  # never show the secret, even in a traceback's locals
         return f"Credentials(username={self.username!r}, project_id={self.project_id!r})"
@@ -52,7 +54,7 @@ class StaticCredentials:
 
 
 class SecretsManagerCredentials:
-    """A JSON secret `{"username", "secret"[, "project_id"]}` or `{"token"}`."""
+    """A JSON secret `{"username", "secret"[, "project_id"][, "token"]}` or `{"token"}`."""
 
     def __init__(self, secret_arn: str, project_id: str | None, provider: Any = None) -> None:
         self._secret_arn = secret_arn
@@ -88,13 +90,17 @@ class SecretsManagerCredentials:
         if not isinstance(value, dict):
             raise _config_error("the secret is not a JSON object")
         token, username, secret = value.get("token"), value.get("username"), value.get("secret")
+        if not (isinstance(token, str) and token):
+            if token is not None:
+                raise _config_error('its "token" must be a non-empty string')
+            token = None
         if isinstance(username, str) and username and isinstance(secret, str) and secret:
             project_id = value.get("project_id") or self._project_id
             if project_id is None or not is_project_id(str(project_id)):
                 raise ConfigError(MIXPANEL_PROJECT_ID, "a service account needs the numeric project id it imports into")
-            return Credentials(username=username, password=secret, project_id=str(project_id))
-        if isinstance(token, str) and token:
-            return Credentials(username=token, password="", project_id=None)
+            return Credentials(username=username, password=secret, project_id=str(project_id), token=token)
+        if token is not None:
+            return Credentials(username=token, password="", project_id=None, token=token)
         raise _config_error('the secret must hold {"username": …, "secret": …} or {"token": …}')
 
 

@@ -33,6 +33,9 @@ RETRY_MAX_SECONDS = "RETRY_MAX_SECONDS"
 RETRY_JITTER_MIN_SECONDS = "RETRY_JITTER_MIN_SECONDS"
 RETRY_JITTER_MAX_SECONDS = "RETRY_JITTER_MAX_SECONDS"
 DEADLINE_MARGIN_MS = "DEADLINE_MARGIN_MS"
+PROFILE_BATCH_MAX_UPDATES = "PROFILE_BATCH_MAX_UPDATES"
+MIXPANEL_ID_MERGE = "MIXPANEL_ID_MERGE"
+ID_MERGE_SIMPLIFIED, ID_MERGE_ORIGINAL = "simplified", "original"
 
 REGION_HOSTS = {
     "US": "https://api.mixpanel.com",
@@ -40,6 +43,7 @@ REGION_HOSTS = {
     "IN": "https://api-in.mixpanel.com",
 }
 MAX_EVENTS_PER_REQUEST = 2000  # Mixpanel's hard limit per /import request
+MAX_UPDATES_PER_REQUEST = 2000  # and per /engage or /groups request ("limits … to 2000")
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024  # uncompressed; the limit in Mixpanel's own 413 example
 # Plain HTTP only to these: this machine, or (from a `sam local` container) the Docker host running the sink.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "host.docker.internal"})
@@ -66,6 +70,8 @@ class Settings(NamedTuple):
     retry_jitter_min: float = 1.0
     retry_jitter_max: float = 5.0
     deadline_margin_ms: int = 3000
+    profile_batch_max_updates: int = MAX_UPDATES_PER_REQUEST
+    id_merge: str = ID_MERGE_SIMPLIFIED  # the project's identity API: Mixpanel cannot be asked which
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -92,6 +98,10 @@ class Settings(NamedTuple):
             retry_jitter_min=env.number(RETRY_JITTER_MIN_SECONDS, 1.0, 0.0, 60.0),
             retry_jitter_max=env.number(RETRY_JITTER_MAX_SECONDS, 5.0, 0.0, 60.0),
             deadline_margin_ms=env.integer(DEADLINE_MARGIN_MS, 3000, 0, 600_000),
+            profile_batch_max_updates=env.integer(
+                PROFILE_BATCH_MAX_UPDATES, MAX_UPDATES_PER_REQUEST, 1, MAX_UPDATES_PER_REQUEST
+            ),
+            id_merge=env.choice(MIXPANEL_ID_MERGE, (ID_MERGE_SIMPLIFIED, ID_MERGE_ORIGINAL)),
         )
 
 
@@ -122,6 +132,13 @@ class _Env:
             raise ConfigError(name, f"must be a whole number from {low} to {high}, got {raw!r}") from None
         if not low <= value <= high:
             raise ConfigError(name, f"must be a whole number from {low} to {high}, got {value}")
+        return value
+
+    def choice(self, name: str, choices: tuple[str, ...]) -> str:
+        """One of `choices` (the first when unset), compared case-insensitively."""
+        value = (self.text(name) or choices[0]).lower()
+        if value not in choices:
+            raise ConfigError(name, f"must be one of {', '.join(choices)}, got {value!r}")
         return value
 
     def number(self, name: str, default: float, low: float, high: float) -> float:
@@ -182,7 +199,7 @@ def _credentials(env: _Env) -> Credentials:
     token = env.text(MIXPANEL_PROJECT_TOKEN)
     username = env.text(MIXPANEL_SERVICE_ACCOUNT_USERNAME)
     if token is not None and username is None:
-        return Credentials(username=token, password="", project_id=None)
+        return Credentials(username=token, password="", project_id=None, token=token)
     why = (
         f"set {MIXPANEL_CREDENTIALS_SECRET_ARN}, or a service account ({MIXPANEL_SERVICE_ACCOUNT_USERNAME}, "
         f"{MIXPANEL_SERVICE_ACCOUNT_SECRET}, {MIXPANEL_PROJECT_ID}), or {MIXPANEL_PROJECT_TOKEN}"
@@ -190,4 +207,5 @@ def _credentials(env: _Env) -> Credentials:
     username = env.required(MIXPANEL_SERVICE_ACCOUNT_USERNAME, why)
     secret = env.required(MIXPANEL_SERVICE_ACCOUNT_SECRET, why)
     project_id = env.required(MIXPANEL_PROJECT_ID, "a service account needs the project id it imports into")
-    return Credentials(username=username, password=secret, project_id=project_id)
+    # Beside a service account, the token is for profile updates (they carry it inside; /import does not).
+    return Credentials(username=username, password=secret, project_id=project_id, token=token)
