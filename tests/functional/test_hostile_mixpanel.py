@@ -24,7 +24,7 @@ from functions.sqs_forwarder.app import lambda_handler as sqs_handler
 from localdev.eventgen import lambda_context
 from localdev.sink import MixpanelSink
 from mixpanel_forwarder import runtime
-from mixpanel_forwarder.delivery import DeliveryStats
+from mixpanel_forwarder.delivery_stats import DeliveryStats
 from mixpanel_forwarder.errors import RequestTimeout, TransportError
 from mixpanel_forwarder.transport import Endpoint, Urllib3Sender
 from tests.functional.conftest import load_event

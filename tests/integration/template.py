@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from mixpanel_forwarder import metrics as invocation_metrics
-from mixpanel_forwarder.delivery import DeliveryStats
+from mixpanel_forwarder.delivery_stats import DeliveryStats
 from mixpanel_forwarder.ledger import Ledger
 from mixpanel_forwarder.metrics import NAMESPACE
 from mixpanel_forwarder.model import SourceKind

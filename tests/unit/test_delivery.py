@@ -20,7 +20,7 @@ from mixpanel_forwarder.delivery import Delivery
 from mixpanel_forwarder.destinations.imports import UNCONFIRMED, ImportDestination
 from mixpanel_forwarder.errors import RequestTimeout, TransportError
 from mixpanel_forwarder.ledger import Ledger
-from mixpanel_forwarder.model import State
+from mixpanel_forwarder.model import Kind, State
 from mixpanel_forwarder.retry import Backoff
 from mixpanel_forwarder.transport import Endpoint, Response
 from tests.conftest import make_settings
@@ -67,10 +67,10 @@ class Invocation:
         assert self.settings.credentials is not None
         self.delivery = Delivery(
             self.settings,
-            ImportDestination(self.settings.batch_max_events, self.settings.batch_max_bytes),
+            {Kind.EVENT: ImportDestination(self.settings.batch_max_events, self.settings.batch_max_bytes)},
             StaticCredentials(self.settings.credentials),
             sender,
-            self.executor,
+            {Kind.EVENT: self.executor},
             Backoff(self.settings),
             self.ledger,
             deadline,

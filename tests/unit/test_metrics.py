@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mixpanel_forwarder import metrics as invocation_metrics
-from mixpanel_forwarder.delivery import DeliveryStats
+from mixpanel_forwarder.delivery_stats import DeliveryStats
 from mixpanel_forwarder.ledger import FailedEvent, Ledger
 from mixpanel_forwarder.model import Failure, SourceKind, Stage
 from mixpanel_forwarder.result import Result

@@ -5,8 +5,9 @@ from typing import Any
 import pytest
 
 from mixpanel_forwarder.errors import Invalid
+from mixpanel_forwarder.model import Kind
 from mixpanel_forwarder.normalize import INVALID_IDS
-from mixpanel_forwarder.profiles import Kind, group_update, kind_of, operation_of, profile_key, user_update
+from mixpanel_forwarder.profiles import group_update, kind_of, operation_of, profile_key, user_update
 
 TOKEN = "project-token"
 

@@ -13,15 +13,19 @@ in the next, after a full one): batches are cut at the same events either way.
 from __future__ import annotations
 
 from . import codec
+from .model import Kind
 
 
 class Batch:
-    """Events of one request: their positions in the invocation's event table, and their JSON."""
+    """Messages of one request: their kind (which destination), their positions in the invocation's table,
+    their JSON, and for profile updates the profile each one changes (`keys`, in the same order)."""
 
-    __slots__ = ("_bodies", "_buffer", "indices")
+    __slots__ = ("_bodies", "_buffer", "indices", "keys", "kind")
 
-    def __init__(self) -> None:
+    def __init__(self, kind: Kind = Kind.EVENT) -> None:
+        self.kind = kind
         self.indices: list[int] = []
+        self.keys: list[str] | None = None if kind is Kind.EVENT else []
         self._buffer = bytearray(b"[")  # each event followed by a comma: the last becomes "]" when sent
         self._bodies: list[bytes] | None = None
 
@@ -33,8 +37,10 @@ class Batch:
         """Bytes of the finished JSON array (the trailing comma becomes the closing bracket)."""
         return len(self._buffer) if self.indices else 2
 
-    def add(self, index: int, body: bytes) -> None:
+    def add(self, index: int, body: bytes, key: str | None = None) -> None:
         self.indices.append(index)
+        if self.keys is not None:
+            self.keys.append(key or "")
         self._buffer += body
         self._buffer += b","
 
@@ -59,31 +65,39 @@ class Batch:
             self._bodies = [codec.dumps(event) for event in codec.loads(closed)]
         return self._bodies[position]
 
+    def key(self, position: int) -> str | None:
+        return self.keys[position] if self.keys is not None else None
+
     def split(self) -> tuple[Batch, Batch]:
         half = len(self.indices) // 2
-        first, second = Batch(), Batch()
-        for position, index in enumerate(self.indices):
-            (first if position < half else second).add(index, self.body(position))
-        return first, second
+        return self.select(range(half)), self.select(range(half, len(self.indices)))
+
+    def select(self, positions: range | list[int]) -> Batch:
+        """A batch of the same kind with the messages at `positions`, in that order."""
+        chosen = Batch(self.kind)
+        for position in positions:
+            chosen.add(self.indices[position], self.body(position), self.key(position))
+        return chosen
 
 
 class Batcher:
     """Fills batches in arrival order and hands each one out as soon as the next event would not fit."""
 
-    def __init__(self, max_events: int, max_bytes: int) -> None:
+    def __init__(self, max_events: int, max_bytes: int, kind: Kind = Kind.EVENT) -> None:
         self._max_events = max_events
         self._max_bytes = max_bytes
-        self._current = Batch()
+        self._kind = kind
+        self._current = Batch(kind)
 
-    def add(self, index: int, body: bytes) -> Batch | None:
-        """Adds one event; returns the batch it closed, if any. An event larger than the cap goes alone."""
+    def add(self, index: int, body: bytes, key: str | None = None) -> Batch | None:
+        """Adds one message; returns the batch it closed, if any. A message larger than the cap goes alone."""
         current = self._current
         full = None
         count = len(current.indices)
         if count and (count >= self._max_events or len(current._buffer) + len(body) + 1 > self._max_bytes):
-            full, current = current, Batch()
+            full, current = current, Batch(self._kind)
             self._current = current
-        current.add(index, body)
+        current.add(index, body, key)
         return full
 
     def room(self) -> int:
@@ -109,11 +123,11 @@ class Batcher:
             return False, None
         full = None
         if closing:
-            full, current = current, Batch()
+            full, current = current, Batch(self._kind)
             self._current = current
         current.add_run(indices, array)
         return True, full
 
     def flush(self) -> Batch | None:
-        current, self._current = self._current, Batch()
+        current, self._current = self._current, Batch(self._kind)
         return current if current.indices else None

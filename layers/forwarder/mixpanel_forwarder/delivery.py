@@ -1,62 +1,37 @@
-"""Sending batches to a destination: several in flight, each retried with backoff within its attempts and the
-invocation's time, and every answer carried out on the events of its request (the destination reads the
+"""Sending batches to their destinations: several in flight, each retried with backoff within its attempts and
+the invocation's time, and every answer carried out on the messages of its request (the destination reads the
 answer; see destinations/base.py for what each verdict does). A request still in flight at the deadline is
 reported for retry; whatever its thread learns later is ignored.
+
+Profile destinations are `ordered`: their requests go one at a time in the order they were submitted (each
+kind has an executor of one thread), and once an update of a profile could not be delivered, that profile's
+later updates are held back and reported with it, so they never overtake it.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import Executor, Future
 
 from . import codec
 from .batching import Batch
-from .credentials import CredentialsSource
+from .credentials import Credentials, CredentialsSource
 from .deadline import Deadline
+from .delivery_stats import DeliveryStats
 from .destinations import Destination, Verdict
 from .destinations.base import ACCEPTED, HALT, PARTIAL, REAUTHORIZE, REFUSE_ALL, RETRY, SPLIT
 from .errors import ForwarderError, RequestTimeout, TransportError
 from .ledger import FailedEvent, Ledger, Outcomes
-from .model import Failure
+from .model import Failure, Kind
 from .retry import Backoff
 from .settings import Settings
-from .transport import Endpoint, Response, Sender
+from .transport import Response, Sender
 
-
-class DeliveryStats:
-    """What the requests of one invocation did: read by the metrics and the summary line."""
-
-    __slots__ = ("bytes_gzip", "bytes_raw", "latencies_ms", "requests", "retries")
-
-    def __init__(self) -> None:
-        self.requests: Counter[str] = Counter()  # by class: 2xx, 2xxUnconfirmed, 400, …, timeout, connection
-        self.retries = 0
-        self.bytes_raw = 0
-        self.bytes_gzip = 0
-        self.latencies_ms: list[float] = []
-
-    def copy(self) -> DeliveryStats:
-        copied = DeliveryStats()
-        copied.requests = Counter(self.requests)
-        copied.retries, copied.bytes_raw, copied.bytes_gzip = self.retries, self.bytes_raw, self.bytes_gzip
-        copied.latencies_ms = list(self.latencies_ms)
-        return copied
-
-    @property
-    def latency_ms_max(self) -> float:
-        return max(self.latencies_ms) if self.latencies_ms else 0.0
-
-    def summary(self) -> dict[str, object]:
-        """For the log line: everything but the latencies one by one."""
-        return {
-            "requests": dict(self.requests),
-            "retries": self.retries,
-            "bytes_raw": self.bytes_raw,
-            "bytes_gzip": self.bytes_gzip,
-            "latency_ms_max": round(self.latency_ms_max, 1),
-        }
+# Answers after which a request may or may not have been applied: what it held is sent again regardless.
+_AMBIGUOUS = frozenset({"timeout", "connection", "5xx", "2xxUnconfirmed", "2xxRefused"})
+HELD_BACK = "held back: an earlier update of this profile was not delivered"
 
 
 class Delivery:
@@ -65,34 +40,40 @@ class Delivery:
     def __init__(
         self,
         settings: Settings,
-        destination: Destination,
+        destinations: Mapping[Kind, Destination],
         credentials: CredentialsSource,
         sender: Sender,
-        executor: Executor,
+        executors: Mapping[Kind, Executor],
         backoff: Backoff,
         ledger: Ledger,
         deadline: Deadline,
     ) -> None:
         self._settings = settings
-        self._destination = destination
-        self._credentials = credentials
+        self._destinations = destinations
+        self._credentials_source = credentials
         self._sender = sender
-        self._executor = executor
+        self._executors = executors
         self._backoff = backoff
         self._ledger = ledger
         self._outcomes = Outcomes(ledger)  # what sender threads write goes through here
         self._deadline = deadline
         # Credentials first: when they cannot be had, nothing can work and the whole batch is retried.
-        self._endpoint = destination.endpoint(settings.api_url, credentials.get(within=deadline.remaining()))
+        self._credentials = credentials.get(within=deadline.remaining())
         self._refreshed = False
         self._futures: list[tuple[Future[None], Batch]] = []
         self._stop = threading.Event()
         self._stop_reason = ""
         self._lock = threading.Lock()
         self._stats = DeliveryStats()
+        self._blocked: set[str] = set()  # profiles with an update not delivered: their later ones are held back
+
+    @property
+    def token(self) -> str | None:
+        """The project token profile updates carry (None: there is none, and they are refused)."""
+        return self._credentials.token
 
     def submit(self, batch: Batch) -> None:
-        self._futures.append((self._executor.submit(self._deliver, batch), batch))
+        self._futures.append((self._executors[batch.kind].submit(self._deliver, batch), batch))
 
     def wait(self) -> DeliveryStats:
         """Until every request has ended, but never past the deadline: a request can outlive it (a sender stuck
@@ -119,28 +100,32 @@ class Delivery:
             return self._stats.copy()
 
     def _deliver(self, batch: Batch) -> None:
+        destination = self._destinations[batch.kind]
+        if batch.keys is not None:
+            batch = self._hold_back(batch)
+            if not batch.indices:
+                return
         payload = batch.payload()
-        body = self._destination.encode(payload)
-        outcomes = self._outcomes
+        body = destination.encode(payload)
         attempt = 0
         while True:
             if self._stop.is_set():
-                outcomes.fail_all(batch.indices, Failure(self._stop_reason))
+                self._give_up(batch, Failure(self._stop_reason))
                 return
             remaining = self._deadline.remaining()
             if remaining <= 0:
-                outcomes.fail_all(batch.indices, Failure("not sent: the function's time ran out"))
+                self._give_up(batch, Failure("not sent: the function's time ran out"))
                 return
             attempt += 1
-            endpoint = self._endpoint
+            credentials = self._credentials
             verdict, response = self._send(
-                endpoint, body, len(payload), batch, min(self._settings.request_timeout, remaining)
+                destination, credentials, body, len(payload), batch, min(self._settings.request_timeout, remaining)
             )
             kind = verdict.kind
-            if kind == REAUTHORIZE and self._fresh_credentials(endpoint):
+            if kind == REAUTHORIZE and self._fresh_credentials(credentials):
                 continue
             if kind == ACCEPTED:
-                outcomes.imported(batch.indices)
+                self._outcomes.imported(batch.indices)
                 return
             if kind == PARTIAL:
                 self._partial(batch, verdict)
@@ -153,40 +138,51 @@ class Delivery:
                 if len(batch) == 1:
                     self._refuse(batch, 0, verdict.failure)
                     return
-                for half in batch.split():
+                self._count_resent(destination, batch, verdict)
+                for half in batch.split():  # in order: the first half ends before the second is sent
                     self._deliver(half)
                 return
             if kind in (HALT, REAUTHORIZE):
                 self._halt(verdict.problem)
-                outcomes.fail_all(batch.indices, Failure(self._stop_reason))
+                self._give_up(batch, Failure(self._stop_reason))
                 return
             assert kind == RETRY
             if attempt >= self._settings.max_attempts:
-                outcomes.fail_all(batch.indices, Failure(f"gave up after {attempt} attempts; last: {verdict.problem}"))
+                self._give_up(batch, Failure(f"gave up after {attempt} attempts; last: {verdict.problem}"))
                 return
             delay = self._backoff.delay(attempt, response.retry_after if response is not None else None)
             if delay >= self._deadline.remaining():
-                outcomes.fail_all(batch.indices, Failure(f"no time left to retry; last: {verdict.problem}"))
+                self._give_up(batch, Failure(f"no time left to retry; last: {verdict.problem}"))
                 return
             with self._lock:
                 self._stats.retries += 1
+            self._count_resent(destination, batch, verdict)
             self._stop.wait(delay)
 
     def _send(
-        self, endpoint: Endpoint, body: bytes, raw_size: int, batch: Batch, timeout: float
+        self,
+        destination: Destination,
+        credentials: Credentials,
+        body: bytes,
+        raw_size: int,
+        batch: Batch,
+        timeout: float,
     ) -> tuple[Verdict, Response | None]:
         """The destination's reading of the answer; a retry when no answer came."""
         started = time.perf_counter()
         try:
-            response = self._sender.send(endpoint, body, timeout)
+            response = self._sender.send(destination.endpoint(self._settings.api_url, credentials), body, timeout)
         except TransportError as exc:
             request_class = "timeout" if isinstance(exc, RequestTimeout) else "connection"
+            verdict = Verdict(RETRY, problem=str(exc), request_class=request_class)
             self._count(request_class, raw_size, len(body), started)
-            return Verdict(RETRY, problem=str(exc)), None
-        verdict = self._destination.read(response, batch)
+            return verdict, None
+        verdict = destination.read(response, batch)
         status = response.status
         status_class = str(status) if status in (400, 401, 403, 413, 429) else f"{status // 100}xx"
-        self._count(verdict.request_class or status_class, raw_size, len(body), started)
+        if verdict.request_class is None:
+            verdict.request_class = status_class
+        self._count(verdict.request_class, raw_size, len(body), started)
         return verdict, response
 
     def _count(self, request_class: str, raw_size: int, gzip_size: int, started: float) -> None:
@@ -197,22 +193,29 @@ class Delivery:
             stats.bytes_gzip += gzip_size
             stats.latencies_ms.append((time.perf_counter() - started) * 1000)
 
-    def _fresh_credentials(self, refused: Endpoint) -> bool:
+    def _count_resent(self, destination: Destination, batch: Batch, verdict: Verdict) -> None:
+        """Updates sent again after an answer that may have applied them: those not idempotent are counted."""
+        if verdict.request_class in _AMBIGUOUS:
+            resent = destination.not_idempotent(batch)
+            if resent:
+                with self._lock:
+                    self._stats.resent_not_idempotent += resent
+
+    def _fresh_credentials(self, refused: Credentials) -> bool:
         """After a 401: read the credentials again, once per invocation; True if there are new ones to try."""
         with self._lock:
-            if self._endpoint != refused:
+            if self._credentials is not refused:
                 return True  # another request already refreshed them
             if self._refreshed:
                 return False
             self._refreshed = True
             try:
-                credentials = self._credentials.get(refresh=True, within=self._deadline.remaining())
+                credentials = self._credentials_source.get(refresh=True, within=self._deadline.remaining())
             except ForwarderError:
                 return False
-            fresh = self._destination.endpoint(self._settings.api_url, credentials)
-            if fresh == refused:
+            if credentials == refused:
                 return False
-            self._endpoint = fresh
+            self._credentials = credentials
             return True
 
     def _halt(self, reason: str) -> None:
@@ -221,8 +224,27 @@ class Delivery:
             self._stop_reason = f"{reason} (nothing more sent this invocation)"
             self._stop.set()
 
+    def _give_up(self, batch: Batch, failure: Failure) -> None:
+        """The batch is reported for retry; for profile updates, their profiles' later updates are held back."""
+        if batch.keys is not None:
+            with self._lock:
+                self._blocked.update(batch.keys)
+        self._outcomes.fail_all(batch.indices, failure)
+
+    def _hold_back(self, batch: Batch) -> Batch:
+        """The batch without the updates of profiles that have one not delivered (those are reported)."""
+        assert batch.keys is not None
+        with self._lock:
+            blocked = self._blocked
+            held = [position for position, key in enumerate(batch.keys) if key in blocked] if blocked else []
+        if not held:
+            return batch
+        self._outcomes.fail_all([batch.indices[position] for position in held], Failure(HELD_BACK))
+        held_positions = set(held)
+        return batch.select([position for position in range(len(batch)) if position not in held_positions])
+
     def _refuse(self, batch: Batch, position: int, failure: Failure | None) -> None:
-        """A permanent refusal: the event is parked as it was sent, so it is read back from the batch."""
+        """A permanent refusal: the message is parked as it was sent, so it is read back from the batch."""
         assert failure is not None  # refuse_all and split verdicts carry their failure
         self._outcomes.fail(batch.indices[position], FailedEvent(failure, codec.loads(batch.body(position))))
 

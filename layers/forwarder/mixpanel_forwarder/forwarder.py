@@ -10,7 +10,7 @@ import gc
 import random
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from .batching import Batcher
@@ -18,8 +18,10 @@ from .credentials import CredentialsSource, credentials_source
 from .deadletter import Parker, SqsParker
 from .deadline import Deadline, LambdaContext
 from .delivery import Delivery
-from .destinations import Destination, ImportDestination
+from .destinations import Destination, ImportDestination, ProfileDestination
 from .ledger import Ledger
+from .messages import MessageRules
+from .model import Kind
 from .parking import park
 from .pipeline import encode_records
 from .report import batch_item_failures
@@ -50,8 +52,18 @@ class Forwarder:
         if parker is None and settings.dead_letter_queue_url:
             parker = SqsParker(settings.dead_letter_queue_url, bucket=settings.dead_letter_bucket)
         self._parker = parker
-        self._destination: Destination = ImportDestination(settings.batch_max_events, settings.batch_max_bytes)
-        self._executor = ThreadPoolExecutor(settings.max_concurrent_requests, thread_name_prefix="mixpanel-send")
+        profile_cap = settings.profile_batch_max_updates
+        self._destinations: dict[Kind, Destination] = {
+            Kind.EVENT: ImportDestination(settings.batch_max_events, settings.batch_max_bytes),
+            Kind.USER: ProfileDestination(Kind.USER, profile_cap, settings.batch_max_bytes),
+            Kind.GROUP: ProfileDestination(Kind.GROUP, profile_cap, settings.batch_max_bytes),
+        }
+        events = ThreadPoolExecutor(settings.max_concurrent_requests, thread_name_prefix="mixpanel-send")
+        # An ordered destination's requests go one at a time, in the order they were submitted.
+        self._executors: dict[Kind, Executor] = {
+            kind: ThreadPoolExecutor(1, thread_name_prefix=f"mixpanel-{kind}") if destination.ordered else events
+            for kind, destination in self._destinations.items()
+        }
         self._backoff = Backoff(settings, rng)
         self._clock = clock
 
@@ -70,19 +82,19 @@ class Forwarder:
         deadline = Deadline(context, self.settings.deadline_margin_ms)
         kind, records = source.source_records(event)
         ledger = Ledger(len(records))
-        destination = self._destination
         delivery = Delivery(
             self.settings,
-            destination,
+            self._destinations,
             self._credentials,
             self._sender,
-            self._executor,
+            self._executors,
             self._backoff,
             ledger,
             deadline,
         )
-        batcher = Batcher(destination.max_events, destination.max_bytes)
-        encode_records(source, records, ledger, batcher, delivery.submit, int(self._clock() * 1000))
+        batchers = {kind: Batcher(each.max_events, each.max_bytes, kind) for kind, each in self._destinations.items()}
+        rules = MessageRules(int(self._clock() * 1000), delivery.token, self.settings.id_merge)
+        encode_records(source, records, ledger, batchers, delivery.submit, rules)
         stats = delivery.wait()
         if self._parker is not None:  # without one, permanent failures stay pending and are reported
             park(self._parker, records, ledger, deadline)

@@ -11,7 +11,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-from .model import Failure, Stage, State
+from .model import Failure, Kind, Stage, State
 
 _PENDING, _IMPORTED, _PARKED, _RETRY = (bytes([state]) for state in State)
 _PENDING_STATE = int(State.PENDING)
@@ -53,6 +53,8 @@ class Ledger:
         self.record_of: list[int] = []
         self.states = bytearray()
         self.failed: dict[int, FailedEvent] = {}
+        # Messages that are not events (profile updates), by number: every other message is an event.
+        self.kinds: dict[int, Kind] = {}
         self.parking_attempted = False  # a dead-letter queue was asked to take the permanent failures
 
     def enqueue(self, record: int) -> int:
@@ -61,6 +63,14 @@ class Ledger:
         self.record_of.append(record)
         self.states.append(_PENDING_STATE)
         return index
+
+    def classify(self, index: int, kind: Kind) -> None:
+        """Message `index` is of `kind` (an event unless said otherwise)."""
+        if kind is not Kind.EVENT:
+            self.kinds[index] = kind
+
+    def kind(self, index: int) -> Kind:
+        return self.kinds.get(index, Kind.EVENT)
 
     def fail_record(self, record: int, failure: Failure) -> None:
         """The whole record failed before any event came out of it (it is not decodable)."""

@@ -19,6 +19,19 @@ class SourceKind(enum.StrEnum):
     KINESIS = "kinesis"
 
 
+# The project's identity API (MIXPANEL_ID_MERGE): simplified, Mixpanel's default for organizations since April
+# 2024, or original. It decides how an event without distinct_id is identified and what $identify means.
+ID_MERGE_SIMPLIFIED, ID_MERGE_ORIGINAL = "simplified", "original"
+
+
+class Kind(enum.StrEnum):
+    """What a message is, and so where it goes."""
+
+    EVENT = "event"  # /import
+    USER = "user"  # /engage
+    GROUP = "group"  # /groups
+
+
 class SourceRecord:
     """One record of the invocation, as Lambda delivered it.
 

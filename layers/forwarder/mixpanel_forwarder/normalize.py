@@ -8,9 +8,10 @@ import re
 from typing import Any
 
 from .errors import Invalid
+from .identity import identify
 from .limits import MAX_EVENT_BYTES as MAX_EVENT_BYTES  # re-exported: the forwarder checks encoded events
 from .limits import MAX_PROPERTIES, SCANNED, check_properties, nested_ok
-from .model import Item, excerpt, key_name
+from .model import ID_MERGE_SIMPLIFIED, Item, excerpt, key_name
 from .timefmt import MILLIS_THRESHOLD, to_epoch_ms
 
 # Mixpanel refuses times before 1971-01-01 and more than an hour ahead of its clock.
@@ -54,7 +55,7 @@ def derive_insert_id(key: str) -> str:
     return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
-def normalize(item: Item, now_ms: int, exact: bool = False) -> dict[str, Any]:
+def normalize(item: Item, now_ms: int, exact: bool = False, id_merge: str = ID_MERGE_SIMPLIFIED) -> dict[str, Any]:
     """The event to send, or Invalid with the field and reason Mixpanel would give.
 
     This runs once per event and is most of the forwarder's CPU: common cases take the shortest path
@@ -80,6 +81,7 @@ def normalize(item: Item, now_ms: int, exact: bool = False) -> dict[str, Any]:
         properties = {}
     if len(event) != 2 or "properties" not in event:
         properties = _lift_top_level(event, properties)
+    derived_id = identify(name, properties, id_merge)
 
     raw_time = properties.get("time")
     if type(raw_time) is int:
@@ -143,6 +145,8 @@ def normalize(item: Item, now_ms: int, exact: bool = False) -> dict[str, Any]:
     properties["time"] = time_ms
     if id_digits is not None:
         properties["distinct_id"] = id_digits
+    elif derived_id is not None:
+        properties["distinct_id"] = derived_id
     if insert_id is None:
         properties["$insert_id"] = derive_insert_id(item.key)
     if "ip" not in properties:
@@ -161,7 +165,9 @@ def normalize_common(event: dict[str, Any], item: Item, now_ms: int) -> dict[str
     """
     name = event.get("event")
     properties = event.get("properties")
-    if type(properties) is not dict or type(name) is not str or not name or len(event) != 2 or name[0].isspace():
+    if type(properties) is not dict or type(name) is not str or not name or len(event) != 2:
+        return None
+    if name[0].isspace() or name[0] == "$":  # Mixpanel's own events ($identify, …) have rules of their own
         return None
     time_ms = properties.get("time")
     if type(time_ms) is int:

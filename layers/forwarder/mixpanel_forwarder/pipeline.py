@@ -8,7 +8,7 @@ and batches go out as soon as they fill, so encoding the next overlaps sending t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -16,8 +16,9 @@ from . import codec
 from .batching import Batch, Batcher
 from .errors import DecodeError, Inexact, Invalid
 from .ledger import FailedEvent, Ledger
-from .model import Failure, Item, SourceRecord, Stage
-from .normalize import MAX_EVENT_BYTES, normalize, normalize_common
+from .messages import MessageRules, Routed, kind_of_item, route, too_large
+from .model import Failure, Item, Kind, SourceRecord, Stage
+from .normalize import MAX_EVENT_BYTES, normalize_common
 from .sources import Source
 
 # Events encoded together: enough to make the encoder's per-call cost vanish, few enough that their dicts
@@ -29,12 +30,13 @@ def encode_records(
     source: Source,
     records: list[SourceRecord],
     ledger: Ledger,
-    batcher: Batcher,
+    batchers: Mapping[Kind, Batcher],
     submit: Callable[[Batch], None],
-    now_ms: int,
+    rules: MessageRules,
 ) -> None:
-    decode, enqueue, fragment = source.decode, ledger.enqueue, codec.Fragment
-    run = _Run(batcher, submit, partial(_general_again, source, records, ledger, now_ms))
+    """Every message of `records` into its destination's batches (submitted as they fill), or failed in the ledger."""
+    decode, enqueue, fragment, now_ms = source.decode, ledger.enqueue, codec.Fragment, rules.now_ms
+    run = _Run(batchers[Kind.EVENT], submit, partial(_general_again, source, records, ledger, rules))
     add_event, add_index, events, limit = run.events.append, run.indices.append, run.events, run.limit
     for record_index, record in enumerate(records):
         try:
@@ -48,19 +50,25 @@ def encode_records(
             # The common event in one step; None (untouched) for anything else, valid or not.
             event: Any = normalize_common(payload, item, now_ms) if type(payload) is dict else None
             if event is None:
-                body = _general(record, item, index, ledger, now_ms)
-                if body is None:
+                routed = _general(record, item, index, ledger, rules)
+                if routed is None:
                     continue
-                event = fragment(body)  # checked and encoded already: the run copies it as it is
+                if routed.kind is not Kind.EVENT:  # a profile update: batched for its endpoint, in order
+                    full = batchers[routed.kind].add(index, routed.body, routed.key)
+                    if full is not None:
+                        submit(full)
+                    continue
+                event = fragment(routed.body)  # checked and encoded already: the run copies it as it is
             add_event(event)
             add_index(index)
             if len(events) >= limit:
                 run.encode()
                 limit = run.limit
     run.encode()
-    last = batcher.flush()
-    if last is not None:
-        submit(last)
+    for batcher in batchers.values():
+        last = batcher.flush()
+        if last is not None:
+            submit(last)
 
 
 class _Run:
@@ -112,7 +120,7 @@ class _Run:
 
 
 def _general_again(
-    source: Source, records: list[SourceRecord], ledger: Ledger, now_ms: int, index: int
+    source: Source, records: list[SourceRecord], ledger: Ledger, rules: MessageRules, index: int
 ) -> bytes | None:
     """`_general` for an event of a run, on its item as it arrived (normalizing changed the run's copy).
 
@@ -121,18 +129,21 @@ def _general_again(
     record_index = ledger.record_of[index]
     record = records[record_index]
     item = source.decode(record)[index - ledger.record_of.index(record_index)]
-    return _general(record, item, index, ledger, now_ms)
+    routed = _general(record, item, index, ledger, rules)  # an event: only events are encoded in runs
+    return routed.body if routed is not None else None
 
 
-def _general(record: SourceRecord, item: Item, index: int, ledger: Ledger, now_ms: int) -> bytes | None:
-    """The event's JSON, or None after failing it in the ledger with the field and reason Mixpanel would give."""
+def _general(record: SourceRecord, item: Item, index: int, ledger: Ledger, rules: MessageRules) -> Routed | None:
+    """The message for its destination, or None after failing it in the ledger with the field and reason
+    Mixpanel would give."""
     try:
+        kind = kind_of_item(item)
+        ledger.classify(index, kind)
         try:
-            event = normalize(item, now_ms)
+            routed = route(item, kind, rules)
         except Inexact:  # a float that may be an integer beyond 64 bits, rounded: read it exactly
             item = _exact_item(record, item)
-            event = normalize(item, now_ms, exact=True)
-        body = codec.dumps(event)
+            routed = route(item, kind, rules, exact=True)
     except Invalid as exc:
         stage = Stage.DECODE if item.error is not None else Stage.INVALID
         ledger.fail(index, _failed(item, Failure(exc.message, exc.field, stage)))
@@ -141,11 +152,11 @@ def _general(record: SourceRecord, item: Item, index: int, ledger: Ledger, now_m
         failure = Failure(f"cannot be encoded as JSON: {exc}", "properties", Stage.INVALID)
         ledger.fail(index, _failed(_as_arrived(record, item), failure))
         return None
-    if len(body) >= MAX_EVENT_BYTES:
-        failure = Failure(f"{len(body)} bytes, over Mixpanel's 1 MiB per event", "event", Stage.INVALID)
-        ledger.fail(index, _failed(_as_arrived(record, item), failure))
+    problem = too_large(routed)
+    if problem is not None:
+        ledger.fail(index, _failed(_as_arrived(record, item), Failure(problem.message, problem.field, Stage.INVALID)))
         return None
-    return body
+    return routed
 
 
 def _failed(item: Item, failure: Failure) -> FailedEvent:

@@ -8,22 +8,13 @@ unless it has its own `$ip`, so that Mixpanel does not geolocate the profile to 
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 from .errors import Invalid
 from .limits import MAX_EVENT_BYTES
-from .model import excerpt, key_name
+from .model import Kind, excerpt, key_name
 
 MAX_UPDATE_BYTES = MAX_EVENT_BYTES  # "limit each individual update … to a maximum of 1 MB"
-
-
-class Kind(enum.StrEnum):
-    """What a message is, and so where it goes."""
-
-    EVENT = "event"  # /import
-    USER = "user"  # /engage
-    GROUP = "group"  # /groups
 
 
 USER_OPERATIONS = ("$set", "$set_once", "$add", "$union", "$append", "$remove", "$unset", "$delete")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .delivery import DeliveryStats
+from .delivery_stats import DeliveryStats
 from .ledger import Ledger
 from .model import SourceKind, clip
 

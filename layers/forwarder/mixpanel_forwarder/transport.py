@@ -31,7 +31,7 @@ class Endpoint(NamedTuple):
     """Where and as whom one request is sent, and how its body is encoded (a destination builds it)."""
 
     url: str
-    authorization: str
+    authorization: str  # the Authorization header; empty for none
     content_encoding: str | None = "gzip"
 
     def __repr__(self) -> str:  # never show the credentials
@@ -62,11 +62,12 @@ class Urllib3Sender:
 
     def send(self, endpoint: Endpoint, body: bytes, timeout: float) -> Response:
         headers = {
-            "Authorization": endpoint.authorization,
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
         }
+        if endpoint.authorization:  # none for /engage and /groups: the token is inside each update
+            headers["Authorization"] = endpoint.authorization
         if endpoint.content_encoding:
             headers["Content-Encoding"] = endpoint.content_encoding
         with _Watch(timeout) as watch:

@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from .base import Destination, Verdict
 from .imports import ImportDestination
+from .profiles import ProfileDestination
 
-__all__ = ["Destination", "ImportDestination", "Verdict"]
+__all__ = ["Destination", "ImportDestination", "ProfileDestination", "Verdict"]

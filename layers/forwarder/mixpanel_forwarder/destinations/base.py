@@ -63,11 +63,12 @@ class Verdict:
 
 
 class Destination(Protocol):
-    """One Mixpanel endpoint: `/import` today (imports.ImportDestination); `/engage` and `/groups` next."""
+    """One Mixpanel endpoint: `/import` (imports.ImportDestination), `/engage` and `/groups` (profiles)."""
 
     name: str  # the endpoint, as logs and parked reasons name it
     max_events: int  # per request
     max_bytes: int  # per request, uncompressed
+    ordered: bool  # requests go one at a time, in order (profile updates); else several at once
 
     def endpoint(self, api_url: str, credentials: Credentials) -> Endpoint:
         """The URL and authorization of a request."""
@@ -79,6 +80,10 @@ class Destination(Protocol):
 
     def read(self, response: Response, batch: Batch) -> Verdict:
         """What the answer to `batch` means for each of its events."""
+        ...
+
+    def not_idempotent(self, batch: Batch) -> int:
+        """How many messages of `batch` would change Mixpanel's data again if applied twice."""
         ...
 
 

@@ -27,6 +27,7 @@ UNCONFIRMED = "2xxUnconfirmed"  # the request class (metrics.REQUEST_CLASSES) of
 
 class ImportDestination:
     name = "/import"
+    ordered = False  # events carry their own time, and order among them does not matter
 
     def __init__(self, max_events: int, max_bytes: int) -> None:
         self.max_events = max_events
@@ -39,6 +40,9 @@ class ImportDestination:
 
     def encode(self, payload: bytes) -> bytes:
         return codec.gzip(payload)
+
+    def not_idempotent(self, batch: Batch) -> int:
+        return 0  # Mixpanel drops an event sent twice by its $insert_id
 
     def read(self, response: Response, batch: Batch) -> Verdict:
         status = response.status

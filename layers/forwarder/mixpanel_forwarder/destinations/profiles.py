@@ -1,0 +1,84 @@
+"""Mixpanel's `/engage` (user profiles) and `/groups` (group profiles): the endpoints, plain JSON bodies, and how
+their answers read.
+
+These endpoints take the project token inside each update, so a request has no Authorization header; they do
+not take gzip ("This API does not support gzip encoding"); and they answer 200 even when they refuse: with
+`verbose=1` the body is `{"status": 1|0, "error": …}` (README, "Message kinds", cites each).
+
+| answer | verdict |
+|---|---|
+| 200, `status` 1 | accepted |
+| 200, `status` 0 | split: Mixpanel does not say which update it refused, so halves are sent until the |
+| | refused ones stand alone, each then parked with Mixpanel's error |
+| 200 without that body (a proxy's page, `1`, …) | retry: not confirmed |
+| 413 | split |
+| anything else | as base.common_verdict: 401 reauthorize, 408/429/5xx retry, the rest halt |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import codec
+from ..batching import Batch
+from ..credentials import Credentials
+from ..model import Failure, Kind, Stage
+from ..profiles import NOT_IDEMPOTENT
+from ..transport import Endpoint, Response
+from .base import ACCEPTED, RETRY, SPLIT, Verdict, common_verdict, snippet
+from .imports import UNCONFIRMED
+
+_PATHS = {Kind.USER: "/engage", Kind.GROUP: "/groups"}
+
+
+class ProfileDestination:
+    """`/engage` or `/groups`; requests to it go one at a time, in order (see `ordered`)."""
+
+    # Updates to one profile must arrive in the order they were written: a request waits for the one before.
+    ordered = True
+
+    def __init__(self, kind: Kind, max_events: int, max_bytes: int) -> None:
+        self.kind = kind
+        self.name = _PATHS[kind]
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+
+    def endpoint(self, api_url: str, credentials: Credentials) -> Endpoint:
+        return Endpoint(f"{api_url}{self.name}?verbose=1", "", None)
+
+    def encode(self, payload: bytes) -> bytes:
+        return payload
+
+    def read(self, response: Response, batch: Batch) -> Verdict:
+        status = response.status
+        if 200 <= status < 300:
+            answer = _json(response.body)
+            verdict = answer.get("status") if isinstance(answer, dict) else None
+            if verdict == 1 and type(verdict) is int:
+                return Verdict(ACCEPTED)
+            if verdict == 0 and type(verdict) is int:
+                error = answer.get("error") if isinstance(answer, dict) else None
+                reason = f"Mixpanel refused the update: {error or snippet(response.body)}"
+                return Verdict(SPLIT, failure=Failure(reason, "update", Stage.REFUSED), request_class="2xxRefused")
+            problem = f"a {status} that is not Mixpanel's verbose answer: {snippet(response.body)}"
+            return Verdict(RETRY, problem=problem, request_class=UNCONFIRMED)
+        if status == 413:
+            failure = Failure(f"too large for one request: {snippet(response.body)}", "update", Stage.REFUSED)
+            return Verdict(SPLIT, failure=failure)
+        return common_verdict(response)
+
+    def not_idempotent(self, batch: Batch) -> int:
+        """How many updates of `batch` would change their profile again if applied twice (`$add`, `$append`)."""
+        return sum(1 for position in range(len(batch)) if _operation(batch.body(position)) in NOT_IDEMPOTENT)
+
+
+def _operation(body: bytes) -> str | None:
+    update = _json(body)
+    return next((key for key in update if key in NOT_IDEMPOTENT), None) if isinstance(update, dict) else None
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return codec.loads(body)
+    except codec.JSONDecodeError:
+        return None
