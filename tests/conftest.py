@@ -45,8 +45,18 @@ def imported(events: list[dict[str, Any]]) -> Response:
     return Response(200, json.dumps({"code": 200, "num_records_imported": len(events), "status": "OK"}).encode())
 
 
+def verbose_ok(updates: list[dict[str, Any]]) -> Response:
+    """/engage's or /groups' 200 with verbose=1: every update taken."""
+    return Response(200, b'{"status":1,"error":null}')
+
+
+def verbose_refused(error: str) -> Response:
+    return Response(200, json.dumps({"status": 0, "error": error}).encode())
+
+
 class FakeSender:
-    """Records every request's events (gunzipped) and answers from a script; Mixpanel's 200 once it is used up."""
+    """Records every request's messages (gunzipped where gzip) and answers from a script; once it is used up,
+    Mixpanel's success for the endpoint (strict /import's 200, or verbose /engage and /groups status 1)."""
 
     def __init__(self, *answers: Answer) -> None:
         self._answers = list(answers)
@@ -56,12 +66,13 @@ class FakeSender:
         self.timeouts: list[float] = []
 
     def send(self, endpoint: Endpoint, body: bytes, timeout: float) -> Response:
-        events = json.loads(gzip.decompress(body))
+        events = json.loads(gzip.decompress(body) if endpoint.content_encoding == "gzip" else body)
         with self._lock:
             self.endpoints.append(endpoint)
             self.requests.append(events)
             self.timeouts.append(timeout)
-            answer: Answer = self._answers.pop(0) if self._answers else imported(events)
+            success = imported if "/import" in endpoint.url else verbose_ok
+            answer: Answer = self._answers.pop(0) if self._answers else success(events)
         if isinstance(answer, Exception):
             raise answer
         if callable(answer):
@@ -71,6 +82,11 @@ class FakeSender:
     @property
     def sent_events(self) -> list[dict[str, Any]]:
         return [event for request in self.requests for event in request]
+
+    def sent_to(self, path: str) -> list[list[dict[str, Any]]]:
+        """The requests to one endpoint ("/import", "/engage", "/groups"), in the order they were sent."""
+        pairs = zip(self.endpoints, self.requests, strict=True)
+        return [request for endpoint, request in pairs if path in endpoint.url]
 
 
 class FakeParker:

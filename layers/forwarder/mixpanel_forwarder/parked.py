@@ -2,7 +2,9 @@
 
 One refused event, or one record that could not be decoded:
 
-    {"reason", "field"?, "source": {...origin, "item"?, "defaultTimeMs"?}, "event" | "record": <payload>}
+    {"reason", "field"?, "kind"?, "source": {...origin, "item"?, "defaultTimeMs"?}, "event" | "record": <payload>}
+
+`kind` is there for a profile update only ("user" or "group"): its payload, under "event", is the update.
 
 Several refused events of one record share one document, as many as fit in one message:
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from .deadletter import Parker
 from .deadline import Deadline
 from .ledger import Ledger
-from .model import SourceRecord
+from .model import Kind, SourceRecord
 from .parked import Parked
 
 
@@ -30,7 +30,11 @@ def park(parker: Parker, records: list[SourceRecord], ledger: Ledger, deadline: 
         if failed.default_time_ms is not None:
             origin["defaultTimeMs"] = failed.default_time_ms
         record = records[record_index].raw
-        parked.append(Parked(failed.failure.as_dict(), origin, "event", failed.payload, record, record_index))
+        reason = failed.failure.as_dict()
+        kind = ledger.kind(i)
+        if kind is not Kind.EVENT:  # a profile update: replay sends it back to its own endpoint
+            reason["kind"] = kind.value
+        parked.append(Parked(reason, origin, "event", failed.payload, record, record_index))
     stored = parker.park(parked, deadline.remaining)
     ledger.parked(
         [r for r, ok in zip(record_indices, stored, strict=False) if ok],

@@ -1,0 +1,163 @@
+"""Profile updates end to end through the Forwarder, with a scripted sender (a seam of our own): routing by kind,
+/engage's and /groups' answers, order, hold-back, and what is counted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mixpanel_forwarder.forwarder import Forwarder, Result
+from mixpanel_forwarder.sources import sqs
+from mixpanel_forwarder.transport import Response
+from tests.conftest import FakeParker, FakeSender, make_settings, timeout_error, verbose_ok, verbose_refused
+from tests.unit.test_forwarder import NOW, event, reported, sqs_invocation
+
+TOKEN = "project-token"
+
+
+def run(bodies: list[Any], sender: FakeSender, parker: FakeParker | None = None, **settings: Any) -> Result:
+    token = settings.pop("token", TOKEN)
+    base = make_settings(**settings)
+    assert base.credentials is not None
+    credentials = base.credentials._replace(token=token)
+    forwarder = Forwarder(base._replace(credentials=credentials), sender=sender, parker=parker, clock=lambda: NOW)
+    return forwarder.forward(sqs, sqs_invocation(*bodies), None)
+
+
+def set_plan(user: str, plan: str) -> dict[str, Any]:
+    return {"$distinct_id": user, "$set": {"plan": plan}}
+
+
+def test_events_user_and_group_updates_each_go_to_their_endpoint() -> None:
+    sender = FakeSender()
+    group = {"$group_key": "company_id", "$group_id": "42", "$set": {"seats": 300}}
+    result = run([event(1), set_plan("u1", "pro"), group, event(2)], sender)
+
+    assert reported(result) == []
+    assert [e["event"] for request in sender.sent_to("/import") for e in request] == ["E1", "E2"]
+    assert sender.sent_to("/engage") == [[{**set_plan("u1", "pro"), "$token": TOKEN, "$ip": "0"}]]
+    assert sender.sent_to("/groups") == [[{**group, "$token": TOKEN}]]
+    for endpoint in sender.endpoints:
+        if "/import" in endpoint.url:
+            assert endpoint.content_encoding == "gzip"
+            assert endpoint.authorization.startswith("Basic ")
+        else:  # the token is inside each update; these endpoints take no gzip
+            assert endpoint.url.endswith("?verbose=1")
+            assert (endpoint.authorization, endpoint.content_encoding) == ("", None)
+
+
+def test_without_a_token_updates_are_parked_naming_the_setting_and_events_flow() -> None:
+    sender = FakeSender()
+    parker = FakeParker()
+    result = run([event(1), set_plan("u1", "pro")], sender, parker, token=None)
+
+    assert reported(result) == []
+    assert [e["event"] for e in sender.sent_events] == ["E1"]
+    [parked] = parker.messages
+    assert parked["kind"] == "user"
+    assert parked["field"] == "$token"
+    assert "MIXPANEL_PROJECT_TOKEN" in parked["reason"]
+    assert parked["event"] == set_plan("u1", "pro")  # as it arrived
+
+
+def test_a_refusal_is_isolated_by_halves_and_only_the_refused_update_is_parked() -> None:
+    def engage(updates: list[dict[str, Any]]) -> Response:
+        if any(update["$set"]["plan"] == "bad" for update in updates):
+            return verbose_refused("$set: plan is not allowed")
+        return verbose_ok(updates)
+
+    sender = FakeSender(*[engage] * 10)
+    parker = FakeParker()
+    updates = [set_plan(f"u{n}", "bad" if n == 2 else "pro") for n in range(4)]
+    result = run(updates, sender, parker)
+
+    assert reported(result) == []
+    # The whole; its first half (taken); its second half (refused); then each of that half alone.
+    assert [len(request) for request in sender.sent_to("/engage")] == [4, 2, 2, 1, 1]
+    [parked] = parker.messages
+    assert parked["event"]["$distinct_id"] == "u2"
+    assert "Mixpanel refused the update: $set: plan is not allowed" in parked["reason"]
+    assert result.counts()["imported"] == 3
+    assert result.delivery.requests["2xxRefused"] == 3  # the whole, its second half, and u2 alone
+
+
+def test_a_200_that_is_not_the_verbose_answer_is_retried_not_taken() -> None:
+    sender = FakeSender(Response(200, b"1"), Response(200, b"<html>portal</html>"))
+    result = run([set_plan("u1", "pro")], sender)
+
+    assert reported(result) == []
+    assert len(sender.sent_to("/engage")) == 3
+    assert result.delivery.requests["2xxUnconfirmed"] == 2
+
+
+def test_a_profiles_updates_go_in_record_order_one_request_at_a_time() -> None:
+    sender = FakeSender()
+    updates = [set_plan("u1", f"p{n}") for n in range(7)]
+    result = run(updates, sender, profile_batch_max_updates=2)
+
+    assert reported(result) == []
+    sent = [update["$set"]["plan"] for request in sender.sent_to("/engage") for update in request]
+    assert sent == [f"p{n}" for n in range(7)]
+
+
+def test_once_an_update_is_not_delivered_its_profiles_later_updates_are_held_back() -> None:
+    def engage(updates: list[dict[str, Any]]) -> Response:
+        if updates[0]["$set"]["plan"] == "first":
+            raise timeout_error()
+        return verbose_ok(updates)
+
+    sender = FakeSender(*[engage] * 20)
+    updates = [set_plan("u1", "first"), set_plan("u2", "other"), set_plan("u1", "second")]
+    result = run(updates, sender, profile_batch_max_updates=1, max_attempts=2)
+
+    assert reported(result) == ["m0", "m2"]  # u1's first, and its second held back with it
+    sent = [update["$set"]["plan"] for request in sender.sent_to("/engage") for update in request]
+    assert sent == ["first", "first", "other"]  # "second" was never sent ahead of "first"
+    assert "held back: an earlier update of this profile was not delivered" in result.summary()["reasons"]
+
+
+def test_updates_that_are_not_idempotent_sent_again_after_an_unclear_answer_are_counted() -> None:
+    sender = FakeSender(timeout_error())
+    add = {"$distinct_id": "u1", "$add": {"logins": 1}}
+    append = {"$distinct_id": "u2", "$append": {"seen": "home"}}
+    result = run([add, set_plan("u3", "pro"), append], sender)
+
+    assert reported(result) == []
+    assert len(sender.sent_to("/engage")) == 2
+    assert result.delivery.resent_not_idempotent == 2  # $add and $append; the $set is safe to resend
+
+
+def test_a_message_of_two_kinds_is_parked_saying_so() -> None:
+    parker = FakeParker()
+    mixed = {"event": "Signed up", "$distinct_id": "u1", "$set": {"plan": "pro"}}
+    result = run([mixed], FakeSender(), parker)
+
+    assert reported(result) == []
+    [parked] = parker.messages
+    assert parked["field"] == "message"
+    assert "has event and $distinct_id" in parked["reason"]
+
+
+def test_simplified_id_merge_derives_distinct_id_and_refuses_identity_events() -> None:
+    sender = FakeSender()
+    parker = FakeParker()
+    device_only = {"event": "Viewed", "properties": {"time": 1_764_000_000, "$device_id": "d9"}}
+    user_and_device = {"event": "Bought", "properties": {"time": 1_764_000_000, "$device_id": "d9", "$user_id": "u9"}}
+    identify = {"event": "$identify", "properties": {"time": 1_764_000_000, "$identified_id": "u9", "$anon_id": "d9"}}
+    result = run([device_only, user_and_device, identify], sender, parker)
+
+    assert reported(result) == []
+    assert [e["properties"]["distinct_id"] for e in sender.sent_events] == ["$device:d9", "u9"]
+    [parked] = parker.messages
+    assert "$identify is ignored by simplified ID merge" in parked["reason"]
+    assert "MIXPANEL_ID_MERGE=original" in parked["reason"]
+
+
+def test_original_id_merge_sends_identity_events_as_they_are() -> None:
+    sender = FakeSender()
+    identify = {"event": "$identify", "properties": {"time": 1_764_000_000, "$identified_id": "u9", "$anon_id": "d9"}}
+    result = run([identify], sender, id_merge="original")
+
+    assert reported(result) == []
+    [sent] = sender.sent_events
+    assert sent["event"] == "$identify"
+    assert "distinct_id" not in sent["properties"]
