@@ -21,6 +21,7 @@ from tests.integration.template import (
         ("MixpanelRegion", "US", ["US", "EU", "IN"]),
         ("KinesisStartingPosition", "LATEST", ["TRIM_HORIZON", "LATEST"]),
         ("Architecture", "arm64", ["arm64", "x86_64"]),
+        ("MixpanelIdMerge", "simplified", ["simplified", "original"]),
     ],
 )
 def test_choice_parameters_offer_the_documented_values(name: str, default: str, allowed: list[str]) -> None:
@@ -39,6 +40,7 @@ def test_choice_parameters_offer_the_documented_values(name: str, default: str, 
         ("KinesisMaximumRetryAttempts", 10, 0, 10000),
         ("KinesisMaximumRecordAgeInSeconds", 86400, 60, 604800),
         ("FunctionMemory", 256, 128, 10240),
+        ("ProfileBatchMaxUpdates", 2000, 1, 2000),
     ],
 )
 def test_number_parameters_have_the_documented_default_and_range(name: str, default: int, low: int, high: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -15,6 +16,7 @@ from tests.integration.template import (
     RESOURCES,
     SECRET_ARN_EXPRESSION,
     TEMPLATE,
+    condition_holds,
     environment,
     role_grants,
 )
@@ -63,10 +65,12 @@ def test_the_secret_value_parameters_reach_only_the_created_secret() -> None:
     users = {
         name
         for name, resource in RESOURCES.items()
-        if references_to(resource) & {"MixpanelServiceAccountUsername", "MixpanelServiceAccountSecret"}
+        if references_to(resource)
+        & {"MixpanelServiceAccountUsername", "MixpanelServiceAccountSecret", "MixpanelProjectToken"}
     }
 
     assert users == {"MixpanelCredentialsSecret"}
+    assert PARAMETERS["MixpanelProjectToken"]["NoEcho"] is True
     assert RESOURCES["MixpanelCredentialsSecret"]["Condition"] == "CreateCredentialsSecret"
     assert not references_to(TEMPLATE["Outputs"]) & {"MixpanelServiceAccountSecret"}
     assert not references_to(GLOBAL_FUNCTION) & {"MixpanelServiceAccountUsername", "MixpanelServiceAccountSecret"}
@@ -80,3 +84,16 @@ def test_secret_is_read_through_its_arn_only(function: str) -> None:
     assert RESOURCES["MixpanelCredentialsSecret"]["Type"] == "AWS::SecretsManager::Secret"
     assert grants["secretsmanager:GetSecretValue"] == [SECRET_ARN_EXPRESSION]
     assert [action for action in grants if action.startswith("secretsmanager:")] == ["secretsmanager:GetSecretValue"]
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"), [("", {"username", "secret"}), ("tok", {"username", "secret", "token"})]
+)
+def test_the_created_secret_holds_the_project_token_when_one_is_given(token: str, expected: set[str]) -> None:
+    secret_string = RESOURCES["MixpanelCredentialsSecret"]["Properties"]["SecretString"]
+    with_token, without_token = secret_string["Fn::If"][1:]
+    chosen = with_token if condition_holds("HasProjectToken", {"MixpanelProjectToken": token}) else without_token
+    text = chosen["Fn::Sub"]
+    for name in ("MixpanelServiceAccountUsername", "MixpanelServiceAccountSecret", "MixpanelProjectToken"):
+        text = text.replace("${" + name + "}", "x")
+    assert set(json.loads(text)) == expected

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from mixpanel_forwarder.errors import InvocationError
 from mixpanel_forwarder.ledger import FailedEvent, Ledger
-from mixpanel_forwarder.model import Failure, SourceKind, SourceRecord, Stage, State
+from mixpanel_forwarder.model import Failure, Kind, SourceKind, SourceRecord, Stage, State
 from mixpanel_forwarder.report import batch_item_failures
 
 TRANSIENT = Failure("503 from Mixpanel")
@@ -20,6 +20,10 @@ INVALID = Failure("missing", "properties.distinct_id", Stage.INVALID)
 REFUSED = Failure("too old", "properties.time", Stage.REFUSED)
 UNDECODABLE = Failure("not JSON", "record", Stage.DECODE)
 FAILURES = {"transient": TRANSIENT, "invalid": INVALID, "refused": REFUSED}
+
+NO_PROFILE_UPDATES = {
+    f"{kind}_updates{outcome}": 0 for kind in ("user", "group") for outcome in ("", "_imported", "_parked", "_retry")
+}
 
 
 def records(count: int) -> list[SourceRecord]:
@@ -56,6 +60,7 @@ def test_all_imported_reports_nothing_and_counts_every_event_imported() -> None:
         "parked_decode": 0,
         "parked_invalid": 0,
         "parked_refused": 0,
+        **NO_PROFILE_UPDATES,
     }
     assert ledger.reasons() == Counter()
 
@@ -132,6 +137,7 @@ def test_counts_parked_by_stage_undecodable_records_and_park_failures() -> None:
         "parked_decode": 1,
         "parked_invalid": 1,
         "parked_refused": 0,
+        **NO_PROFILE_UPDATES,
     }
     assert ledger.records_to_retry() == [2, 3, 4]
     assert ledger.reasons() == Counter(
@@ -210,3 +216,30 @@ def test_the_report_and_counts_are_those_of_reading_every_record_and_event(
     assert counts["records_undecodable"] == len(undecodable)
     assert counts["parked_decode"] == len(parked_records)
     assert counts["parked_invalid"] + counts["parked_refused"] == counts["parked"]
+
+
+def test_profile_updates_are_counted_by_kind_and_outcome_apart_from_events() -> None:
+    ledger = Ledger(1)
+    messages = [ledger.enqueue(0) for _ in range(6)]
+    ledger.classify(messages[1], Kind.USER)
+    ledger.classify(messages[2], Kind.USER)
+    ledger.classify(messages[3], Kind.GROUP)
+    ledger.classify(messages[4], Kind.EVENT)  # said outright: still an event
+    ledger.imported([messages[0], messages[1], messages[3]])
+    ledger.fail(messages[2], FailedEvent(Failure("bad", "$set", Stage.INVALID)))
+    ledger.parked([], [messages[2]])
+    ledger.settle()
+
+    counts = ledger.counts()
+    assert (counts["events"], counts["imported"], counts["parked"], counts["retry"]) == (3, 1, 0, 2)
+    assert (counts["user_updates"], counts["user_updates_imported"], counts["user_updates_parked"]) == (2, 1, 1)
+    assert (counts["group_updates"], counts["group_updates_imported"], counts["group_updates_retry"]) == (1, 1, 0)
+    assert counts["parked_invalid"] == 1
+    assert [ledger.kind(index) for index in messages] == [
+        Kind.EVENT,
+        Kind.USER,
+        Kind.USER,
+        Kind.GROUP,
+        Kind.EVENT,
+        Kind.EVENT,
+    ]

@@ -12,7 +12,7 @@ import pytest
 from mixpanel_forwarder import metrics as invocation_metrics
 from mixpanel_forwarder.delivery_stats import DeliveryStats
 from mixpanel_forwarder.ledger import FailedEvent, Ledger
-from mixpanel_forwarder.model import Failure, SourceKind, Stage
+from mixpanel_forwarder.model import Failure, Kind, SourceKind, Stage
 from mixpanel_forwarder.result import Result
 
 metrics = invocation_metrics.metrics
@@ -35,8 +35,15 @@ def result(latencies: int = 2) -> Result:
     ledger.fail(2, FailedEvent(Failure("refused", "properties.time", Stage.REFUSED)))
     ledger.fail(3, FailedEvent(Failure("503")))
     ledger.parked([5], [0, 1])
+    updates = [ledger.enqueue(4) for _ in range(9)]  # profile updates: not counted as events
+    for index in updates[:5]:
+        ledger.classify(index, Kind.USER)
+    for index in updates[5:]:
+        ledger.classify(index, Kind.GROUP)
+    ledger.imported(updates[:3] + updates[5:])  # users: 3 imported, 2 left for retry; groups: 4 imported
     ledger.settle()
     delivery = DeliveryStats()
+    delivery.resent_not_idempotent = 9
     delivery.requests.update({"2xx": 7, "400": 2, "429": 3, "5xx": 4, "timeout": 5, "connection": 6})
     delivery.retries, delivery.bytes_raw, delivery.bytes_gzip = 8, 12_345, 2_345
     delivery.latencies_ms.extend(10.0 + n + 0.04 for n in range(latencies))
@@ -69,11 +76,19 @@ def test_every_metric_has_its_name_unit_and_value() -> None:
         "EventsReportedForRetry": [2.0],
         "ParkingFailures": [1.0],
         "Retries": [8.0],
+        "ProfileUpdatesResentNotIdempotent": [9.0],
+        "UserUpdatesImported": [3.0],
+        "UserUpdatesParked": [0.0],
+        "UserUpdatesReportedForRetry": [2.0],
+        "GroupUpdatesImported": [4.0],
+        "GroupUpdatesParked": [0.0],
+        "GroupUpdatesReportedForRetry": [0.0],
         "ParkedUndecodable": [1.0],
         "ParkedInvalid": [1.0],
         "ParkedRefusedByMixpanel": [1.0],
         "Requests2xx": [7.0],
         "Requests2xxUnconfirmed": [0.0],
+        "Requests2xxRefused": [0.0],
         "Requests400": [2.0],
         "Requests401": [0.0],
         "Requests403": [0.0],

@@ -76,7 +76,7 @@ def test_a_refusal_is_isolated_by_halves_and_only_the_refused_update_is_parked()
     [parked] = parker.messages
     assert parked["event"]["$distinct_id"] == "u2"
     assert "Mixpanel refused the update: $set: plan is not allowed" in parked["reason"]
-    assert result.counts()["imported"] == 3
+    assert result.counts()["user_updates_imported"] == 3
     assert result.delivery.requests["2xxRefused"] == 3  # the whole, its second half, and u2 alone
 
 

@@ -15,6 +15,7 @@ from .model import Failure, Kind, Stage, State
 
 _PENDING, _IMPORTED, _PARKED, _RETRY = (bytes([state]) for state in State)
 _PENDING_STATE = int(State.PENDING)
+PROFILE_KINDS = (Kind.USER, Kind.GROUP)
 
 
 class FailedEvent:
@@ -133,12 +134,15 @@ class Ledger:
         return sorted(failed)
 
     def counts(self) -> dict[str, int]:
+        """Events (`events`, `imported`, `parked`, `retry`), profile updates by kind (`user_updates`,
+        `user_updates_imported`, …), records, and parked messages by stage."""
         count = self.states.count  # C-speed, one scan per state: no Python step per event
+        by_kind = self._profile_counts()  # a Python step per profile update only
         counts = {
-            "events": len(self.states),
-            "imported": count(_IMPORTED),
-            "parked": count(_PARKED),
-            "retry": count(_RETRY) + count(_PENDING),
+            "events": len(self.states) - sum(tally["updates"] for tally in by_kind.values()),
+            "imported": count(_IMPORTED) - sum(tally["imported"] for tally in by_kind.values()),
+            "parked": count(_PARKED) - sum(tally["parked"] for tally in by_kind.values()),
+            "retry": count(_RETRY) + count(_PENDING) - sum(tally["retry"] for tally in by_kind.values()),
             "records_parked": sum(1 for state in self.record_states.values() if state is State.PARKED),
             "records_undecodable": len(self.record_failures),
             "park_failures": 0,
@@ -154,7 +158,20 @@ class Ledger:
                 counts["parked_" + failure.stage] += 1
             elif self.parking_attempted:
                 counts["park_failures"] += 1
+        for kind, tally in by_kind.items():
+            counts[f"{kind}_updates"] = tally["updates"]
+            for outcome in ("imported", "parked", "retry"):
+                counts[f"{kind}_updates_{outcome}"] = tally[outcome]
         return counts
+
+    def _profile_counts(self) -> dict[Kind, dict[str, int]]:
+        tallies = {kind: dict.fromkeys(("updates", "imported", "parked", "retry"), 0) for kind in PROFILE_KINDS}
+        outcome = {State.IMPORTED: "imported", State.PARKED: "parked", State.RETRY: "retry", State.PENDING: "retry"}
+        for index, kind in self.kinds.items():
+            tally = tallies[kind]
+            tally["updates"] += 1
+            tally[outcome[State(self.states[index])]] += 1
+        return tallies
 
     def reasons(self) -> Counter[str]:
         """How many events and records failed, by reason (no payloads: safe to log)."""

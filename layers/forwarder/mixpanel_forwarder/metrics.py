@@ -39,7 +39,26 @@ PARK_FAILURES = "ParkingFailures"  # permanent failures the dead-letter queue di
 REQUESTS_PREFIX = "Requests"  # Requests2xx, Requests400, Requests401, Requests403, Requests413, Requests429, ...
 # Each request counts in one class. 2xxUnconfirmed: a 2xx that is not Mixpanel's answer for the events sent (a
 # proxy's or a captive portal's page, another count), retried like a 5xx; 2xx counts only confirmed imports.
-REQUEST_CLASSES = ("2xx", "2xxUnconfirmed", "400", "401", "403", "413", "429", "4xx", "5xx", "timeout", "connection")
+# 2xxRefused: /engage's or /groups' 200 whose body says status 0 (a refusal, split to find the refused update).
+REQUEST_CLASSES = (
+    "2xx",
+    "2xxUnconfirmed",
+    "2xxRefused",
+    "400",
+    "401",
+    "403",
+    "413",
+    "429",
+    "4xx",
+    "5xx",
+    "timeout",
+    "connection",
+)
+# Profile updates by kind and outcome: UserUpdatesImported, UserUpdatesParked, UserUpdatesReportedForRetry, Group…
+PROFILE_UPDATES = {"user": "UserUpdates", "group": "GroupUpdates"}
+PROFILE_OUTCOMES = {"imported": "Imported", "parked": "Parked", "retry": "ReportedForRetry"}
+# $add and $append updates sent again after an answer that may have applied them: they may have counted twice.
+RESENT_NOT_IDEMPOTENT = "ProfileUpdatesResentNotIdempotent"
 RETRIES = "Retries"
 MIXPANEL_LATENCY = "MixpanelLatency"
 BYTES_UNCOMPRESSED = "BytesUncompressed"
@@ -77,7 +96,11 @@ def publish(result: Result) -> None:
         EVENTS_REPORTED: counts["retry"],
         PARK_FAILURES: counts["park_failures"],
         RETRIES: delivery.retries,
+        RESENT_NOT_IDEMPOTENT: delivery.resent_not_idempotent,
     }
+    for kind, prefix in PROFILE_UPDATES.items():
+        for outcome, suffix in PROFILE_OUTCOMES.items():
+            values[prefix + suffix] = counts[f"{kind}_updates_{outcome}"]
     for stage, name in PARKED_BY_STAGE.items():
         values[name] = counts["parked_" + stage]
     for status_class in REQUEST_CLASSES:
