@@ -144,3 +144,29 @@ def test_profile_keys_and_operations() -> None:
     assert profile_key(Kind.USER, user(**{"$set": {"a": 1}})) == "user:u1"
     assert profile_key(Kind.GROUP, group(**{"$unset": ["a"]})) == "group:company_id:42"
     assert operation_of(user(**{"$append": {"a": 1}})) == "$append"
+
+
+@pytest.mark.parametrize(
+    ("value", "field", "words"),
+    [
+        ({"a": {"b": {"c": {"d": {"e": 1}}}}}, "$set.a.b.c.d", "nests deeper than 3 levels"),
+        ({"tags": list(range(255))}, "$set.tags", "has 255 items"),
+    ],
+)
+def test_update_values_keep_mixpanels_property_limits(value: dict[str, Any], field: str, words: str) -> None:
+    with pytest.raises(Invalid) as raised:
+        user_update(user(**{"$set": value}), TOKEN, INVALID_IDS)
+    assert raised.value.field == field
+    assert words in raised.value.message
+
+
+def test_an_update_with_a_number_orjson_may_have_rounded_is_read_again_and_sent_exactly() -> None:
+    from mixpanel_forwarder import codec
+    from mixpanel_forwarder.errors import Inexact
+
+    text = '{"$distinct_id": "u1", "$set": {"account": 123456789012345678901234}}'
+    with pytest.raises(Inexact):
+        user_update(codec.loads(text), TOKEN, INVALID_IDS)
+    with pytest.raises(Invalid) as raised:  # exactly: beyond 64 bits, which the encoder cannot write
+        user_update(codec.loads_exact(text), TOKEN, INVALID_IDS, exact=True)
+    assert raised.value.field == "$set.account"

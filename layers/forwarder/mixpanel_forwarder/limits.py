@@ -66,7 +66,7 @@ def nested_ok(value: Any) -> bool:
     return True
 
 
-def check_properties(properties: dict[str, Any], exact: bool) -> None:
+def check_properties(properties: dict[str, Any], exact: bool, root: str = "properties") -> None:
     """Raises Invalid naming the first property over a limit; then, for properties read by orjson
     (`exact` False), Inexact for a float that may be a rounded integer, or, for properties read
     exactly, Invalid for an integer the encoder cannot write. Returns when there is nothing to say.
@@ -75,11 +75,11 @@ def check_properties(properties: dict[str, Any], exact: bool) -> None:
     """
     for key, value in properties.items():
         if isinstance(value, dict | list):
-            _check_nested(field_path("properties", key), value, 1)
+            _check_nested(field_path(root, key), value, 1)
     for key, value in properties.items():
         if exact and key == "distinct_id" and type(value) is int:
             continue
-        path = _inexact_number(field_path("properties", key), value, exact)
+        path = _inexact_number(field_path(root, key), value, exact)
         if path is None:
             continue
         if exact:

@@ -49,7 +49,7 @@ def route(item: Item, kind: Kind, rules: MessageRules, exact: bool = False) -> R
     if kind is Kind.EVENT:
         return Routed(Kind.EVENT, codec.dumps(normalize(item, rules.now_ms, exact, rules.id_merge)))
     make = user_update if kind is Kind.USER else group_update
-    update = make(item.payload, rules.token, INVALID_IDS)  # a copy: the message stays as it arrived
+    update = make(item.payload, rules.token, INVALID_IDS, exact)  # a copy: the message stays as it arrived
     return Routed(kind, codec.dumps(update), profile_key(kind, update))
 
 

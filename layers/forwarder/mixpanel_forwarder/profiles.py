@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import Invalid
-from .limits import MAX_EVENT_BYTES
+from .limits import MAX_EVENT_BYTES, check_properties
 from .model import Kind, excerpt, key_name
 
 MAX_UPDATE_BYTES = MAX_EVENT_BYTES  # "limit each individual update … to a maximum of 1 MB"
@@ -52,21 +52,25 @@ def kind_of(message: Any) -> Kind:
     raise Invalid("message", f"has {named}: a message is one event, user update or group update, not several")
 
 
-def user_update(message: dict[str, Any], token: str | None, placeholders: frozenset[str]) -> dict[str, Any]:
-    """The update as /engage takes it, or Invalid naming the field and the rule."""
+def user_update(
+    message: dict[str, Any], token: str | None, placeholders: frozenset[str], exact: bool = False
+) -> dict[str, Any]:
+    """The update as /engage takes it, or Invalid naming the field and the rule (Inexact: read it exactly)."""
     distinct_id = message.get("$distinct_id")
     _check_id("$distinct_id", distinct_id, placeholders)
-    operation = _one_operation(message, USER_OPERATIONS, _USER_FIELDS, "user")
+    operation = _one_operation(message, USER_OPERATIONS, _USER_FIELDS, "user", exact)
     return _with_token_and_ip(message, operation, token, ip=True)
 
 
-def group_update(message: dict[str, Any], token: str | None, placeholders: frozenset[str]) -> dict[str, Any]:
-    """The update as /groups takes it, or Invalid naming the field and the rule."""
+def group_update(
+    message: dict[str, Any], token: str | None, placeholders: frozenset[str], exact: bool = False
+) -> dict[str, Any]:
+    """The update as /groups takes it, or Invalid naming the field and the rule (Inexact: read it exactly)."""
     group_key = message.get("$group_key")
     if type(group_key) is not str or not group_key.strip():
         raise Invalid("$group_key", "must be a non-empty string: the group key set up in the project")
     _check_id("$group_id", message.get("$group_id"), placeholders)
-    operation = _one_operation(message, GROUP_OPERATIONS, _GROUP_FIELDS, "group")
+    operation = _one_operation(message, GROUP_OPERATIONS, _GROUP_FIELDS, "group", exact)
     return _with_token_and_ip(message, operation, token, ip=False)
 
 
@@ -91,7 +95,9 @@ def _check_id(field: str, value: Any, placeholders: frozenset[str]) -> None:
         raise Invalid(field, f"{excerpt(value)} is a placeholder Mixpanel refuses")
 
 
-def _one_operation(message: dict[str, Any], operations: tuple[str, ...], fields: frozenset[str], kind: str) -> str:
+def _one_operation(
+    message: dict[str, Any], operations: tuple[str, ...], fields: frozenset[str], kind: str, exact: bool
+) -> str:
     present = [name for name in operations if name in message]
     for key in message:
         if key in fields or key in present:
@@ -104,7 +110,10 @@ def _one_operation(message: dict[str, Any], operations: tuple[str, ...], fields:
             raise Invalid("operation", f"a {kind} profile update needs one operation of {', '.join(operations)}")
         raise Invalid("operation", f"has {' and '.join(present)}: one operation per update (send two updates)")
     operation = present[0]
-    _check_value(operation, message[operation])
+    value = message[operation]
+    _check_value(operation, value)
+    if type(value) is dict:  # the same limits as event properties: nesting, sizes, numbers sent exactly
+        check_properties(value, exact, root=operation)
     return operation
 
 
