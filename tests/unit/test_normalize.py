@@ -314,3 +314,12 @@ def test_a_typical_event_takes_the_common_path_with_the_same_result() -> None:
         assert fast is not None
         assert fast == normalize(item(sample_event(i)), NOW_MS)
         assert fast["properties"]["ip"] == 0
+
+
+def test_names_starting_with_whitespace_or_a_dollar_take_the_general_path() -> None:
+    from mixpanel_forwarder.normalize import _WHITESPACE
+
+    assert set(_WHITESPACE) == {chr(code) for code in range(0x110000) if chr(code).isspace()}
+    for name in ("\u3000Signup", "$identify", "$mp_web_page_view"):
+        event = {"event": name, "properties": {"time": T, "$insert_id": "id-0123456789", "distinct_id": "u1"}}
+        assert normalize_common(event, item(event), NOW_MS) is None

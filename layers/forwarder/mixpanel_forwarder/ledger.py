@@ -66,7 +66,7 @@ class Ledger:
         return index
 
     def classify(self, index: int, kind: Kind) -> None:
-        """Message `index` is of `kind` (an event unless said otherwise)."""
+        """Message `index` is of `kind` (an event unless said otherwise: events are not written down)."""
         if kind is not Kind.EVENT:
             self.kinds[index] = kind
 

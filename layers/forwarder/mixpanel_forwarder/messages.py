@@ -35,27 +35,35 @@ class MessageRules:
         self.id_merge = id_merge
 
 
+class TooLarge(Invalid):
+    """Over Mixpanel's size for one message of its kind: refused as it arrived (normalizing changed it)."""
+
+
 def kind_of_item(item: Item) -> Kind:
     """The kind a message declares by its shape (Invalid when it declares several, or a profile update wrongly)."""
-    return Kind.EVENT if item.error is not None else kind_of(item.payload)
+    payload = item.payload
+    if item.error is not None or type(payload) is not dict:
+        return Kind.EVENT
+    profile_fields = "$distinct_id" in payload or "$group_key" in payload or "$group_id" in payload
+    if "event" in payload and not profile_fields:
+        return Kind.EVENT  # most messages here: events needing more work than the common path's
+    return kind_of(payload)
 
 
 def route(item: Item, kind: Kind, rules: MessageRules, exact: bool = False) -> Routed:
     """The message as its destination takes it; Invalid (or Inexact, for the caller to read it exactly) if not.
 
-    Raises TypeError or ValueError when the JSON cannot be written (an integer Mixpanel cannot store). The
-    size is the caller's to check: an event refused for it was changed by normalizing on the way.
+    Raises TypeError or ValueError when the JSON cannot be written (an integer Mixpanel cannot store), and
+    TooLarge over Mixpanel's size (an event refused for it was changed by normalizing on the way).
     """
     if kind is Kind.EVENT:
-        return Routed(Kind.EVENT, codec.dumps(normalize(item, rules.now_ms, exact, rules.id_merge)))
+        body = codec.dumps(normalize(item, rules.now_ms, exact, rules.id_merge))
+        if len(body) >= MAX_EVENT_BYTES:
+            raise TooLarge("event", f"{len(body)} bytes, over Mixpanel's 1 MiB per event")
+        return Routed(Kind.EVENT, body)
     make = user_update if kind is Kind.USER else group_update
     update = make(item.payload, rules.token, INVALID_IDS, exact)  # a copy: the message stays as it arrived
-    return Routed(kind, codec.dumps(update), profile_key(kind, update))
-
-
-def too_large(routed: Routed) -> Invalid | None:
-    """Mixpanel's size limit for one message of its kind, or None when within it."""
-    size = len(routed.body)
-    if routed.kind is Kind.EVENT:
-        return Invalid("event", f"{size} bytes, over Mixpanel's 1 MiB per event") if size >= MAX_EVENT_BYTES else None
-    return Invalid("update", f"{size} bytes, over Mixpanel's 1 MB per update") if size >= MAX_UPDATE_BYTES else None
+    body = codec.dumps(update)
+    if len(body) >= MAX_UPDATE_BYTES:
+        raise TooLarge("update", f"{len(body)} bytes, over Mixpanel's 1 MB per update")
+    return Routed(kind, body, profile_key(kind, update))

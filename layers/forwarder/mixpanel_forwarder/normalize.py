@@ -47,6 +47,13 @@ _LONGEST_INVALID_ID = max(map(len, INVALID_IDS))
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 _SHORT_PLACEHOLDER = max(len(value) for value in INVALID_IDS if value != _ZERO_UUID)
 _MISSING = object()
+# An event name starting with one of these takes the general path: "$" (Mixpanel's own events), or what
+# str.isspace() calls whitespace (the name may be blank; a test holds this list to isspace on every code point).
+_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_GENERAL_FIRST = frozenset(_WHITESPACE + "$")
 _NEAR_MAX_PROPERTIES = MAX_PROPERTIES - 3  # time, $insert_id and ip may be added
 
 
@@ -81,7 +88,8 @@ def normalize(item: Item, now_ms: int, exact: bool = False, id_merge: str = ID_M
         properties = {}
     if len(event) != 2 or "properties" not in event:
         properties = _lift_top_level(event, properties)
-    derived_id = identify(name, properties, id_merge)
+    # Only Mixpanel's own events ($…) and those without distinct_id have anything to be identified by.
+    derived_id = identify(name, properties, id_merge) if name[0] == "$" or "distinct_id" not in properties else None
 
     raw_time = properties.get("time")
     if type(raw_time) is int:
@@ -167,7 +175,7 @@ def normalize_common(event: dict[str, Any], item: Item, now_ms: int) -> dict[str
     properties = event.get("properties")
     if type(properties) is not dict or type(name) is not str or not name or len(event) != 2:
         return None
-    if name[0].isspace() or name[0] == "$":  # Mixpanel's own events ($identify, …) have rules of their own
+    if name[0] in _GENERAL_FIRST:  # perhaps blank; or Mixpanel's own ($identify, …), which has rules of its own
         return None
     time_ms = properties.get("time")
     if type(time_ms) is int:

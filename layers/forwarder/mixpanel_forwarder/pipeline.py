@@ -16,7 +16,7 @@ from . import codec
 from .batching import Batch, Batcher
 from .errors import DecodeError, Inexact, Invalid
 from .ledger import FailedEvent, Ledger
-from .messages import MessageRules, Routed, kind_of_item, route, too_large
+from .messages import MessageRules, Routed, TooLarge, kind_of_item, route
 from .model import Failure, Item, Kind, SourceRecord, Stage
 from .normalize import MAX_EVENT_BYTES, normalize_common
 from .sources import Source
@@ -138,12 +138,16 @@ def _general(record: SourceRecord, item: Item, index: int, ledger: Ledger, rules
     Mixpanel would give."""
     try:
         kind = kind_of_item(item)
-        ledger.classify(index, kind)
+        if kind is not Kind.EVENT:
+            ledger.classify(index, kind)
         try:
             routed = route(item, kind, rules)
         except Inexact:  # a float that may be an integer beyond 64 bits, rounded: read it exactly
             item = _exact_item(record, item)
             routed = route(item, kind, rules, exact=True)
+    except TooLarge as exc:
+        ledger.fail(index, _failed(_as_arrived(record, item), Failure(exc.message, exc.field, Stage.INVALID)))
+        return None
     except Invalid as exc:
         stage = Stage.DECODE if item.error is not None else Stage.INVALID
         ledger.fail(index, _failed(item, Failure(exc.message, exc.field, stage)))
@@ -151,10 +155,6 @@ def _general(record: SourceRecord, item: Item, index: int, ledger: Ledger, rules
     except (TypeError, ValueError) as exc:  # e.g. an integer JSON allows but Mixpanel cannot store
         failure = Failure(f"cannot be encoded as JSON: {exc}", "properties", Stage.INVALID)
         ledger.fail(index, _failed(_as_arrived(record, item), failure))
-        return None
-    problem = too_large(routed)
-    if problem is not None:
-        ledger.fail(index, _failed(_as_arrived(record, item), Failure(problem.message, problem.field, Stage.INVALID)))
         return None
     return routed
 
