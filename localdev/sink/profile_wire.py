@@ -68,15 +68,13 @@ def _updates(data: bytes) -> tuple[list[Any] | None, str | None]:
     stripped = data.strip()
     if not stripped:
         return None, _MISSING
-    if stripped[:1] not in (b"[", b"{"):
-        try:
-            stripped = base64.b64decode(stripped, validate=True)
-        except (binascii.Error, ValueError):
-            return None, "data, neither JSON nor base64 JSON"
     try:
         updates = loads(stripped)
     except (ValueError, RecursionError):
-        return None, "data, not valid JSON"
+        try:  # base64 JSON is never JSON itself: it starts with W ([) or e ({)
+            updates = loads(base64.b64decode(stripped, validate=True))
+        except (binascii.Error, ValueError, RecursionError):
+            return None, "data, neither JSON nor base64 JSON"
     if isinstance(updates, dict):
         updates = [updates]
     if not isinstance(updates, list):
