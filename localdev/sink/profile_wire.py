@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from .answers import Answer, json_answer
-from .codec import dumps, loads
+from .codec import loads
 from .rules import param
 
 _MISSING = "data, missing or empty"
@@ -96,7 +96,7 @@ def answer(verbose: bool, *, valid: int, error: str | None) -> tuple[Answer, int
 
 def refused(status: int, message: str) -> Answer:
     """An HTTP error in the verbose shape, verbose or not."""
-    return Answer(status, dumps({"status": 0, "error": message}))
+    return json_answer(status, {"status": 0, "error": message})
 
 
 def encoded(encoding: str, path: str) -> Answer:
