@@ -1,17 +1,20 @@
-"""An embedded Mixpanel-compatible /import sink: a real HTTP server on loopback that answers like Mixpanel,
-keeps what it imported and can be scripted to fail, so tests, the demo and the benchmarks need no account.
+"""An embedded Mixpanel-compatible sink for /import, /engage and /groups: a real HTTP server on loopback that answers
+like Mixpanel, keeps what it imported and the profiles it was sent, and can be scripted to fail, so tests, the demo
+and the benchmarks need no account.
 
 Run it alone with `python -m localdev.sink [--port 8765] [--max-bytes N]`.
 
 Modules, one job each: `core` (MixpanelSink), `api` (routing and each request's flow), `rules` (what every
-endpoint shares: auth, bodies, placeholder ids), `imports` (/import's checks, dedup key and answers), `faults`,
-`ledger` (what was received), `answers`, `codec` (JSON), `handler` and `server` (HTTP), `__main__` (the command
-line).
+endpoint shares: auth, bodies, placeholder ids), `imports` (/import's checks, dedup key and answers), `profiles`
+(what one /engage or /groups update must hold), `profile_wire` (how those endpoints read a request and answer),
+`profile_state` (the profiles and what each operation does to them), `faults`, `ledger` (what was received),
+`answers`, `codec` (JSON), `handler` and `server` (HTTP), `__main__` (the command line).
 """
 
 from __future__ import annotations
 
 from .core import MixpanelSink
 from .ledger import RequestLog
+from .profile_state import Profile
 
-__all__ = ["MixpanelSink", "RequestLog"]
+__all__ = ["MixpanelSink", "Profile", "RequestLog"]

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from .core import MixpanelSink
 
-_CLI_DESCRIPTION = "Serve a Mixpanel-compatible /import sink on 127.0.0.1 until Ctrl-C."
+_CLI_DESCRIPTION = "Serve a Mixpanel-compatible /import, /engage and /groups sink on 127.0.0.1 until Ctrl-C."
 
 
 def main(argv: Iterable[str] | None = None) -> None:

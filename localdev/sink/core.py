@@ -11,14 +11,18 @@ from .answers import Drip, JsonObject
 from .api import Limits, MixpanelApi
 from .faults import Fault, FaultScript, Rates
 from .ledger import Ledger, RequestLog
+from .profile_state import Profile, ProfileStore
+from .profiles import MAX_UPDATES, GroupKey, UserKey
 from .rules import Account
 from .server import LoopbackServer
 
 
 class MixpanelSink:
-    """A loopback stand-in for Mixpanel's /import: strict validation, dedup, limits and scripted faults.
+    """A loopback stand-in for Mixpanel's /import (strict validation, dedup) and its profile endpoints /engage and
+    /groups (each update checked, the profiles kept), with Mixpanel's limits and scripted faults.
 
-    Thread-safe: handlers run in daemon threads; the ledger and the fault script each guard their state.
+    Thread-safe: handlers run in daemon threads; the ledger, the profiles and the fault script each guard their
+    state.
     """
 
     def __init__(
@@ -30,6 +34,7 @@ class MixpanelSink:
         token: str | None = "sink-token",  # noqa: S107 - a local dummy
         max_events: int = 2000,
         max_bytes: int = 2 * 1024 * 1024,
+        max_updates: int = MAX_UPDATES,
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] = time.time,
@@ -39,7 +44,9 @@ class MixpanelSink:
         self._port = port
         self._ledger = Ledger()
         self._faults = FaultScript(max_bytes)
-        self._api = MixpanelApi(self._account, Limits(max_events, max_bytes), clock, self._ledger, self._faults)
+        self._profiles = ProfileStore()
+        limits = Limits(max_events, max_bytes, max_updates)
+        self._api = MixpanelApi(self._account, limits, clock, self._ledger, self._faults, self._profiles)
         self._server: LoopbackServer | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------------
@@ -85,6 +92,11 @@ class MixpanelSink:
             "MIXPANEL_SERVICE_ACCOUNT_SECRET": self._account.secret,
         }
 
+    @property
+    def token(self) -> str | None:
+        """The project token: profile updates carrying another are accepted, but not into this project."""
+        return self._account.token
+
     # --- what was received -----------------------------------------------------------------------------
 
     @property
@@ -94,8 +106,18 @@ class MixpanelSink:
 
     @property
     def requests(self) -> list[RequestLog]:
-        """One entry per POST /import received, in the order they were answered."""
+        """One entry per POST to /import, /engage or /groups, in the order they were answered."""
         return self._ledger.requests
+
+    @property
+    def users(self) -> dict[UserKey, Profile]:
+        """User profiles by distinct_id (a copy), as the valid /engage updates with this project's token left them."""
+        return self._profiles.users()
+
+    @property
+    def groups(self) -> dict[GroupKey, Profile]:
+        """Group profiles by (group_key, group_id) (a copy), as the valid /groups updates left them."""
+        return self._profiles.groups()
 
     @property
     def duplicates(self) -> int:
@@ -103,48 +125,54 @@ class MixpanelSink:
         return self._ledger.duplicates
 
     def clear(self) -> None:
-        """Forget events, requests, duplicates and pending scripted faults (random fault rates stay set)."""
+        """Forget events, requests, duplicates, profiles and pending scripted faults (random fault rates stay set)."""
         self._ledger.clear()
+        self._profiles.clear()
         self._faults.clear()
 
     def stats(self) -> JsonObject:
-        """The counters GET /stats answers with."""
-        return self._ledger.stats()
+        """The counters GET /stats answers with: /import's `imported`, `duplicates`, `requests` and `by_status`,
+        and, once /engage or /groups has had a request, an `engage` or `groups` block: `requests`, `by_status`
+        (HTTP), `by_answer` (the body's 1 or 0), `updates`, `applied`, `refused`, `wrong_token` and `profiles`."""
+        return self._api.stats()
 
     # --- faults ----------------------------------------------------------------------------------------
 
     def fail_next(
         self, status: int, count: int = 1, *, body: bytes | None = None, retry_after: str | None = None
     ) -> None:
-        """Answer the next `count` imports with `status` (and `body`, `Retry-After` when given), importing nothing."""
+        """Answer the next `count` requests with `status` (and `body`, `Retry-After` when given), taking in nothing."""
         if not 100 <= status <= 599:
             raise ValueError(f"status must be an HTTP status code, got {status}")
         self._faults.add(Fault("fail", status=status, body=body, retry_after=retry_after), count)
 
     def hang_next(self, seconds: float, count: int = 1) -> None:
-        """Read the next `count` imports, then wait `seconds` (cut short by stop()) before answering 503."""
+        """Read the next `count` requests, then wait `seconds` (cut short by stop()) before answering 503."""
         if seconds < 0:
             raise ValueError(f"seconds must be >= 0, got {seconds}")
         self._faults.add(Fault("hang", seconds=seconds), count)
 
     def reset_next(self, count: int = 1) -> None:
-        """Read the next `count` imports, then reset the TCP connection without answering."""
+        """Read the next `count` requests, then reset the TCP connection without answering."""
         self._faults.add(Fault("reset"), count)
 
     def reject_next(self, count: int = 1) -> None:
-        """Refuse the first event of the next `count` authenticated, readable imports that carry events (400)."""
+        """Refuse the first event of the next `count` authenticated, readable imports that carry events (400), or
+        the first update of a readable profile request (200, status 0): the rest are taken in as usual."""
         self._faults.add(Fault("reject"), count)
 
     def drip_next(self, interval: float, count: int = 1, *, headers: bool = False) -> None:
-        """Import the next `count` requests as usual but send each answer one byte every `interval` seconds: the
+        """Take in the next `count` requests as usual but send each answer one byte every `interval` seconds: the
         body, or with `headers` the status line and headers too (stop() cuts it short)."""
         if interval <= 0:
             raise ValueError(f"interval must be > 0, got {interval}")
         self._faults.add(Fault("drip", drip=Drip(interval, headers)), count)
 
     def unconfirmed_next(self, count: int = 1, *, miscount: bool = False) -> None:
-        """Answer the next `count` imports 200 without importing: a captive portal's HTML page, or with `miscount`
-        Mixpanel's JSON with a num_records_imported that is not the number of events sent."""
+        """Answer the next `count` requests 200 without taking anything in: a captive portal's HTML page, or with
+        `miscount` an answer that does not confirm what was sent: /import's JSON with a num_records_imported that
+        is not the number of events sent; for /engage and /groups a bare `1` when verbose was asked, else
+        `{"status": "ok"}`."""
         self._faults.add(Fault("miscount" if miscount else "portal"), count)
 
     def set_fault_rates(
@@ -161,7 +189,7 @@ class MixpanelSink:
         drip_seconds: float = 0.5,
         rate_unconfirmed: float = 0,
     ) -> None:
-        """Fail imports at random, reproducibly for a given seed, when no scripted fault is pending. A drip drips
+        """Fail requests at random, reproducibly for a given seed, when no scripted fault is pending. A drip drips
         the body or the headers, an unconfirmed 200 is a portal's page or a miscount, each half the time."""
         rates = (rate_429, rate_5xx, rate_hang, rate_reset, rate_413, rate_drip, rate_unconfirmed)
         if any(not 0 <= rate <= 1 for rate in rates) or sum(rates) > 1 or drip_seconds <= 0:

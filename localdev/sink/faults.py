@@ -1,6 +1,7 @@
 """The sink's faults: scripted ones, in order, and random ones at fixed rates, reproducible from a seed, and what
 each answers: an error, a hang, a reset, a drip (Mixpanel's answer one byte at a time), a 200 that is not Mixpanel's
-answer (a captive portal's page, or a count that is not the number of events sent), or one event refused."""
+answer (a captive portal's page, or a count that is not the number of events sent), or one event refused. The
+endpoint says what its miscounted 200 and its refused first item look like."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import dataclasses
 import json
 import random
 import threading
+from collections.abc import Callable
 from typing import Literal
 
 from . import imports
@@ -20,6 +22,9 @@ PORTAL_PAGE = (
 )
 _REJECT_MESSAGE = "rejected by the sink's fault script"
 _RATE_LIMITED = "Project exceeded rate limits. Please retry the request with exponential backoff."
+
+# An endpoint's 200 that miscounts: given how many items the request carried.
+Miscounted = Callable[[int], Answer]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -75,18 +80,20 @@ class FaultScript:
         with self._lock:
             self._pending.clear()
 
-    def take(self, events: int) -> tuple[Answer, str] | None:
+    def take(self, events: int, miscounted: Miscounted | None = None) -> tuple[Answer, str] | None:
         """The scripted fault at the head of the queue (a reject waits for its request), else a random one, with
-        how RequestLog.fault names it; None when the request is to be answered as Mixpanel would."""
+        how RequestLog.fault names it; None when the request is to be answered as Mixpanel would. `miscounted`
+        is the endpoint's miscount (/import's by default)."""
+        miscount = miscounted or miscounted_import
         with self._lock:
             if self._pending:
                 if self._pending[0].kind == "reject":
                     return None
-                return _scripted(self._pending.popleft(), events)
+                return _scripted(self._pending.popleft(), events, miscount)
             rates = self._rates
             if rates is None:
                 return None
-            return self._random(rates, events)
+            return self._random(rates, events, miscount)
 
     def take_reject(self) -> bool:
         """Whether a reject heads the queue, taking it: for a request Mixpanel would otherwise answer."""
@@ -96,7 +103,7 @@ class FaultScript:
                 return True
             return False
 
-    def _random(self, rates: Rates, events: int) -> tuple[Answer, str] | None:
+    def _random(self, rates: Rates, events: int, miscounted: Miscounted) -> tuple[Answer, str] | None:
         draw = rates.rng.random()
         if draw < (edge := rates.rate_429):
             return error(429, _RATE_LIMITED), "random:429"
@@ -113,7 +120,7 @@ class FaultScript:
             pace = Drip(rates.drip_seconds, headers=rates.rng.random() < 0.5)
             return Answer(200, drip=pace), "random:" + pace.kind
         if draw < edge + rates.rate_unconfirmed:
-            answer, kind = unconfirmed(rates.rng.random() < 0.5, events)
+            answer, kind = unconfirmed(rates.rng.random() < 0.5, events, miscounted)
             return answer, "random:" + kind
         return None
 
@@ -123,17 +130,26 @@ def rejected(event: object) -> JsonObject:
     return imports.failure(0, imports.insert_id(event), "properties.forced", _REJECT_MESSAGE)
 
 
-def unconfirmed(miscount: bool, events: int) -> tuple[Answer, str]:
-    """A 200 that imports nothing, and its name: a captive portal's page, or Mixpanel's JSON with a
-    num_records_imported that is not the number of events sent."""
+def rejected_update() -> str:
+    """The error a reject fault gives a profile request's first update, in Mixpanel's "<field>, <reason>" form."""
+    return f"update 0, {_REJECT_MESSAGE}"
+
+
+def unconfirmed(miscount: bool, events: int, miscounted: Miscounted) -> tuple[Answer, str]:
+    """A 200 that imports nothing, and its name: a captive portal's page, or the endpoint's miscount."""
     if not miscount:
         return Answer(200, PORTAL_PAGE, "text/html; charset=utf-8"), "portal"
+    return miscounted(events), "miscount"
+
+
+def miscounted_import(events: int) -> Answer:
+    """/import's JSON with a num_records_imported that is not the number of events sent."""
     wrong = events - 1 if events else 1
     body = json.dumps({"code": 200, "num_records_imported": wrong, "status": "OK"}, separators=(",", ":"))
-    return Answer(200, body.encode(), "application/json"), "miscount"
+    return Answer(200, body.encode(), "application/json")
 
 
-def _scripted(fault: Fault, events: int) -> tuple[Answer, str]:
+def _scripted(fault: Fault, events: int, miscounted: Miscounted) -> tuple[Answer, str]:
     if fault.kind == "hang":
         return Answer(503, hang_seconds=fault.seconds), "hang"
     if fault.kind == "reset":
@@ -141,7 +157,7 @@ def _scripted(fault: Fault, events: int) -> tuple[Answer, str]:
     if fault.drip is not None:
         return Answer(200, drip=fault.drip), fault.drip.kind
     if fault.kind in ("portal", "miscount"):
-        return unconfirmed(fault.kind == "miscount", events)
+        return unconfirmed(fault.kind == "miscount", events, miscounted)
     return _failed(fault), f"fail:{fault.status}"
 
 

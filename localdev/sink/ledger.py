@@ -1,19 +1,25 @@
 """What the sink received: the events it imported (once per dedup key), how many came again, and one RequestLog
-per request. Thread-safe: handlers run in threads of their own."""
+per request to any endpoint. Thread-safe: handlers run in threads of their own."""
 
 from __future__ import annotations
 
 import collections
 import dataclasses
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from .answers import JsonObject
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RequestLog:
-    """What one POST /import received and how it was answered; `status` is 0 when the connection was reset."""
+    """What one POST received and how it was answered; `status` is 0 when the connection was reset.
+
+    For /engage and /groups, `events` counts the updates received, `imported` those applied to this project's
+    profiles, `failed` those refused, `wrong_token` the valid ones carrying another project's token (Mixpanel
+    accepts them into that project), and `answer` the status its body gave (1 or 0; None when the body was not
+    Mixpanel's, as after a fault). `bytes_raw` is the body as received there: those endpoints decompress nothing.
+    """
 
     status: int
     events: int
@@ -22,6 +28,9 @@ class RequestLog:
     gzip: bool
     bytes_raw: int
     fault: str | None
+    endpoint: str = "/import"
+    wrong_token: int = 0
+    answer: int | None = None
 
 
 class Ledger:
@@ -73,12 +82,37 @@ class Ledger:
             self._duplicates = 0
 
     def stats(self) -> JsonObject:
-        """The counters GET /stats answers with."""
+        """The counters GET /stats answers with: /import's at the top, as they always were, then a block for
+        each other endpoint that has had a request, under its name without the slash."""
         with self._lock:
-            by_status = collections.Counter(str(r.status) for r in self._requests)
-            return {
+            by_endpoint: dict[str, list[RequestLog]] = collections.defaultdict(list)
+            for request in self._requests:
+                by_endpoint[request.endpoint].append(request)
+            imports = by_endpoint.pop("/import", [])
+            stats: JsonObject = {
                 "imported": len(self._events),
                 "duplicates": self._duplicates,
-                "requests": len(self._requests),
-                "by_status": dict(sorted(by_status.items())),
+                "requests": len(imports),
+                "by_status": _by_status(imports),
             }
+        for endpoint, requests in sorted(by_endpoint.items()):
+            stats[endpoint.lstrip("/")] = _profile_stats(requests)
+        return stats
+
+
+def _by_status(requests: Sequence[RequestLog]) -> dict[str, int]:
+    return dict(sorted(collections.Counter(str(r.status) for r in requests).items()))
+
+
+def _profile_stats(requests: Sequence[RequestLog]) -> JsonObject:
+    """An /engage or /groups block: requests by HTTP status and by the answer's status, and updates by outcome."""
+    answers = collections.Counter(str(r.answer) for r in requests if r.answer is not None)
+    return {
+        "requests": len(requests),
+        "by_status": _by_status(requests),
+        "by_answer": dict(sorted(answers.items())),
+        "updates": sum(r.events for r in requests),
+        "applied": sum(r.imported for r in requests),
+        "refused": sum(r.failed for r in requests),
+        "wrong_token": sum(r.wrong_token for r in requests),
+    }

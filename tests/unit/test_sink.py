@@ -41,13 +41,6 @@ def sink() -> Iterator[MixpanelSink]:
         yield running
 
 
-@pytest.fixture
-def http() -> Iterator[urllib3.PoolManager]:
-    pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(5.0))
-    yield pool
-    pool.clear()
-
-
 def post(
     http: urllib3.PoolManager,
     target: MixpanelSink | str,
