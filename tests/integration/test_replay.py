@@ -157,3 +157,28 @@ def test_replay_reads_events_that_were_parked_together(
     assert (report.documents, report.imported_events, report.deleted_messages) == (1, 3, 1)
     assert sorted(event["properties"]["distinct_id"] for event in sink.events) == ["u0", "u1", "u2"]
     assert visible(sqs, dlq) == 0
+
+
+def test_a_parked_profile_update_goes_back_to_its_endpoint(
+    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a user update parked because the function had no project token, and the token now set
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
+    for name, value in {**sink.env(), "MIXPANEL_PROJECT_TOKEN": str(sink.token)}.items():
+        monkeypatch.setenv(name, value)
+    update = {"$distinct_id": "u-7", "$set": {"plan": "pro"}}
+    reason = {"reason": "no project token", "field": "$token", "kind": "user"}
+    SqsParker(dlq).park([Parked(reason, {"messageId": "m7", "item": "sqs:m7:0"}, "event", update)])
+
+    # WHEN it is looked at, then replayed
+    assert main(["--queue-url", dlq, "--dry-run"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["$distinct_id"] == "u-7"
+    assert sink.requests == []
+    report = replay(Settings.from_env(), dlq)
+
+    # THEN /engage applied it, with the token and no geolocation, and the queue let it go
+    assert report.imported_events == 1
+    assert sink.users["u-7"].properties == {"plan": "pro"}
+    assert sink.users["u-7"].ip == "0"
+    assert visible(sqs, dlq) == 0

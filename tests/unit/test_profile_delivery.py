@@ -8,7 +8,15 @@ from typing import Any
 from mixpanel_forwarder.forwarder import Forwarder, Result
 from mixpanel_forwarder.sources import sqs
 from mixpanel_forwarder.transport import Response
-from tests.conftest import FakeParker, FakeSender, make_settings, timeout_error, verbose_ok, verbose_refused
+from tests.conftest import (
+    FakeParker,
+    FakeSender,
+    imported,
+    make_settings,
+    timeout_error,
+    verbose_ok,
+    verbose_refused,
+)
 from tests.unit.test_forwarder import NOW, event, reported, sqs_invocation
 
 TOKEN = "project-token"
@@ -74,7 +82,7 @@ def test_a_refusal_is_isolated_by_halves_and_only_the_refused_update_is_parked()
     # The whole; its first half (taken); its second half (refused); then each of that half alone.
     assert [len(request) for request in sender.sent_to("/engage")] == [4, 2, 2, 1, 1]
     [parked] = parker.messages
-    assert parked["event"]["$distinct_id"] == "u2"
+    assert parked["event"] == {**set_plan("u2", "bad"), "$ip": "0"}  # as sent, without the project token
     assert "Mixpanel refused the update: $set: plan is not allowed" in parked["reason"]
     assert result.counts()["user_updates_imported"] == 3
     assert result.delivery.requests["2xxRefused"] == 3  # the whole, its second half, and u2 alone
@@ -161,3 +169,23 @@ def test_original_id_merge_sends_identity_events_as_they_are() -> None:
     [sent] = sender.sent_events
     assert sent["event"] == "$identify"
     assert "distinct_id" not in sent["properties"]
+
+
+def test_a_400_from_a_profile_endpoint_isolates_the_update_and_stops_nothing_else() -> None:
+    def answer(messages: list[dict[str, Any]]) -> Response:  # the scripted sender serves /import too
+        if "event" in messages[0]:
+            return imported(messages)
+        if any(update["$distinct_id"] == "u1" for update in messages):
+            return Response(400, b'{"error": "bad request"}')
+        return verbose_ok(messages)
+
+    sender = FakeSender(*[answer] * 10)
+    parker = FakeParker()
+    result = run([set_plan("u0", "pro"), set_plan("u1", "pro"), event(3)], sender, parker)
+
+    assert reported(result) == []
+    assert [e["event"] for request in sender.sent_to("/import") for e in request] == ["E3"]
+    [parked] = parker.messages
+    assert parked["event"]["$distinct_id"] == "u1"
+    assert "Mixpanel answered 400" in parked["reason"]
+    assert result.counts()["user_updates_imported"] == 1

@@ -91,6 +91,7 @@ def test_a_group_update_carries_no_ip() -> None:
         (user(**{"$add": {"logins": "1"}}), "$add.logins", "must be a number"),
         (user(**{"$add": {"logins": True}}), "$add.logins", "must be a number"),
         (user(**{"$union": {"tags": "a"}}), "$union.tags", "must be a non-empty list"),
+        (user(**{"$union": {"tags": [{"a": 1}]}}), "$union.tags", "must list strings or numbers"),
         (user(**{"$unset": "plan"}), "$unset", "non-empty list of property names"),
         (user(**{"$unset": []}), "$unset", "non-empty list of property names"),
         (user(**{"$set": ["a"]}), "$set", "non-empty object"),

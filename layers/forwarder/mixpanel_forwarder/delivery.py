@@ -244,9 +244,13 @@ class Delivery:
         return batch.select([position for position in range(len(batch)) if position not in held_positions])
 
     def _refuse(self, batch: Batch, position: int, failure: Failure | None) -> None:
-        """A permanent refusal: the message is parked as it was sent, so it is read back from the batch."""
+        """A permanent refusal: the message is parked as it was sent, so it is read back from the batch (a profile
+        update without the project token, which replay puts back)."""
         assert failure is not None  # refuse_all and split verdicts carry their failure
-        self._outcomes.fail(batch.indices[position], FailedEvent(failure, codec.loads(batch.body(position))))
+        sent = codec.loads(batch.body(position))
+        if batch.keys is not None and type(sent) is dict:
+            sent.pop("$token", None)
+        self._outcomes.fail(batch.indices[position], FailedEvent(failure, sent))
 
     def _partial(self, batch: Batch, verdict: Verdict) -> None:
         imported = []

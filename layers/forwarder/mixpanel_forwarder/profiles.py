@@ -134,6 +134,8 @@ def _check_value(operation: str, value: Any) -> None:
         for name, items in value.items():
             if type(items) is not list or not items:
                 raise Invalid(f"$union.{key_name(name)}", "must be a non-empty list")
+            if any(type(each) is not str and type(each) is not int and type(each) is not float for each in items):
+                raise Invalid(f"$union.{key_name(name)}", "must list strings or numbers")
 
 
 def _with_token_and_ip(message: dict[str, Any], operation: str, token: str | None, ip: bool) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from .model import Item, SourceKind, SourceRecord
 from .parked import ParkedReader, failures
 from .settings import Settings
 from .sources import kinesis, sqs
-from .transport import Response, Sender
+from .transport import Endpoint, Response, Sender
 
 RECEIVE_BATCH = 10
 REPLAY_CHUNK = 500  # parked documents per pass through the pipeline
@@ -84,17 +84,20 @@ def _parked_item(document: dict[str, Any]) -> Item:
 
 
 class DryRunSender:
-    """Keeps what would be sent and answers as if Mixpanel imported it."""
+    """Keeps what would be sent and answers as if Mixpanel took it: /import's count, or /engage's and /groups'
+    verbose status 1."""
 
     def __init__(self, keep: int) -> None:
         self.keep = keep
         self.events: list[dict[str, Any]] = []
 
-    def send(self, endpoint: Any, body: bytes, timeout: float) -> Response:
-        events = codec.loads(codec.gunzip(body))
+    def send(self, endpoint: Endpoint, body: bytes, timeout: float) -> Response:
+        messages = codec.loads(codec.gunzip(body) if endpoint.content_encoding == "gzip" else body)
         if len(self.events) < self.keep:
-            self.events.extend(events[: self.keep - len(self.events)])
-        return Response(200, codec.dumps({"code": 200, "num_records_imported": len(events), "status": "OK"}))
+            self.events.extend(messages[: self.keep - len(self.events)])
+        if "/import" not in endpoint.url:
+            return Response(200, b'{"status":1,"error":null}')
+        return Response(200, codec.dumps({"code": 200, "num_records_imported": len(messages), "status": "OK"}))
 
 
 def read_queue(
@@ -180,7 +183,8 @@ def _replay_chunk(
     result = forwarder.forward(ReplaySource(), [parked.document for parked in chunk], None)
     kept = {failure["itemIdentifier"] for failure in result.batch_item_failures}
     report.documents += len(chunk)
-    report.imported_events += result.ledger.counts()["imported"]
+    counts = result.ledger.counts()
+    report.imported_events += counts["imported"] + counts["user_updates_imported"] + counts["group_updates_imported"]
     report.kept_documents += len(kept)
     report.reasons.update(result.ledger.reasons())
     done = [receipt for i, parked in enumerate(chunk) if f"p{i}" not in kept for receipt in parked.receipts]
