@@ -12,7 +12,7 @@ from .api import Limits, MixpanelApi
 from .faults import Fault, FaultScript, Rates
 from .ledger import Ledger, RequestLog
 from .profile_state import Profile, ProfileStore
-from .profiles import MAX_UPDATES, GroupKey, UserKey
+from .profiles import MAX_UPDATES, GroupKey, Update, UserKey
 from .rules import Account
 from .server import LoopbackServer
 
@@ -120,12 +120,19 @@ class MixpanelSink:
         return self._profiles.groups()
 
     @property
+    def updates(self) -> list[Update]:
+        """Every /engage and /groups update applied to this project's profiles, in the order applied, each time it
+        was applied (a resent update is there twice); a user update's `key` is its distinct_id, a group's a pair."""
+        return self._profiles.applied()
+
+    @property
     def duplicates(self) -> int:
         """Events received again with a dedup key already imported: counted as imported, not stored twice."""
         return self._ledger.duplicates
 
     def clear(self) -> None:
-        """Forget events, requests, duplicates, profiles and pending scripted faults (random fault rates stay set)."""
+        """Forget events, requests, duplicates, profiles, applied updates and pending scripted faults (random fault
+        rates stay set)."""
         self._ledger.clear()
         self._profiles.clear()
         self._faults.clear()

@@ -15,7 +15,7 @@ import pytest
 import urllib3
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
-from localdev.sink import MixpanelSink, Profile, RequestLog
+from localdev.sink import MixpanelSink, Profile, RequestLog, Update
 
 TOKEN = "sink-token"
 OK = {"status": 1, "error": None}
@@ -462,6 +462,23 @@ def test_users_and_groups_are_copies(sink: MixpanelSink, http: urllib3.PoolManag
     send(http, sink, [user("u", "$set", {"tags": ["a"]})])
     sink.users["u"].properties["tags"].append("changed")
     assert properties(sink) == {"u": {"tags": ["a"]}}
+
+
+def test_updates_lists_each_application_in_order_resends_included(
+    sink: MixpanelSink, http: urllib3.PoolManager
+) -> None:
+    first = user("u", "$set", {"tags": ["a"]})
+    send(http, sink, [first, user("bad", "$add", {"n": "x"}), user("u", "$union", {"tags": ["b"]})])
+    send(http, sink, [group("g", "$unset", ["size"])], path="/groups")
+    send(http, sink, [first])
+    assert sink.updates == [
+        Update("u", "$set", {"tags": ["a"]}, TOKEN, None),
+        Update("u", "$union", {"tags": ["b"]}, TOKEN, None),
+        Update(("company", "g"), "$unset", ["size"], TOKEN, None),
+        Update("u", "$set", {"tags": ["a"]}, TOKEN, None),
+    ]  # the first $set as sent, though the $union then changed the profile's list
+    sink.clear()
+    assert sink.updates == []
 
 
 # --- stats and the request log -------------------------------------------------------------------------
