@@ -33,7 +33,9 @@ from tests.e2e.accounting import (
     stream_range_markers,
 )
 from tests.e2e.conftest import FORWARDER_ENV, Clients
-from tests.e2e.esm import EventSourceMapping, Handler, KinesisMapping, RunOutcome, SqsMapping, run_until_drained
+from tests.e2e.esm import EventSourceMapping, Handler, RunOutcome, run_until_drained
+from tests.e2e.esm_kinesis import KinesisMapping
+from tests.e2e.esm_sqs import SqsMapping
 from tests.e2e.producers import (
     Kind,
     Plan,
