@@ -19,6 +19,7 @@ from tests.e2e.esm import (
 )
 
 SQS_RECEIVE_MAX = 10  # ReceiveMessage returns at most 10 messages per call
+_EARLY_S = 0.1  # FIFO messages are made visible this much before their visibility timeout ends (see SqsMapping)
 SQS_FIFO_BATCH_MAX = 10  # Lambda's batch size limit for FIFO queues
 _SQS_SYSTEM_ATTRIBUTES = (
     "ApproximateReceiveCount",
@@ -42,7 +43,7 @@ class SqsMapping:
     timeout has passed (its receive frees a group only when it meets the group's last in-flight message, and so
     delivers that one first), where SQS hands them back in order. Profile updates depend on that order, so when
     a FIFO batch's undeleted messages are due to be visible again, the mapping makes them visible itself
-    (ChangeMessageVisibility to 0, which moto handles in order), at the time SQS would.
+    (ChangeMessageVisibility to 0, which moto handles in order), before any receive can meet them visible.
     """
 
     def __init__(
@@ -77,8 +78,6 @@ class SqsMapping:
         self._returning: list[tuple[float, list[str]]] = []  # FIFO: (when visible again, receipt handles)
 
     def poll(self) -> bool:
-        if self.fifo:
-            self._return_due()
         received_at = time.monotonic()
         messages, records = self._receive_batch()
         if not records:
@@ -107,13 +106,14 @@ class SqsMapping:
         return True
 
     def _return_due(self) -> None:
-        """FIFO messages whose visibility timeout has passed, made visible in order (see the class docstring)."""
-        now = time.monotonic()
-        due = [handle for when, handles in self._returning if when <= now for handle in handles]
+        """FIFO messages whose visibility timeout has passed, made visible in order (see the class docstring):
+        before every ReceiveMessage, and a little early (moto's own timeout must not pass first)."""
+        soon = time.monotonic() + _EARLY_S
+        due = [handle for when, handles in self._returning if when <= soon for handle in handles]
         if not due:
             return
-        self._returning = [(when, handles) for when, handles in self._returning if when > now]
-        self._change_visibility(due)
+        self._returning = [(when, handles) for when, handles in self._returning if when > soon]
+        self._change_visibility(due, gone_ok=True)
 
     def drained(self) -> bool:
         names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
@@ -128,6 +128,8 @@ class SqsMapping:
         size = len(b'{"Records":[]}')
         window_ends = time.monotonic() + self._window_s
         while len(records) < self._batch_size:
+            if self.fifo:
+                self._return_due()
             answer = self._sqs.receive_message(
                 QueueUrl=self._queue_url,
                 MaxNumberOfMessages=min(SQS_RECEIVE_MAX, self._batch_size - len(records)),
@@ -181,16 +183,18 @@ class SqsMapping:
         self._change_visibility([message["ReceiptHandle"] for message in messages])
         self.stats.released += len(messages)
 
-    def _change_visibility(self, handles: list[str]) -> None:
-        """Visible again now, in the order given."""
+    def _change_visibility(self, handles: list[str], *, gone_ok: bool = False) -> None:
+        """Visible again now, in the order given; with `gone_ok`, a message no longer there (moved to the
+        dead-letter queue in the meantime) is passed over."""
         for start in range(0, len(handles), SQS_RECEIVE_MAX):
             chunk = handles[start : start + SQS_RECEIVE_MAX]
             entries = [
                 {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0} for i, handle in enumerate(chunk)
             ]
             answer = self._sqs.change_message_visibility_batch(QueueUrl=self._queue_url, Entries=entries)
-            if answer.get("Failed"):
-                raise RuntimeError(f"could not make messages visible again: {answer['Failed']}")
+            failed = [f for f in answer.get("Failed", []) if not (gone_ok and f["Code"] == "ReceiptHandleIsInvalid")]
+            if failed:
+                raise RuntimeError(f"could not make messages visible again: {failed}")
 
     def _delete(self, messages: list[dict[str, Any]]) -> None:
         for start in range(0, len(messages), SQS_RECEIVE_MAX):

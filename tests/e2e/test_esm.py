@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from localdev.eventgen import cloudwatch_logs_data, kpl_aggregate
-from tests.e2e.accounting import markers_in, receive_everything
 from tests.e2e.conftest import Clients
 from tests.e2e.esm import FifoOrderError, PartialBatchResponseError, reported_identifiers, run_until_drained
 from tests.e2e.esm_kinesis import KinesisMapping
 from tests.e2e.esm_sqs import SqsMapping
+from tests.e2e.markers import markers_in
+from tests.e2e.queues import receive_everything
 
 pytestmark = pytest.mark.e2e
 
