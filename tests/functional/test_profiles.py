@@ -14,6 +14,7 @@ from functions.sqs_forwarder.app import lambda_handler as sqs_handler
 from localdev.eventgen import kinesis_event, kinesis_record, kpl_aggregate, sample_event, sqs_event, sqs_record
 from localdev.sink import MixpanelSink
 from mixpanel_forwarder import runtime
+from tests.functional.conftest import load_event
 
 
 def user(distinct_id: str, operation: str, value: Any) -> dict[str, Any]:
@@ -181,3 +182,26 @@ def test_the_sink_sees_plain_json_with_the_token_and_no_authorization(with_token
     assert sqs_handler(sqs(user("u1", "$set", {"a": 1})), context) == {"batchItemFailures": []}
     [request] = sink.requests
     assert (request.endpoint, request.gzip, request.answer, request.wrong_token) == ("/engage", False, 1, 0)
+
+
+def test_the_profile_samples_land_each_message_at_its_endpoint(with_token: MixpanelSink, context: Any) -> None:
+    sink = with_token
+    invocation = load_event("sqs-profiles.json")
+
+    response = sqs_handler(invocation, context)
+
+    # The last record holds an update with two operations: refused before sending, reported (no DLQ here).
+    assert response == {"batchItemFailures": [{"itemIdentifier": invocation["Records"][-1]["messageId"]}]}
+    assert len(sink.events) == 2
+    assert sink.users["user-1201"].properties == {
+        "$email": "user-1201@example.com",
+        "plan": "pro",
+        "seats": 3,
+        "tags": ["beta"],
+    }
+    assert sink.users["user-1203"].properties == {"first_seen": "2025-11-24"}
+    assert sink.groups[("company_id", "42")].properties == {"name": "Acme", "regions": ["eu-west-1"]}
+
+    assert kinesis_handler(load_event("kinesis-profiles.json"), context) == {"batchItemFailures": []}
+    assert sink.users["user-1300"].properties == {"plan": "team"}
+    assert sink.groups[("company_id", "7")].properties == {"founded": 2019}
