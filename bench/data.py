@@ -4,7 +4,8 @@ Copies of a few templates compress to almost nothing and flatter every codec; th
 real traffic does (random ids, URLs, user agents, numbers), so they compress to ~20% at gzip level 6, as
 production events do (16–21%), and JSON and gzip cost what they cost on a real invocation. Their shape
 varies too (null values, lists, nested objects, string times, no `$insert_id`), so no one path of the
-forwarder is all that is measured.
+forwarder is all that is measured. Profile updates (user and group, issue 11) are seeded and varied the same way,
+for the invocations that mix them with events.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from localdev import eventgen
 
@@ -98,6 +99,25 @@ _CAMPAIGNS = ("black-friday", "spring-sale", "onboarding-3", "winback", "launch-
 # Optional properties some producers send as null rather than leave out.
 _NULLABLE = ("coupon", "campaign_id", "error_code", "previous_plan", "search_query", "promo_code", "team_id")
 _EXPERIMENTS = ("checkout_v2", "pricing_page", "onboarding_flow", "search_ranking")
+
+# Profile updates: who the users are (a name and an email per distinct_id), and the companies, accounts and teams
+# of group analytics, with what their profiles say.
+_FIRST_NAMES = ("Ana", "Ben", "Chen", "Dara", "Elif", "Farid", "Greta", "Hiro", "Ines", "Jonas", "Kofi", "Lena", "Mia")
+_LAST_NAMES = ("Silva", "Novak", "Okafor", "Larsen", "Moreau", "Tanaka", "Schmidt", "Garcia", "Kowalski", "Nguyen")
+_EMAIL_DOMAINS = ("gmail.com", "outlook.com", "icloud.com", "proton.me", "yahoo.co.jp", "web.de", "example.org")
+_LANGUAGES = ("en-US", "en-GB", "de-DE", "fr-FR", "ja-JP", "pt-BR", "es-ES", "sv-SE")
+_TIMEZONES = ("America/New_York", "America/Los_Angeles", "Europe/London", "Europe/Berlin", "Asia/Tokyo", "Asia/Kolkata")
+_UNSET = ("trial_ends", "coupon", "churn_risk", "pending_invite", "promo_code", "beta_opt_in")
+_INDUSTRIES = ("retail", "fintech", "healthcare", "media", "education", "logistics", "saas", "gaming")
+_FEATURES = ("sso", "audit_log", "api_access", "custom_roles", "sandbox", "webhooks", "data_export", "priority_support")
+_INTEGRATIONS = ("slack", "salesforce", "hubspot", "zendesk", "segment", "snowflake", "bigquery", "jira")
+_COMPANY_SUFFIXES = ("Inc", "GmbH", "Ltd", "SA", "KK", "AB", "Labs", "Group")
+_GROUPS = 80  # distinct groups behind the group updates of one data set
+# The share of each kind of message in the mixed invocation (issue 11): events, user updates, group updates.
+MIX = {"event": 0.7, "user": 0.2, "group": 0.1}
+
+
+_T = TypeVar("_T")
 
 
 def _user_agent(rng: random.Random) -> tuple[str, str, str, float, str]:
@@ -233,7 +253,7 @@ def make_event(rng: random.Random, i: int, users: list[_User]) -> dict[str, Any]
     shape included: times as numbers or strings, events without `$insert_id`, null values, lists of
     numbers and objects nested two or three levels deep (Mixpanel takes three) appear at the rates below.
     """
-    user = users[min(int(rng.expovariate(1 / (len(users) / 3))), len(users) - 1)]
+    user = _popular(rng, users)
     seconds = _T0_S - rng.randint(0, 86_400) + i // 10
     properties: dict[str, Any] = {
         "time": _time(rng, seconds, user.lib),
@@ -292,11 +312,224 @@ def make_event(rng: random.Random, i: int, users: list[_User]) -> dict[str, Any]
     return {"event": rng.choice(_EVENT_NAMES), "properties": properties}
 
 
+def _popular(rng: random.Random, population: list[_T]) -> _T:
+    """One of `population`, the first ones far more often: a few users (or groups) make most of the traffic."""
+    return population[min(int(rng.expovariate(1 / (len(population) / 3))), len(population) - 1)]
+
+
+def _users(rng: random.Random) -> list[_User]:
+    return [_make_user(rng) for _ in range(_USERS)]
+
+
 def make_events(n: int, seed: int = SEED) -> list[dict[str, Any]]:
     """`n` events; the same seed gives the same events, and a longer list starts with the shorter one."""
     rng = random.Random(seed)
-    users = [_make_user(rng) for _ in range(_USERS)]
+    users = _users(rng)
     return [make_event(rng, i, users) for i in range(n)]
+
+
+def _date(seconds: int) -> str:
+    """A date property as Mixpanel reads one: ISO-8601 without a zone (UTC), whole seconds."""
+    return f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%dT%H:%M:%S}"
+
+
+def _some(rng: random.Random, choices: dict[str, Callable[[], Any]], low: int, high: int) -> dict[str, Any]:
+    """`low` to `high` of the properties in `choices`, in their order, each value made only when chosen."""
+    names = set(rng.sample(tuple(choices), rng.randint(low, high)))
+    return {name: make() for name, make in choices.items() if name in names}
+
+
+def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
+    return rng.choices(tuple(weights), tuple(weights.values()))[0]
+
+
+# Operations by how often SDKs and back ends send them: mostly $set, then counters, first-touch facts, lists.
+_USER_OPERATIONS = {"$set": 45, "$set_once": 15, "$add": 15, "$union": 15, "$unset": 10}
+_GROUP_OPERATIONS = {"$set": 60, "$set_once": 20, "$union": 20}
+
+
+def make_user_update(rng: random.Random, users: list[_User]) -> dict[str, Any]:
+    """One /engage update about an identified user: one operation on a few properties of varied types, sometimes
+    with `$ignore_time` (a back end's update, not the user's activity), the user's `$ip` or a `$time`."""
+    user = _popular(rng, users)
+    person = random.Random(user.distinct_id)  # the same name and email in every update about this user
+    first, last, domain = person.choice(_FIRST_NAMES), person.choice(_LAST_NAMES), person.choice(_EMAIL_DOMAINS)
+    first_seen = _T0_S - rng.randint(0, 400 * 86_400)
+    operation = _weighted(rng, _USER_OPERATIONS)
+    value: dict[str, Any] | list[str]
+    if operation == "$set":
+        value = _some(
+            rng,
+            {
+                "$name": lambda: f"{first} {last}",
+                "$email": lambda: f"{first.lower()}.{last.lower()}{person.randint(1, 99)}@{domain}",
+                "$avatar": lambda: f"https://cdn.example.com/avatars/{user.distinct_id}.png",
+                "plan": lambda: rng.choice(_PLANS),
+                "seats": lambda: rng.randint(1, 250),
+                "lifetime_value": lambda: rng.randint(0, 500_000) / 100,
+                "is_trial": lambda: rng.random() < 0.3,
+                "last_login": lambda: _date(_T0_S - rng.randint(0, 30 * 86_400)),
+                "language": lambda: rng.choice(_LANGUAGES),
+                "timezone": lambda: rng.choice(_TIMEZONES),
+                "$country_code": lambda: user.country,
+                "notifications": lambda: {"email": rng.random() < 0.7, "push": rng.random() < 0.4},
+                "favorite_categories": lambda: rng.sample(_SECTIONS, rng.randint(1, 3)),
+                "referral_code": lambda: None if rng.random() < 0.5 else _base36(rng, 8),  # null: cleared
+            },
+            3,
+            7,
+        )
+    elif operation == "$set_once":
+        value = _some(
+            rng,
+            {
+                "first_seen": lambda: _date(first_seen),
+                "signup_source": lambda: rng.choice(_UTM_SOURCES),
+                "initial_referrer": lambda: rng.choice(_REFERRERS),
+                "signup_platform": lambda: user.lib,
+                "first_plan": lambda: rng.choice(_PLANS),
+            },
+            2,
+            3,
+        )
+    elif operation == "$add":
+        value = _some(
+            rng,
+            {
+                "logins": lambda: 1,
+                "orders": lambda: rng.randint(1, 3),
+                "lifetime_value": lambda: rng.randint(199, 25_000) / 100,
+                "credits": lambda: -rng.randint(1, 50),
+            },
+            1,
+            2,
+        )
+    elif operation == "$union":
+        value = _some(
+            rng,
+            {
+                "viewed_categories": lambda: rng.sample(_SECTIONS, rng.randint(1, 3)),
+                "campaigns": lambda: rng.sample(_CAMPAIGNS, rng.randint(1, 2)),
+                "browsers": lambda: [user.browser],
+                "cohort_ids": lambda: [rng.randint(1000, 9999) for _ in range(rng.randint(1, 3))],
+            },
+            1,
+            2,
+        )
+    else:
+        value = rng.sample(_UNSET, rng.randint(1, 3))
+    update: dict[str, Any] = {"$distinct_id": user.distinct_id, operation: value}
+    if rng.random() < 0.2:
+        update["$ignore_time"] = True
+    if rng.random() < 0.1:
+        update["$ip"] = f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    if rng.random() < 0.15:
+        update["$time"] = (_T0_S - rng.randint(0, 86_400)) * 1000 + rng.randint(0, 999)  # milliseconds
+    return update
+
+
+@dataclass(frozen=True)
+class _Group:
+    """A company, account or team of group analytics: its group key, its id (a string, or a number) and name."""
+
+    key: str
+    id: str | int
+    name: str
+
+
+def _make_group(rng: random.Random) -> _Group:
+    name = f"{rng.choice(_WORDS).title()} {rng.choice(_WORDS).title()} {rng.choice(_COMPANY_SUFFIXES)}"
+    kind = rng.random()
+    if kind < 0.5:
+        return _Group("company_id", f"cmp_{_token(rng, 14)}", name)
+    if kind < 0.8:
+        return _Group("account_id", rng.randint(10_000, 9_999_999), name)  # a number, as many CRMs export it
+    return _Group("team_id", "T" + _base36(rng, 8).upper(), name)
+
+
+def make_group_update(rng: random.Random, groups: list[_Group]) -> dict[str, Any]:
+    """One /groups update: $set (most), $set_once or $union on a few properties of a company, account or team."""
+    group = _popular(rng, groups)
+    domain = group.name.split()[0].lower() + ".example.com"
+    operation = _weighted(rng, _GROUP_OPERATIONS)
+    if operation == "$set":
+        value = _some(
+            rng,
+            {
+                "$name": lambda: group.name,
+                "plan": lambda: rng.choice(_PLANS),
+                "seats": lambda: rng.randint(5, 5000),
+                "mrr": lambda: rng.randint(2_900, 2_500_000) / 100,
+                "industry": lambda: rng.choice(_INDUSTRIES),
+                "country": lambda: rng.choice(_COUNTRIES),
+                "domain": lambda: domain,
+                "is_enterprise": lambda: rng.random() < 0.2,
+                "renewal_date": lambda: _date(_T0_S + rng.randint(1, 365) * 86_400),
+                "owner_email": lambda: f"{rng.choice(_FIRST_NAMES).lower()}@{domain}",
+            },
+            3,
+            6,
+        )
+    elif operation == "$set_once":
+        value = _some(
+            rng,
+            {
+                "created_at": lambda: _date(_T0_S - rng.randint(30, 2000) * 86_400),
+                "first_plan": lambda: rng.choice(_PLANS),
+                "signup_channel": lambda: rng.choice(_UTM_SOURCES),
+                "founded_year": lambda: rng.randint(1970, 2024),
+            },
+            2,
+            3,
+        )
+    else:
+        value = _some(
+            rng,
+            {
+                "features": lambda: rng.sample(_FEATURES, rng.randint(1, 3)),
+                "integrations": lambda: rng.sample(_INTEGRATIONS, rng.randint(1, 2)),
+            },
+            1,
+            2,
+        )
+    return {"$group_key": group.key, "$group_id": group.id, operation: value}
+
+
+def kind_counts(n: int, shares: dict[str, float]) -> dict[str, int]:
+    """How many messages of each kind (`MIX`'s names) `n` messages in these shares hold: every kind is named, and
+    the counts add up to `n` (the first kind takes what rounding leaves)."""
+    counts = {kind: round(n * shares.get(kind, 0.0)) for kind in MIX}
+    first = next(kind for kind in MIX if kind in shares)
+    counts[first] += n - sum(counts.values())
+    return counts
+
+
+def make_messages(n: int, shares: dict[str, float], seed: int = SEED) -> list[dict[str, Any]]:
+    """`n` messages: events, user and group updates in these shares (see `kind_counts`), interleaved at random.
+
+    The events are `make_events`' (the same seed gives the same events as the events-only invocations start with);
+    the updates are about the same users, and the order of kinds is drawn from the seed too.
+    """
+    counts = kind_counts(n, shares)
+    events = iter(make_events(counts["event"], seed))
+    users = [user for user in _users(random.Random(seed)) if not user.distinct_id.startswith("$device:")]
+    rng = random.Random(f"{seed}:profile updates")
+    groups = [_make_group(rng) for _ in range(_GROUPS)]
+    kinds = [kind for kind, count in counts.items() for _ in range(count)]
+    rng.shuffle(kinds)
+    make: dict[str, Callable[[], dict[str, Any]]] = {
+        "event": lambda: next(events),
+        "user": lambda: make_user_update(rng, users),  # updates are about identified users only
+        "group": lambda: make_group_update(rng, groups),
+    }
+    return [make[kind]() for kind in kinds]
+
+
+def message_kind(message: dict[str, Any]) -> str:
+    """The kind of one of `make_messages`' messages, by its keys as the forwarder tells them."""
+    if "event" in message:
+        return "event"
+    return "user" if "$distinct_id" in message else "group"
 
 
 def compact(value: Any) -> str:
@@ -313,6 +546,13 @@ class Shape:
     records: int
     events: int
     payload: bytes
+    users: int = 0  # user profile updates, beside the events
+    groups: int = 0  # group profile updates
+
+    @property
+    def messages(self) -> int:
+        """Events and updates: what CPU is counted per."""
+        return self.events + self.users + self.groups
 
     def event(self) -> dict[str, Any]:
         """A fresh decoded invocation event, as the runtime hands it to the handler."""
@@ -376,6 +616,14 @@ _BUILDERS: tuple[tuple[str, str, str, int, Callable[[list[dict[str, Any]]], dict
     ),
 )
 HEADLINE = "sqs_single"
+# Invocations with profile updates, one message per SQS body (after the events-only ones; only ours forwards
+# updates): issue 11's mix, and each kind of update alone, which splits the mix's CPU by kind.
+MIXED = "sqs_mixed"
+_MIXES: tuple[tuple[str, str, dict[str, float]], ...] = (
+    (MIXED, "SQS, mixed events and profile updates", MIX),
+    ("sqs_users", "SQS, user updates only", {"user": 1.0}),
+    ("sqs_groups", "SQS, group updates only", {"group": 1.0}),
+)
 
 
 def build_shapes(records: int = RECORDS, names: tuple[str, ...] | None = None) -> list[Shape]:
@@ -389,6 +637,12 @@ def build_shapes(records: int = RECORDS, names: tuple[str, ...] | None = None) -
         chosen = events[: records * per_record]
         payload = compact(build(chosen)).encode()
         shapes.append(Shape(name, label, source, records, len(chosen), payload))
+    for name, label, shares in _MIXES:
+        if names is not None and name not in names:
+            continue
+        counts = kind_counts(records, shares)
+        payload = compact(_sqs_single(make_messages(records, shares))).encode()
+        shapes.append(Shape(name, label, "sqs", records, counts["event"], payload, counts["user"], counts["group"]))
     return shapes
 
 
