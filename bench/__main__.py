@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, data, harness, memory, npm, report
+from bench import coldstart, data, events, harness, memory, npm, report
 from bench import profile as profiling
 
 RESULTS = harness.ROOT / "bench" / "results"
@@ -123,7 +123,7 @@ def _rounds(
             harness.measure(implementation, shape, sink)
     ndjson = scratch / "events.ndjson"
     if isinstance(available, npm.Npm):
-        ndjson.write_bytes(data.ndjson(data.make_events(config.npm_events)))
+        ndjson.write_bytes(data.ndjson(events.make_events(config.npm_events)))
     npm_runs: list[harness.Run] = []
     for round_ in range(config.rounds):
         order = implementations if round_ % 2 == 0 else implementations[::-1]
@@ -182,7 +182,7 @@ def run(config: Config) -> dict[str, Any]:
     started = time.perf_counter()
     _say(f"bench ({config.mode}): building data …")
     shapes = data.build_shapes(config.records)
-    stats = data.data_stats(data.make_events(config.records))  # the headline invocation's events
+    stats = data.data_stats(events.make_events(config.records))  # the headline invocation's events
     _say(
         f"  {stats.events} events, mean {stats.mean_event_bytes:.0f} B, {stats.mean_properties:.1f} properties; "
         f"gzip ratio {stats.gzip_l1:.1%} (L1), {stats.gzip_l6:.1%} (L6), {stats.gzip_default:.1%} (default)"
