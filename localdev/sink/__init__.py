@@ -16,5 +16,6 @@ from __future__ import annotations
 from .core import MixpanelSink
 from .ledger import RequestLog
 from .profile_state import Profile
+from .profiles import Update
 
-__all__ = ["MixpanelSink", "Profile", "RequestLog"]
+__all__ = ["MixpanelSink", "Profile", "RequestLog", "Update"]

@@ -83,7 +83,7 @@ class MixpanelApi:
         self, log: RequestLog, real: Callable[[RequestLog], Answer], miscounted: Miscounted | None = None
     ) -> Answer:
         """Any scripted or random fault's answer, else `real`: Mixpanel's own answer."""
-        faulted = self._faults.take(log.events, miscounted)
+        faulted = self._faults.take(log.events, miscounted, log.endpoint)
         if faulted is None:
             return real(log)
         answer, kind = faulted
@@ -150,7 +150,7 @@ class MixpanelApi:
     def _take_in(self, endpoint: Endpoint, updates: list[Any], verbose: bool, log: RequestLog) -> Answer:
         """Each update checked; the valid ones with this project's token applied, in order, whatever the others."""
         checked = [_checked(endpoint, update) for update in updates]
-        rejected = log.fault is None and self._faults.take_reject()
+        rejected = log.fault is None and self._faults.take_reject(endpoint.path)
         if rejected:
             checked[0] = faults.rejected_update()
         valid = [update for update in checked if isinstance(update, Update)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Callable
@@ -12,9 +13,12 @@ from .api import Limits, MixpanelApi
 from .faults import Fault, FaultScript, Rates
 from .ledger import Ledger, RequestLog
 from .profile_state import Profile, ProfileStore
-from .profiles import MAX_UPDATES, GroupKey, UserKey
+from .profiles import ENDPOINTS as PROFILE_ENDPOINTS
+from .profiles import MAX_UPDATES, GroupKey, Update, UserKey
 from .rules import Account
 from .server import LoopbackServer
+
+ENDPOINTS = ("/import", *PROFILE_ENDPOINTS)
 
 
 class MixpanelSink:
@@ -120,12 +124,19 @@ class MixpanelSink:
         return self._profiles.groups()
 
     @property
+    def updates(self) -> list[Update]:
+        """Every /engage and /groups update applied to this project's profiles, in the order applied, each time it
+        was applied (a resent update is there twice); a user update's `key` is its distinct_id, a group's a pair."""
+        return self._profiles.applied()
+
+    @property
     def duplicates(self) -> int:
         """Events received again with a dedup key already imported: counted as imported, not stored twice."""
         return self._ledger.duplicates
 
     def clear(self) -> None:
-        """Forget events, requests, duplicates, profiles and pending scripted faults (random fault rates stay set)."""
+        """Forget events, requests, duplicates, profiles, applied updates and pending scripted faults (random fault
+        rates stay set)."""
         self._ledger.clear()
         self._profiles.clear()
         self._faults.clear()
@@ -137,43 +148,56 @@ class MixpanelSink:
         return self._api.stats()
 
     # --- faults ----------------------------------------------------------------------------------------
+    # Each scripted fault goes to the next request to any endpoint, in the order scripted; with `endpoint`
+    # ("/import", "/engage" or "/groups") it waits for a request to that one, letting the others pass.
 
     def fail_next(
-        self, status: int, count: int = 1, *, body: bytes | None = None, retry_after: str | None = None
+        self,
+        status: int,
+        count: int = 1,
+        *,
+        body: bytes | None = None,
+        retry_after: str | None = None,
+        endpoint: str | None = None,
     ) -> None:
         """Answer the next `count` requests with `status` (and `body`, `Retry-After` when given), taking in nothing."""
         if not 100 <= status <= 599:
             raise ValueError(f"status must be an HTTP status code, got {status}")
-        self._faults.add(Fault("fail", status=status, body=body, retry_after=retry_after), count)
+        self._script(Fault("fail", status=status, body=body, retry_after=retry_after), count, endpoint)
 
-    def hang_next(self, seconds: float, count: int = 1) -> None:
+    def hang_next(self, seconds: float, count: int = 1, *, endpoint: str | None = None) -> None:
         """Read the next `count` requests, then wait `seconds` (cut short by stop()) before answering 503."""
         if seconds < 0:
             raise ValueError(f"seconds must be >= 0, got {seconds}")
-        self._faults.add(Fault("hang", seconds=seconds), count)
+        self._script(Fault("hang", seconds=seconds), count, endpoint)
 
-    def reset_next(self, count: int = 1) -> None:
+    def reset_next(self, count: int = 1, *, endpoint: str | None = None) -> None:
         """Read the next `count` requests, then reset the TCP connection without answering."""
-        self._faults.add(Fault("reset"), count)
+        self._script(Fault("reset"), count, endpoint)
 
-    def reject_next(self, count: int = 1) -> None:
+    def reject_next(self, count: int = 1, *, endpoint: str | None = None) -> None:
         """Refuse the first event of the next `count` authenticated, readable imports that carry events (400), or
         the first update of a readable profile request (200, status 0): the rest are taken in as usual."""
-        self._faults.add(Fault("reject"), count)
+        self._script(Fault("reject"), count, endpoint)
 
-    def drip_next(self, interval: float, count: int = 1, *, headers: bool = False) -> None:
+    def drip_next(self, interval: float, count: int = 1, *, headers: bool = False, endpoint: str | None = None) -> None:
         """Take in the next `count` requests as usual but send each answer one byte every `interval` seconds: the
         body, or with `headers` the status line and headers too (stop() cuts it short)."""
         if interval <= 0:
             raise ValueError(f"interval must be > 0, got {interval}")
-        self._faults.add(Fault("drip", drip=Drip(interval, headers)), count)
+        self._script(Fault("drip", drip=Drip(interval, headers)), count, endpoint)
 
-    def unconfirmed_next(self, count: int = 1, *, miscount: bool = False) -> None:
+    def unconfirmed_next(self, count: int = 1, *, miscount: bool = False, endpoint: str | None = None) -> None:
         """Answer the next `count` requests 200 without taking anything in: a captive portal's HTML page, or with
         `miscount` an answer that does not confirm what was sent: /import's JSON with a num_records_imported that
         is not the number of events sent; for /engage and /groups a bare `1` when verbose was asked, else
         `{"status": "ok"}`."""
-        self._faults.add(Fault("miscount" if miscount else "portal"), count)
+        self._script(Fault("miscount" if miscount else "portal"), count, endpoint)
+
+    def _script(self, fault: Fault, count: int, endpoint: str | None) -> None:
+        if endpoint is not None and endpoint not in ENDPOINTS:
+            raise ValueError(f"endpoint must be one of {', '.join(ENDPOINTS)}, got {endpoint!r}")
+        self._faults.add(dataclasses.replace(fault, endpoint=endpoint), count)
 
     def set_fault_rates(
         self,

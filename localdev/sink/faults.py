@@ -29,7 +29,8 @@ Miscounted = Callable[[int], Answer]
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Fault:
-    """One scripted fault: `kind`, and what it needs (an error's status, body and Retry-After; a hang's seconds)."""
+    """One scripted fault: `kind`, and what it needs (an error's status, body and Retry-After; a hang's seconds);
+    `endpoint` when it waits for a request to that path (/import, /engage, /groups) rather than to any."""
 
     kind: Literal["fail", "hang", "reset", "reject", "drip", "portal", "miscount"]
     status: int = 0
@@ -37,6 +38,7 @@ class Fault:
     retry_after: str | None = None
     seconds: float = 0.0
     drip: Drip | None = None
+    endpoint: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -56,7 +58,10 @@ class Rates:
 
 
 class FaultScript:
-    """Pending scripted faults, in order, and the random rates used when none is pending. Thread-safe."""
+    """Pending scripted faults, in order, and the random rates used when none is pending. Thread-safe.
+
+    A request takes the first pending fault that is for any endpoint or for its own; one for another endpoint
+    waits for a request to that one."""
 
     def __init__(self, max_bytes: int) -> None:
         self._max_bytes = max_bytes  # a random 413 names the limit
@@ -80,28 +85,41 @@ class FaultScript:
         with self._lock:
             self._pending.clear()
 
-    def take(self, events: int, miscounted: Miscounted | None = None) -> tuple[Answer, str] | None:
-        """The scripted fault at the head of the queue (a reject waits for its request), else a random one, with
-        how RequestLog.fault names it; None when the request is to be answered as Mixpanel would. `miscounted`
-        is the endpoint's miscount (/import's by default)."""
+    def take(
+        self, events: int, miscounted: Miscounted | None = None, endpoint: str = "/import"
+    ) -> tuple[Answer, str] | None:
+        """The first scripted fault pending for `endpoint` (a reject waits for its request), else a random one,
+        with how RequestLog.fault names it; None when the request is to be answered as Mixpanel would.
+        `miscounted` is the endpoint's miscount (/import's by default)."""
         miscount = miscounted or miscounted_import
         with self._lock:
-            if self._pending:
-                if self._pending[0].kind == "reject":
+            position = self._first_for(endpoint)
+            if position is not None:
+                fault = self._pending[position]
+                if fault.kind == "reject":
                     return None
-                return _scripted(self._pending.popleft(), events, miscount)
+                del self._pending[position]
+                return _scripted(fault, events, miscount)
             rates = self._rates
             if rates is None:
                 return None
             return self._random(rates, events, miscount)
 
-    def take_reject(self) -> bool:
-        """Whether a reject heads the queue, taking it: for a request Mixpanel would otherwise answer."""
+    def take_reject(self, endpoint: str = "/import") -> bool:
+        """Whether a reject is the first fault pending for `endpoint`, taking it: for a request Mixpanel would
+        otherwise answer."""
         with self._lock:
-            if self._pending and self._pending[0].kind == "reject":
-                self._pending.popleft()
+            position = self._first_for(endpoint)
+            if position is not None and self._pending[position].kind == "reject":
+                del self._pending[position]
                 return True
             return False
+
+    def _first_for(self, endpoint: str) -> int | None:
+        return next(
+            (n for n, fault in enumerate(self._pending) if fault.endpoint in (None, endpoint)),
+            None,
+        )
 
     def _random(self, rates: Rates, events: int, miscounted: Miscounted) -> tuple[Answer, str] | None:
         draw = rates.rng.random()

@@ -41,16 +41,25 @@ class _Held:
 
 
 class ProfileStore:
-    """Users and groups behind one lock: a request's updates are applied together, in array order."""
+    """Users and groups behind one lock: a request's updates are applied together, in array order, and each one
+    applied is kept, in that order (tests account for every update they sent, and count those applied twice)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._profiles: dict[ProfileKey, _Held] = {}  # user keys are strings, group keys pairs: never equal
+        self._applied: list[Update] = []
 
     def apply(self, updates: Iterable[Update]) -> None:
         with self._lock:
             for update in updates:
+                # A copy: `$set` puts the update's own lists in the profile, where later updates change them.
+                self._applied.append(dataclasses.replace(update, value=copy.deepcopy(update.value)))
                 self._apply(update)
+
+    def applied(self) -> list[Update]:
+        """Every update applied, in the order applied (a new list; the updates are frozen)."""
+        with self._lock:
+            return list(self._applied)
 
     def users(self) -> dict[UserKey, Profile]:
         """A deep copy of the user profiles, by distinct_id."""
@@ -71,6 +80,7 @@ class ProfileStore:
     def clear(self) -> None:
         with self._lock:
             self._profiles.clear()
+            self._applied.clear()
 
     def _apply(self, update: Update) -> None:
         if update.operation == "$delete":

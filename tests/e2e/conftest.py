@@ -30,9 +30,17 @@ FORWARDER_ENV = {
     "MAX_CONCURRENT_REQUESTS": "4",
     # Smaller requests than Mixpanel's 2000: many more of them, so every fault kind comes up in a short run.
     "BATCH_MAX_EVENTS": "50",
+    "PROFILE_BATCH_MAX_UPDATES": "10",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "POWERTOOLS_METRICS_DISABLED": "true",  # one EMF document per invocation on stdout: noise here
 }
+
+
+def forwarder_env(sink: MixpanelSink) -> dict[str, str]:
+    """The environment of a forwarder sending to `sink`: its service account, and its project token for profile
+    updates (sink.env() leaves it out: without one the forwarder refuses every update)."""
+    assert sink.token is not None
+    return {**sink.env(), "MIXPANEL_PROJECT_TOKEN": sink.token, **FORWARDER_ENV}
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -11,8 +11,8 @@ import pytest
 from functions.sqs_forwarder.app import lambda_handler as sqs_handler
 from localdev.eventgen import lambda_context, sqs_event, sqs_record
 from localdev.sink import MixpanelSink
-from tests.e2e.accounting import receive_everything
-from tests.e2e.conftest import FORWARDER_ENV, Clients
+from tests.e2e.conftest import Clients, forwarder_env
+from tests.e2e.queues import receive_everything
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +21,7 @@ def test_an_event_mixpanel_refuses_is_parked_as_it_was_sent(
     clients: Clients, sink: MixpanelSink, quiet_logs: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parked_url = clients.sqs.create_queue(QueueName="e2e-findings-parked")["QueueUrl"]
-    for name, value in {**sink.env(), **FORWARDER_ENV, "DEAD_LETTER_QUEUE_URL": parked_url}.items():
+    for name, value in {**forwarder_env(sink), "DEAD_LETTER_QUEUE_URL": parked_url}.items():
         monkeypatch.setenv(name, value)
     arrived: dict[str, Any] = {
         "event": "Signed Up",

@@ -15,7 +15,7 @@ import pytest
 import urllib3
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
-from localdev.sink import MixpanelSink, Profile, RequestLog
+from localdev.sink import MixpanelSink, Profile, RequestLog, Update
 
 TOKEN = "sink-token"
 OK = {"status": 1, "error": None}
@@ -464,6 +464,23 @@ def test_users_and_groups_are_copies(sink: MixpanelSink, http: urllib3.PoolManag
     assert properties(sink) == {"u": {"tags": ["a"]}}
 
 
+def test_updates_lists_each_application_in_order_resends_included(
+    sink: MixpanelSink, http: urllib3.PoolManager
+) -> None:
+    first = user("u", "$set", {"tags": ["a"]})
+    send(http, sink, [first, user("bad", "$add", {"n": "x"}), user("u", "$union", {"tags": ["b"]})])
+    send(http, sink, [group("g", "$unset", ["size"])], path="/groups")
+    send(http, sink, [first])
+    assert sink.updates == [
+        Update("u", "$set", {"tags": ["a"]}, TOKEN, None),
+        Update("u", "$union", {"tags": ["b"]}, TOKEN, None),
+        Update(("company", "g"), "$unset", ["size"], TOKEN, None),
+        Update("u", "$set", {"tags": ["a"]}, TOKEN, None),
+    ]  # the first $set as sent, though the $union then changed the profile's list
+    sink.clear()
+    assert sink.updates == []
+
+
 # --- stats and the request log -------------------------------------------------------------------------
 
 
@@ -630,3 +647,31 @@ def test_random_faults_apply_to_profile_requests(sink: MixpanelSink, http: urlli
     assert set(faults[5:11]) == {"random:portal", "random:miscount"}
     assert faults[11] in ("random:drip", "random:drip-headers")
     assert list(sink.users) == ["u1"]
+
+
+def test_a_fault_for_an_endpoint_waits_for_a_request_to_it(sink: MixpanelSink, http: urllib3.PoolManager) -> None:
+    sink.reject_next(endpoint="/groups")
+    sink.fail_next(503, endpoint="/engage")
+    sink.set_fault_rates(seed=1, rate_429=1.0)  # random faults wait for no scripted fault for another endpoint
+    event = {"event": "e", "properties": {"time": int(time.time()), "distinct_id": "d"}}
+    headers = {"Content-Type": "application/json", **urllib3.make_headers(basic_auth="sink-user:sink-secret")}
+    imported = http.request("POST", f"{sink.url}/import?project_id=4242", body=json.dumps([event]), headers=headers)
+    assert imported.status == 429
+    sink.set_fault_rates(seed=1)
+    sink.reset_next()  # for any endpoint: a request takes it after those scripted before it for its own endpoint
+    assert send(http, sink, [user("u1")]).status == 503
+    with pytest.raises(ProtocolError):
+        send(http, sink, [user("u2")])
+    assert answer(send(http, sink, [group("g1"), group("g2")], path="/groups"))["status"] == 0
+    assert (list(sink.users), list(sink.groups)) == ([], [("company", "g2")])
+    assert [(log.endpoint, log.fault) for log in sink.requests] == [
+        ("/import", "random:429"),
+        ("/engage", "fail:503"),
+        ("/engage", "reset"),
+        ("/groups", "reject"),
+    ]
+
+
+def test_a_fault_for_an_unknown_endpoint_is_refused(sink: MixpanelSink) -> None:
+    with pytest.raises(ValueError, match="/engage"):
+        sink.reset_next(endpoint="/track")

@@ -1,0 +1,70 @@
+"""The accounting as a fixed-width table: a column per kind of message (events, user updates, group updates) and a
+total; a row per state, with where the messages came from and why they were parked or redriven."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from tests.e2e.accounting import Accounting
+from tests.e2e.plan import Kind, Message, Planned
+
+SOURCES = ("sqs", "sqs-fifo", "kinesis")
+_COLUMNS = [*(str(message) for message in Message), "total"]
+
+
+def render_table(accounting: Accounting, title: str) -> str:
+    rows: list[tuple[str, Counter[str]]] = []
+
+    def count(predicate: Callable[[str, Planned], bool]) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for marker, planned in accounting.planned.items():
+            if predicate(marker, planned):
+                counts[str(planned.message)] += 1
+                counts["total"] += 1
+        return counts
+
+    def per_kind(value: Callable[[Message], int]) -> Counter[str]:
+        counts = Counter({str(message): value(message) for message in Message})
+        counts["total"] = sum(counts.values())
+        return counts
+
+    def state(name: str) -> Callable[[str, Planned], bool]:
+        return lambda m, p: accounting.state(m) == name
+
+    rows.append(("sent", count(lambda m, p: True)))
+    for source in SOURCES:
+        rows.append((f"  to {source}", count(lambda m, p, s=source: p.source == s)))
+    rows.append(("  valid", count(lambda m, p: p.kind is Kind.VALID)))
+    rows.append(("  poison", count(lambda m, p: p.kind is not Kind.VALID)))
+    rows.append(("in the sink (events imported, updates applied)", count(state("imported"))))
+    rows.append(("  duplicates dropped by dedup", Counter({"events": accounting.duplicates_dropped})))
+    rows.append(("  updates applied twice or more", per_kind(accounting.applied_more_than_once)))
+    rows.append(("parked", count(state("parked"))))
+    classes = sorted({accounting.parked_class(m) for m in accounting.planned if accounting.state(m) == "parked"})
+    for reason in classes:
+        rows.append(
+            (
+                f"  {reason}",
+                count(lambda m, p, r=reason: accounting.state(m) == "parked" and accounting.parked_class(m) == r),
+            )
+        )
+    rows.append(("  parked twice or more (redelivered)", per_kind(accounting.parked_more_than_once)))
+    rows.append(("redriven", count(state("redriven"))))
+    for place in sorted(set(accounting.redriven.values())):
+        rows.append(
+            (
+                f"  {place}",
+                count(lambda m, p, x=place: accounting.state(m) == "redriven" and accounting.redriven[m] == x),
+            )
+        )
+    rows.append(("lost", count(state("lost"))))
+    unexplained = Counter(accounting.unexplained_by_kind())
+    unexplained["total"] = sum(unexplained.values())
+    rows.append(("unexplained (sink/DLQ items without a marker)", unexplained))
+
+    width = max(len(label) for label, _ in rows) + 2
+    lines = [title, f"{'':<{width}}" + "".join(f"{c:>15}" for c in _COLUMNS)]
+    for label, counts in rows:
+        lines.append(f"{label:<{width}}" + "".join(f"{counts.get(c, 0):>15}" for c in _COLUMNS))
+    return "\n".join(lines)
