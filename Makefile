@@ -80,9 +80,10 @@ bench: install $(BENCH_STAMP) $(NPM_STAMP)
 bench-quick: install $(BENCH_STAMP)
 	BENCH_QUICK=1 $(BIN)/python -m bench
 
-# End to end, long form (tests/e2e): E2E_EVENTS (default 100,000) events in every payload shape through SQS,
-# SQS FIFO and Kinesis (moto's server), a Lambda event-source-mapping simulator, the real handlers and a Mixpanel
-# sink failing at random; every event accounted for, tables printed. Several minutes; `make test` runs it short.
-E2E_EVENTS ?= 100000
+# End to end, long form (tests/e2e): E2E_MESSAGES (default 100,000) events, user and group profile updates in
+# every payload shape through SQS, SQS FIFO and Kinesis (moto's server), a Lambda event-source-mapping simulator,
+# the real handlers and a Mixpanel sink failing at random; every message accounted for, the profiles checked,
+# tables printed. About 20 minutes; `make test` runs it short.
+E2E_MESSAGES ?= 100000
 e2e: install
-	E2E_EVENTS=$(E2E_EVENTS) $(BIN)/python -m pytest tests/e2e -m e2e -s -q
+	E2E_MESSAGES=$(E2E_MESSAGES) $(BIN)/python -m pytest tests/e2e -m e2e -s -q

@@ -1,5 +1,5 @@
 """End-to-end level: real AWS APIs (moto's server), the embedded sink in fault mode, the real handlers
-driven by an event-source-mapping simulator. Size with E2E_EVENTS (default: a short run for `make test`)."""
+driven by an event-source-mapping simulator. Size with E2E_MESSAGES (default: a short run for `make test`)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ FORWARDER_ENV = {
     "MAX_CONCURRENT_REQUESTS": "4",
     # Smaller requests than Mixpanel's 2000: many more of them, so every fault kind comes up in a short run.
     "BATCH_MAX_EVENTS": "50",
-    "PROFILE_BATCH_MAX_UPDATES": "10",
+    "PROFILE_BATCH_MAX_UPDATES": "25",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "POWERTOOLS_METRICS_DISABLED": "true",  # one EMF document per invocation on stdout: noise here
 }

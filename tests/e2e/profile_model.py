@@ -1,33 +1,5 @@
-"""The profiles a run must leave in the sink, given the updates it delivered (those the sink applied at least once).
-
-What is asserted, and why no more (the README's "What is idempotent" and "Order of profile updates"):
-
-- Ordered profiles (`fifo-*`, `kin-*`: one FIFO message group or one Kinesis partition key each) take every
-  operation but `$add` and `$append`. Their final properties must equal the reference: the sink's own rules
-  (localdev/sink/profile_state.py, tested on their own in tests/unit/test_sink_profiles.py) applied to each
-  profile's delivered updates once, in record order. What is tested is which updates the forwarder delivered and
-  in what order, through redeliveries and resends: the operations are idempotent, and a replay of a profile's
-  updates in order (a FIFO or Kinesis redelivery, a resend) ends where one pass ends. Lists are compared as sets
-  of members: after a `status` 0 answer the forwarder resends the request in halves, so a refused update that
-  is taken the second time (the sink's one-off `reject_next`) lands after the request's later ones — every
-  member is still right, its place in the list is not. For the same reason each profile's `$set_once` property
-  always gets the same value (updates.py). Exactly: such operations end where the last application of each
-  update leads, so the profile must equal the reference when its updates were last applied in record order,
-  and they must have been, unless the platform handed on one of their records (a source DLQ, a Kinesis
-  on-failure range): it stops replaying a record wherever its last delivery stopped (at a tight deadline, or
-  after a request's last attempt), so the updates it holds were applied once more, or not, after later ones.
-  Such a profile is checked as a standard-queue one.
-- Standard-queue profiles (`std-*`) arrive in no order, twice, concurrently. Only what no order can change is
-  asserted: every property holds a value some delivered update gave it (list members among the delivered
-  `$union` items); and, unless a delivered `$delete` removed the profile, it exists, and a property no delivered
-  `$unset` (or, for a list, `$remove`) touched holds its `$set_once` value and every `$union` member delivered.
-  Half of these profiles take only `$set`, `$set_once` and `$union`, so the second half of that always applies.
-- Counter profiles (`counter-*`) take only `$add` (positive) and `$append`, which count twice when applied twice
-  (a resend after an answer that may have been applied, a redelivery): only bounds are asserted, at least the
-  delivered amount and every delivered `$append` in the list; what is over is reported beside the forwarder's
-  own count of such resends (ProfileUpdatesResentNotIdempotent), which leaves out redeliveries.
-- Every update the sink applied is the one produced (operation and value), with `$ip` "0" unless it had its own.
-"""
+"""The profiles a run must leave in the sink, given the updates it delivered (those the sink applied at least once):
+the checks test_nothing_lost.py's docstring describes, with why each goes no further."""
 
 from __future__ import annotations
 
@@ -51,7 +23,7 @@ class ProfileReport:
     """What the profile checks found: each list must be empty."""
 
     ordered: int = 0  # ordered profiles compared with the reference
-    handed_on: int = 0  # ordered profiles last applied out of record order, checked as standard-queue ones
+    elsewhere: int = 0  # ordered profiles last applied out of record order, checked as standard-queue ones
     standard: int = 0
     counters: int = 0
     mismatched: list[str] = field(default_factory=list)  # ordered profiles unlike the reference
@@ -66,8 +38,9 @@ class ProfileReport:
 
     def summary(self, resent_not_idempotent: int) -> str:
         return (
-            f"profiles: {self.ordered} ordered equal to the reference ({self.handed_on} more last applied out of "
-            f"order, a record handed on), {self.standard} standard-queue and {self.counters} counters within bounds; "
+            f"profiles: {self.ordered} ordered equal to the reference ({self.elsewhere} more last applied out of "
+            f"order after a delivery that did not apply again an update parked or handed on), {self.standard} "
+            f"standard-queue and {self.counters} counters within bounds; "
             f"$add delivered {self.added}, counted {self.points}; $append delivered {self.appended}, listed "
             f"{self.history}; ProfileUpdatesResentNotIdempotent {resent_not_idempotent}"
         )
@@ -76,14 +49,15 @@ class ProfileReport:
 def check_profiles(
     updates: Mapping[str, PlannedUpdate],
     delivered: set[str],
-    handed_on: set[str],
+    elsewhere: set[str],
     profiles: Mapping[ProfileKey, Profile],
     applied: list[Update],
     token: str,
 ) -> ProfileReport:
     """`updates` are the valid ones produced, by marker in record order; `delivered` the markers the sink has,
-    `handed_on` those in records the platform handed on (a source DLQ, an on-failure range); `profiles` the sink's
-    users and groups and `applied` its updates, in the order applied."""
+    `elsewhere` those also parked or in a record the platform handed on (a source DLQ, an on-failure range), so
+    that a later delivery of their record may not have applied them again; `profiles` the sink's users and
+    groups, and `applied` its updates in the order applied."""
     report = ProfileReport()
     last: dict[str, int] = {}  # marker -> when it was applied last
     for position, update in enumerate(applied):
@@ -114,8 +88,8 @@ def check_profiles(
             if _ascending([last[marker] for marker in mine]):
                 exact.add(key)
                 continue
-            report.handed_on += 1
-            if handed_on.isdisjoint(mine):
+            report.elsewhere += 1
+            if elsewhere.isdisjoint(mine):
                 report.out_of_order.append(f"{key}: {_history(key, updates, delivered, applied)}")
         else:
             report.standard += 1
@@ -191,7 +165,8 @@ def _check_standard(
     if deleted:
         return
     if profile is None:
-        report.violations.append(f"{key}: missing, though no delivered update deleted it")
+        if values or items:  # $unset and $remove alone make no profile
+            report.violations.append(f"{key}: missing, though no delivered update deleted it")
         return
     for name in set(values) - touched:
         if name not in properties:
