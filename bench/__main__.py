@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, data, harness, memory, npm, report
+from bench import coldstart, data, events, harness, memory, npm, report
 from bench import profile as profiling
 
 RESULTS = harness.ROOT / "bench" / "results"
@@ -67,10 +67,35 @@ def _machine() -> dict[str, Any]:
     }
 
 
-def _medians(runs: list[harness.Run], events: int) -> dict[str, float]:
+def _medians(runs: list[harness.Run], messages: int) -> dict[str, float]:
     return {
-        "cpu_us": statistics.median(r.cpu_us for r in runs) / events,
-        "wall_us": statistics.median(r.wall_us for r in runs) / events,
+        "cpu_us": statistics.median(r.cpu_us for r in runs) / messages,
+        "wall_us": statistics.median(r.wall_us for r in runs) / messages,
+    }
+
+
+def _takers(implementations: list[harness.Implementation], shape: data.Shape) -> list[harness.Implementation]:
+    """Those that run on `shape`: an invocation with profile updates only for those that forward them (ours)."""
+    return [i for i in implementations if i.profiles or not (shape.users or shape.groups)]
+
+
+def _shape_result(
+    shape: data.Shape, runs: dict[str, list[harness.Run]], ratios: list[float], floor_ratios: list[float]
+) -> dict[str, Any]:
+    """One row of the report: medians per message (an event or an update) of each forwarder that ran on it; the
+    ratios only where floor and naive ran too (None: they have no profile path)."""
+    return {
+        "name": shape.name,
+        "label": shape.label,
+        "records": shape.records,
+        "events": shape.events,
+        "user_updates": shape.users,
+        "group_updates": shape.groups,
+        "payload_mb": len(shape.payload) / 1e6,
+        "medians": {name: _medians(r, shape.messages) for name, r in runs.items()},
+        "ratio_naive_ours": statistics.median(ratios) if ratios else None,
+        "ratio_ours_floor": statistics.median(floor_ratios) if floor_ratios else None,
+        "runs": {name: [asdict(one) for one in r] for name, r in runs.items()},
     }
 
 
@@ -81,48 +106,43 @@ def _say(message: str) -> None:
 def _rounds(
     config: Config, shapes: list[data.Shape], sink: harness.SinkProcess, available: npm.Npm | str, scratch: Path
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """CPU and wall per event: every forwarder on every invocation, each round; then npm's import once."""
+    """CPU and wall per message: every forwarder on every invocation it can take, each round; then npm's import
+    once."""
     implementations: list[harness.Implementation] = [
         harness.Ours(sink),
         harness.Naive(sink, floor=True),
         harness.Naive(sink),
     ]
-    runs: dict[str, dict[str, list[harness.Run]]] = {s.name: {i.name: [] for i in implementations} for s in shapes}
+    runs: dict[str, dict[str, list[harness.Run]]] = {
+        s.name: {i.name: [] for i in _takers(implementations, s)} for s in shapes
+    }
     ratios: dict[str, list[float]] = {s.name: [] for s in shapes}
     floor_ratios: dict[str, list[float]] = {s.name: [] for s in shapes}
     for shape in shapes:  # warm-up: settings, pools, connections, first-call paths
-        for implementation in implementations:
+        for implementation in _takers(implementations, shape):
             harness.measure(implementation, shape, sink)
     ndjson = scratch / "events.ndjson"
     if isinstance(available, npm.Npm):
-        ndjson.write_bytes(data.ndjson(data.make_events(config.npm_events)))
+        ndjson.write_bytes(data.ndjson(events.make_events(config.npm_events)))
     npm_runs: list[harness.Run] = []
     for round_ in range(config.rounds):
         order = implementations if round_ % 2 == 0 else implementations[::-1]
         for shape in shapes:
-            measured = {i.name: harness.measure(i, shape, sink) for i in order}
+            measured = {i.name: harness.measure(i, shape, sink) for i in _takers(order, shape)}
             for name, one in measured.items():
                 runs[shape.name][name].append(one)
-            ratios[shape.name].append(measured["naive"].cpu_us / measured["ours"].cpu_us)
-            floor_ratios[shape.name].append(measured["ours"].cpu_us / measured["floor"].cpu_us)
+            if "naive" in measured:
+                ratios[shape.name].append(measured["naive"].cpu_us / measured["ours"].cpu_us)
+                floor_ratios[shape.name].append(measured["ours"].cpu_us / measured["floor"].cpu_us)
         if isinstance(available, npm.Npm):
             npm_runs.append(npm.measure(available, ndjson, config.npm_events, sink))
         ours = runs[data.HEADLINE]["ours"][-1].cpu_us / config.records
-        _say(f"  round {round_ + 1}/{config.rounds}: ours {ours:.2f} µs/event on {data.HEADLINE}")
-    shape_results = [
-        {
-            "name": s.name,
-            "label": s.label,
-            "records": s.records,
-            "events": s.events,
-            "payload_mb": len(s.payload) / 1e6,
-            "medians": {name: _medians(r, s.events) for name, r in runs[s.name].items()},
-            "ratio_naive_ours": statistics.median(ratios[s.name]),
-            "ratio_ours_floor": statistics.median(floor_ratios[s.name]),
-            "runs": {name: [asdict(one) for one in r] for name, r in runs[s.name].items()},
-        }
-        for s in shapes
-    ]
+        mixed = runs[data.MIXED]["ours"][-1].cpu_us / config.records
+        _say(
+            f"  round {round_ + 1}/{config.rounds}: ours {ours:.2f} µs/event on {data.HEADLINE}, "
+            f"{mixed:.2f} µs/message on {data.MIXED}"
+        )
+    shape_results = [_shape_result(s, runs[s.name], ratios[s.name], floor_ratios[s.name]) for s in shapes]
     if not isinstance(available, npm.Npm):
         return shape_results, {"skipped": available}
     npm_result = {
@@ -162,7 +182,7 @@ def run(config: Config) -> dict[str, Any]:
     started = time.perf_counter()
     _say(f"bench ({config.mode}): building data …")
     shapes = data.build_shapes(config.records)
-    stats = data.data_stats(data.make_events(config.records))  # the headline invocation's events
+    stats = data.data_stats(events.make_events(config.records))  # the headline invocation's events
     _say(
         f"  {stats.events} events, mean {stats.mean_event_bytes:.0f} B, {stats.mean_properties:.1f} properties; "
         f"gzip ratio {stats.gzip_l1:.1%} (L1), {stats.gzip_l6:.1%} (L6), {stats.gzip_default:.1%} (default)"

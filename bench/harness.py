@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT_ID = "4242"
 USERNAME = "sink-user"
 SECRET = "sink-secret"  # noqa: S105 - the embedded sink's local dummy
+TOKEN = "sink-token"  # noqa: S105 - the project token `python -m localdev.sink` takes updates with (its default)
 
 
 @dataclass
@@ -41,6 +42,7 @@ class SinkProcess:
             "MIXPANEL_PROJECT_ID": PROJECT_ID,
             "MIXPANEL_SERVICE_ACCOUNT_USERNAME": USERNAME,
             "MIXPANEL_SERVICE_ACCOUNT_SECRET": SECRET,
+            "MIXPANEL_PROJECT_TOKEN": TOKEN,  # for profile updates only: /import keeps the service account
         }
 
     def stats(self) -> dict[str, Any]:
@@ -91,16 +93,36 @@ class Implementation(Protocol):
     """A forwarder under test: `run` is timed, `check` is not."""
 
     name: str
+    profiles: bool  # whether it forwards profile updates: without, it runs on events-only invocations alone
 
     def run(self, shape: Shape, event: dict[str, Any]) -> object: ...
 
     def check(self, shape: Shape, outcome: object) -> None:
-        """Raises AssertionError unless every event of `shape` was imported."""
+        """Raises AssertionError unless every event and update of `shape` was imported."""
         ...
 
 
+def _received(stats: dict[str, Any]) -> dict[str, int]:
+    """What the sink took so far: events (imported or deduplicated), user and group updates applied."""
+    return {
+        "events": stats["imported"] + stats["duplicates"],
+        "user updates": stats.get("engage", {}).get("applied", 0),
+        "group updates": stats.get("groups", {}).get("applied", 0),
+    }
+
+
+def _refused(stats: dict[str, Any]) -> dict[str, int]:
+    """Every answer but a 200, and updates refused or taken with another project's token, by endpoint."""
+    refused = {f"/import {k}": v for k, v in stats["by_status"].items() if k != "200"}
+    for endpoint in ("engage", "groups"):
+        block = stats.get(endpoint, {})
+        refused |= {f"/{endpoint} {k}": v for k, v in block.get("by_status", {}).items() if k != "200"}
+        refused |= {f"/{endpoint} {k}": block[k] for k in ("refused", "wrong_token") if k in block}
+    return refused
+
+
 def measure(implementation: Implementation, shape: Shape, sink: SinkProcess) -> Run:
-    """Times one invocation on a freshly decoded event, then checks that every event reached the sink.
+    """Times one invocation on a freshly decoded event, then checks that every message reached the sink.
 
     The checks run outside the timed span; a run that lost, refused or retried anything raises, so a
     fast-but-wrong forwarder cannot produce a number.
@@ -113,12 +135,14 @@ def measure(implementation: Implementation, shape: Shape, sink: SinkProcess) -> 
     wall1, cpu1 = time.perf_counter(), time.process_time()
     implementation.check(shape, outcome)
     after = sink.stats()
-    received = (after["imported"] + after["duplicates"]) - (before["imported"] + before["duplicates"])
-    refused = {k: v - before["by_status"].get(k, 0) for k, v in after["by_status"].items() if k != "200"}
-    if received != shape.events or any(refused.values()):
+    was, now = _received(before), _received(after)
+    received = {kind: now[kind] - was[kind] for kind in now}
+    expected = {"events": shape.events, "user updates": shape.users, "group updates": shape.groups}
+    was_refused = _refused(before)
+    refused = {k: v - was_refused.get(k, 0) for k, v in _refused(after).items()}
+    if received != expected or any(refused.values()):
         raise AssertionError(
-            f"{implementation.name} on {shape.name}: the sink accepted {received} of {shape.events} events; "
-            f"other answers {refused}"
+            f"{implementation.name} on {shape.name}: the sink took {received} of {expected}; other answers {refused}"
         )
     return Run((cpu1 - cpu0) * 1e6, (wall1 - wall0) * 1e6)
 
@@ -127,6 +151,7 @@ class Ours:
     """The real handlers, loaded from their files as Lambda loads them, settings from the sink's env."""
 
     name = "ours"
+    profiles = True
 
     def __init__(self, sink: SinkProcess) -> None:
         os.environ.update(sink.env())
@@ -151,14 +176,21 @@ class Ours:
 
         assert isinstance(outcome, dict)
         result = runtime.last_result()
-        imported = int(result.summary()["imported"]) if result is not None else 0
-        if outcome.get("batchItemFailures") or imported != shape.events:
+        counts = result.counts() if result is not None else {}
+        imported = [counts.get(name, 0) for name in ("imported", "user_updates_imported", "group_updates_imported")]
+        expected = [shape.events, shape.users, shape.groups]
+        if outcome.get("batchItemFailures") or imported != expected:
             failures = len(outcome.get("batchItemFailures") or ())
-            raise AssertionError(f"ours on {shape.name}: {imported} of {shape.events} imported, {failures} reported")
+            raise AssertionError(
+                f"ours on {shape.name}: {imported} of {expected} (events, user, group updates) imported, "
+                f"{failures} reported"
+            )
 
 
 class Naive:
     """bench.naive against the same sink, with the same credentials (`floor`: on ours' codecs)."""
+
+    profiles = False  # it has no /engage or /groups path, and is not given one
 
     def __init__(self, sink: SinkProcess, *, floor: bool = False) -> None:
         from bench.naive import FloorForwarder, NaiveForwarder

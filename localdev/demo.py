@@ -19,9 +19,11 @@ FAST_RETRIES = {"RETRY_BASE_SECONDS": "0.2", "RETRY_MAX_SECONDS": "1", "RETRY_JI
 
 
 def row(label: str, summary: dict[str, Any], response: dict[str, Any]) -> str:
+    updates = summary.get("user_updates", 0) + summary.get("group_updates", 0)
+    applied = summary.get("user_updates_imported", 0) + summary.get("group_updates_imported", 0)
     return (
         f"{label:<34} {summary.get('records', 0):>7} {summary.get('events', 0):>6} {summary.get('imported', 0):>8} "
-        f"{len(response['batchItemFailures']):>8}"
+        f"{updates:>7} {applied:>7} {len(response['batchItemFailures']):>8}"
     )
 
 
@@ -36,9 +38,11 @@ def main() -> int:
     from localdev.sink import MixpanelSink
 
     with MixpanelSink() as sink:
-        env = {**sink.env(), **FAST_RETRIES}
+        # The project token: profile updates (/engage, /groups) carry it inside them.
+        env = {**sink.env(), **FAST_RETRIES, "MIXPANEL_PROJECT_TOKEN": str(sink.token)}
         print(f"Embedded Mixpanel sink on {sink.url}\n")
-        print(f"{'invocation':<34} {'records':>7} {'events':>6} {'imported':>8} {'reported':>8}")
+        header = f"{'invocation':<34} {'records':>7} {'events':>6} {'imported':>8} {'updates':>7} {'applied':>7}"
+        print(f"{header} {'reported':>8}")
 
         def run(label: str, event: dict[str, Any], overrides: dict[str, str] | None = None) -> None:
             outcome = invoke(function_for(event), event, {**env, **(overrides or {})}, remaining_ms=30_000)
@@ -63,6 +67,9 @@ def main() -> int:
 
         print(f"\nThe sink imported {len(sink.events)} distinct events ({sink.duplicates} duplicates dropped by ")
         print("$insert_id, as Mixpanel would). Requests by status:", json.dumps(sink.stats().get("by_status", {})))
+        print(f"Profiles it holds: {len(sink.users)} users, {len(sink.groups)} groups; for example:")
+        for key, profile in [*sorted(sink.users.items())[:1], *sorted(sink.groups.items())[:1]]:
+            print(f"  {key}: {json.dumps(profile.properties)}")
         print("\nOne imported event:")
         print(json.dumps(sink.events[0], indent=2))
     print(

@@ -94,6 +94,41 @@ def _sqs_poison() -> dict[str, Any]:
     )
 
 
+def _user(i: int, operation: str, value: Any) -> dict[str, Any]:
+    return {"$distinct_id": f"user-{i}", operation: value}
+
+
+def _group(company: int, operation: str, value: Any) -> dict[str, Any]:
+    return {"$group_key": "company_id", "$group_id": str(company), operation: value}
+
+
+def _sqs_profiles() -> dict[str, Any]:
+    bodies = [
+        _body(1200),
+        compact(_user(1201, "$set", {"$email": "user-1201@example.com", "plan": "pro", "seats": 3})),
+        compact([sample_event(1202), _user(1201, "$union", {"tags": ["beta"]}), _group(42, "$set", {"name": "Acme"})]),
+        compact(_user(1203, "$set_once", {"first_seen": "2025-11-24"})),
+        compact(_group(42, "$union", {"regions": ["eu-west-1"]})),
+        compact({"$distinct_id": "user-1205", "$set": {"plan": "pro"}, "$unset": ["trial"]}),  # two operations
+    ]
+    return sqs_event(
+        [sqs_record(body, index=i, sent_timestamp_ms=_sent_ms(i)) for i, body in enumerate(bodies, start=1200)]
+    )
+
+
+def _kinesis_profiles() -> dict[str, Any]:
+    messages = [sample_event(1300), _user(1300, "$set", {"plan": "team"}), _group(7, "$set_once", {"founded": 2019})]
+    return kinesis_event(
+        [
+            kinesis_record(
+                kpl_aggregate([compact(message).encode() for message in messages]),
+                index=1300,
+                arrival_s=_arrival_s(1300),
+            )
+        ]
+    )
+
+
 def _arrival_s(i: int) -> float:
     return T0_S + i + 0.25
 
@@ -176,6 +211,13 @@ _SAMPLES: tuple[tuple[str, str, Callable[[], dict[str, Any]]], ...] = (
         "an event without a name, a time in 1960, distinct_id `undefined`. Only the 2 valid ones can be imported.",
         _sqs_poison,
     ),
+    (
+        "sqs-profiles.json",
+        "SQS, 6 records mixing events, user profile updates (`$set`, `$union`, `$set_once`) and group updates "
+        "(`$set`, `$union` on company 42), one body a JSON array of all three kinds; the last update has two "
+        "operations, which Mixpanel refuses: it is reported (parked, with a dead-letter queue).",
+        _sqs_profiles,
+    ),
     ("kinesis-plain.json", "Kinesis, 4 records, each one JSON event.", _kinesis_plain),
     ("kinesis-gzip.json", "Kinesis, 2 records, each a gzip-compressed JSON array of 5 events.", _kinesis_gzip),
     (
@@ -188,6 +230,11 @@ _SAMPLES: tuple[tuple[str, str, Callable[[], dict[str, Any]]], ...] = (
         "Kinesis fed by a CloudWatch Logs subscription: a DATA_MESSAGE with 3 log events whose messages are JSON "
         "events, and a CONTROL_MESSAGE health probe (nothing to import, not a failure).",
         _kinesis_cloudwatch_logs,
+    ),
+    (
+        "kinesis-profiles.json",
+        "Kinesis, 1 KPL aggregate of an event, a user `$set` and a group `$set_once`: each goes to its endpoint.",
+        _kinesis_profiles,
     ),
     (
         "kinesis-poison.json",

@@ -53,7 +53,9 @@ def handler_for(name: str) -> Handler:
 
 def test_every_sample_file_is_exercised() -> None:
     samples = {path.name for path in EVENTS.glob("*.json")}
-    assert samples == set(VALID_SAMPLES) | {"sqs-poison.json", "kinesis-poison.json"}
+    poison = {"sqs-poison.json", "kinesis-poison.json"}
+    profiles = {"sqs-profiles.json", "kinesis-profiles.json"}  # in test_profiles.py
+    assert samples == set(VALID_SAMPLES) | poison | profiles
 
 
 @pytest.mark.parametrize(("name", "count"), VALID_SAMPLES.items())

@@ -13,6 +13,7 @@ from mixpanel_forwarder.metrics import (
     INVOCATION_ERRORS,
     NAMESPACE,
     PARK_FAILURES,
+    PROFILE_UPDATES_REPORTED,
     REQUESTS_PREFIX,
     SERVICE,
     SOURCE_DIMENSION,
@@ -47,7 +48,7 @@ def test_the_code_emits_what_the_template_is_built_on() -> None:
     emitted = emitted_metrics()
 
     # Sanity of emitted_metrics' reading: the counters the alarms use, for both sources, with exactly these dimensions.
-    for name in (EVENTS_REPORTED, REQUESTS_PREFIX + "401", INVOCATION_ERRORS, PARK_FAILURES):
+    for name in (EVENTS_REPORTED, PROFILE_UPDATES_REPORTED, REQUESTS_PREFIX + "401", INVOCATION_ERRORS, PARK_FAILURES):
         assert emitted[name] == [per_source(sqs.NAME), per_source(kinesis.NAME)], name
     assert sorted(FUNCTIONS) == sorted(dims["function_name"][1:-1] for dims in emitted["ColdStart"])
 
@@ -127,6 +128,14 @@ def _expected_alarms() -> dict[str, dict[str, Any]]:
                 f"{source}-retries",
                 condition,
                 (NAMESPACE, EVENTS_REPORTED),
+                custom,
+                "Sum",
+                {"Ref": "RetryAlarmThreshold"},
+            ),
+            f"{prefix}ProfileRetryAlarm": alarm(
+                f"{source}-profile-retries",
+                condition,
+                (NAMESPACE, PROFILE_UPDATES_REPORTED),
                 custom,
                 "Sum",
                 {"Ref": "RetryAlarmThreshold"},

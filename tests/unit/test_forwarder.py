@@ -486,3 +486,25 @@ def test_without_orjson_the_stdlib_codec_encodes_the_same_runs(monkeypatch: pyte
     assert [e["event"] for e in sender.sent_events] == ["E1", "E2", "E3"]
     assert sender.sent_events[1]["properties"]["$insert_id"] == derive_insert_id("sqs:m1:0")
     assert codec._stdlib_dumps([codec._StdlibFragment(b'{"a":1}'), {"b": 2}]) == b'[{"a":1},{"b":2}]'
+
+
+def test_strict_400_naming_no_event_of_the_request_isolates_the_refused_ones_by_halves() -> None:
+    # As /import answers identity events in a project on simplified ID merge: one string for the whole request.
+    refusal = "identity events are not allowed when project is using simplified identity management"
+
+    def answer(events: list[dict[str, Any]]) -> Response:
+        if any(each["event"] == "$identify" for each in events):
+            body = {"code": 400, "failed_records": [refusal], "num_records_imported": 0, "status": "Bad Request"}
+            return Response(400, json.dumps(body).encode())
+        return imported(events)
+
+    identify = {"event": "$identify", "properties": {"time": 1_764_000_000, "$identified_id": "u1", "$anon_id": "d1"}}
+    sender = FakeSender(*[answer] * 10)
+    parker = FakeParker()
+    result = run(sqs_invocation(event(1), identify, event(3), event(4)), sender, parker, id_merge="original")
+
+    assert reported(result) == []
+    [parked] = parker.messages
+    assert parked["event"]["event"] == "$identify"
+    assert refusal in parked["reason"]
+    assert result.counts()["imported"] == 3

@@ -83,6 +83,7 @@ def test_every_metric_has_its_name_unit_and_value() -> None:
         "GroupUpdatesImported": [4.0],
         "GroupUpdatesParked": [0.0],
         "GroupUpdatesReportedForRetry": [0.0],
+        "ProfileUpdatesReportedForRetry": [2.0],
         "ParkedUndecodable": [1.0],
         "ParkedInvalid": [1.0],
         "ParkedRefusedByMixpanel": [1.0],

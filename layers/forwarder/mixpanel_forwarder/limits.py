@@ -66,6 +66,23 @@ def nested_ok(value: Any) -> bool:
     return True
 
 
+def check_values(properties: dict[str, Any], exact: bool, root: str = "properties") -> None:
+    """`check_properties`, after a fast pass that finds most properties fine without naming any path (naming
+    one costs an f-string per property): read exactly, every integer must be looked at, so the full check runs."""
+    if exact:
+        check_properties(properties, exact=True, root=root)
+        return
+    for value in properties.values():
+        if type(value) in SCANNED:  # as in normalize_common
+            if type(value) is float:
+                if -(2.0**63) < value < 2.0**63:
+                    continue
+            elif nested_ok(value):
+                continue
+            check_properties(properties, exact=False, root=root)  # raises, naming the path (NaN: nothing to say)
+            return
+
+
 def check_properties(properties: dict[str, Any], exact: bool, root: str = "properties") -> None:
     """Raises Invalid naming the first property over a limit; then, for properties read by orjson
     (`exact` False), Inexact for a float that may be a rounded integer, or, for properties read

@@ -57,6 +57,8 @@ REQUEST_CLASSES = (
 # Profile updates by kind and outcome: UserUpdatesImported, UserUpdatesParked, UserUpdatesReportedForRetry, Group…
 PROFILE_UPDATES = {"user": "UserUpdates", "group": "GroupUpdates"}
 PROFILE_OUTCOMES = {"imported": "Imported", "parked": "Parked", "retry": "ReportedForRetry"}
+# Both kinds together, what the profile retries alarm watches.
+PROFILE_UPDATES_REPORTED = "ProfileUpdatesReportedForRetry"
 # $add and $append updates sent again after an answer that may have applied them: they may have counted twice.
 RESENT_NOT_IDEMPOTENT = "ProfileUpdatesResentNotIdempotent"
 RETRIES = "Retries"
@@ -101,6 +103,7 @@ def publish(result: Result) -> None:
     for kind, prefix in PROFILE_UPDATES.items():
         for outcome, suffix in PROFILE_OUTCOMES.items():
             values[prefix + suffix] = counts[f"{kind}_updates_{outcome}"]
+    values[PROFILE_UPDATES_REPORTED] = counts["user_updates_retry"] + counts["group_updates_retry"]
     for stage, name in PARKED_BY_STAGE.items():
         values[name] = counts["parked_" + stage]
     for status_class in REQUEST_CLASSES:

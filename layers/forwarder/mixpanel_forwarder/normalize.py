@@ -10,7 +10,7 @@ from typing import Any
 from .errors import Invalid
 from .identity import identify
 from .limits import MAX_EVENT_BYTES as MAX_EVENT_BYTES  # re-exported: the forwarder checks encoded events
-from .limits import MAX_PROPERTIES, SCANNED, check_properties, nested_ok
+from .limits import MAX_PROPERTIES, SCANNED, check_values, nested_ok
 from .model import ID_MERGE_SIMPLIFIED, Item, excerpt, key_name
 from .timefmt import MILLIS_THRESHOLD, to_epoch_ms
 
@@ -136,18 +136,7 @@ def normalize(item: Item, now_ms: int, exact: bool = False, id_merge: str = ID_M
                 "properties",
                 f"has {sent} properties with time, $insert_id and ip; Mixpanel takes fewer than {MAX_PROPERTIES + 1}",
             )
-    if exact:
-        check_properties(properties, exact=True)
-    else:
-        for value in properties.values():
-            if type(value) in SCANNED:  # as in normalize_common
-                if type(value) is float:
-                    if -(2.0**63) < value < 2.0**63:
-                        continue
-                elif nested_ok(value):
-                    continue
-                check_properties(properties, exact=False)  # raises, naming the path (NaN: nothing to say)
-                break
+    check_values(properties, exact)
 
     # Every check passed: only now change the event, so what is parked on failure is what arrived.
     properties["time"] = time_ms

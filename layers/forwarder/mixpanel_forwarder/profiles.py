@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import Invalid
-from .limits import MAX_EVENT_BYTES, check_properties
+from .limits import MAX_EVENT_BYTES, check_values
 from .model import Kind, excerpt, key_name
 
 MAX_UPDATE_BYTES = MAX_EVENT_BYTES  # "limit each individual update … to a maximum of 1 MB"
@@ -113,7 +113,7 @@ def _one_operation(
     value = message[operation]
     _check_value(operation, value)
     if type(value) is dict:  # the same limits as event properties: nesting, sizes, numbers sent exactly
-        check_properties(value, exact, root=operation)
+        check_values(value, exact, root=operation)
     return operation
 
 

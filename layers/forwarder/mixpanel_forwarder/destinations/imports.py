@@ -5,6 +5,7 @@
 | 2xx with Mixpanel's answer (`num_records_imported` is the number sent) | accepted |
 | 2xx without it (a proxy's page, another count) | retry: not confirmed (dedup makes a resend safe) |
 | 400 with `failed_records` | partial: the listed events refused, the rest of the request **was** imported |
+| 400 whose `failed_records` name no event of the request | split: halves until the refused events stand alone |
 | 400 without `failed_records` | refuse_all, with Mixpanel's error as the reason |
 | 413 | split |
 | anything else | as base.common_verdict: 401 reauthorize, 408/429/5xx retry, the rest halt |
@@ -18,9 +19,9 @@ from typing import Any
 from .. import codec
 from ..batching import Batch
 from ..credentials import Credentials
-from ..model import Failure, Stage
+from ..model import Failure, Stage, clip
 from ..transport import Endpoint, Response
-from .base import ACCEPTED, PARTIAL, REFUSE_ALL, RETRY, SPLIT, Verdict, common_verdict, snippet
+from .base import ACCEPTED, PARTIAL, REFUSE_ALL, RETRY, SNIPPET_CHARACTERS, SPLIT, Verdict, common_verdict, snippet
 
 UNCONFIRMED = "2xxUnconfirmed"  # the request class (metrics.REQUEST_CLASSES) of a 2xx that is not Mixpanel's answer
 
@@ -77,6 +78,7 @@ def _strict_answer(batch: Batch, response: Response) -> Verdict:
         return Verdict(REFUSE_ALL, failure=failure)
     refused: dict[int, Failure] = {}
     unplaced = False
+    first_unplaced = ""
     by_insert_id: dict[str, int] | None = None
     for entry in entries:
         position = None
@@ -94,11 +96,18 @@ def _strict_answer(batch: Batch, response: Response) -> Verdict:
                 by_insert_id = _insert_ids(batch)
             position = by_insert_id.get(insert_id)
         if position is None:
+            if not unplaced:
+                first_unplaced = str(message or entry)
             unplaced = True
             continue
         refused[position] = Failure(
             str(message or "refused by Mixpanel in strict mode"), str(field) if field else "event", Stage.REFUSED
         )
+    if unplaced and not refused:
+        # Nothing names an event (e.g. ["identity events are not allowed …"] for a whole request): sent again as
+        # is, it would be refused again on every delivery. Halves find the events refused, and park only those.
+        reason = f"Mixpanel refused the request: {clip(first_unplaced, SNIPPET_CHARACTERS)}"
+        return Verdict(SPLIT, failure=Failure(reason, "event", Stage.REFUSED))
     return Verdict(PARTIAL, refused=refused, unplaced=unplaced)
 
 

@@ -1,0 +1,207 @@
+"""Profile updates through the real handlers to the embedded sink's /engage and /groups over loopback: every kind of
+answer, the profiles they leave, and order."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from functions.kinesis_forwarder.app import lambda_handler as kinesis_handler
+from functions.sqs_forwarder.app import lambda_handler as sqs_handler
+from localdev.eventgen import kinesis_event, kinesis_record, kpl_aggregate, sample_event, sqs_event, sqs_record
+from localdev.sink import MixpanelSink
+from mixpanel_forwarder import runtime
+from tests.functional.conftest import load_event
+
+
+def user(distinct_id: str, operation: str, value: Any) -> dict[str, Any]:
+    return {"$distinct_id": distinct_id, operation: value}
+
+
+def group(group_id: str, operation: str, value: Any) -> dict[str, Any]:
+    return {"$group_key": "company_id", "$group_id": group_id, operation: value}
+
+
+def sqs(*bodies: Any) -> dict[str, Any]:
+    records = [
+        sqs_record(body if isinstance(body, str) else json.dumps(body), index=i, sent_timestamp_ms=1_764_000_000_000)
+        for i, body in enumerate(bodies)
+    ]
+    return sqs_event(records)
+
+
+@pytest.fixture
+def with_token(sink: MixpanelSink, forwarder_env: Callable[..., None]) -> MixpanelSink:
+    forwarder_env(MIXPANEL_PROJECT_TOKEN=sink.token)
+    return sink
+
+
+def reasons() -> dict[str, int]:
+    result = runtime.last_result()
+    assert result is not None
+    return dict(result.summary()["reasons"])
+
+
+def test_a_mixed_batch_lands_each_kind_at_its_endpoint(with_token: MixpanelSink, context: Any) -> None:
+    sink = with_token
+    invocation = sqs(
+        sample_event(1),
+        user("u1", "$set", {"plan": "pro", "seats": 3}),
+        [sample_event(2), user("u1", "$union", {"tags": ["a", "b"]}), group("42", "$set", {"name": "Acme"})],
+        user("u2", "$set_once", {"first_seen": "2025-11-24"}),
+        group("42", "$union", {"regions": ["eu"]}),
+    )
+
+    assert sqs_handler(invocation, context) == {"batchItemFailures": []}
+
+    names = [sample_event(1)["event"], sample_event(2)["event"]]
+    assert sorted(event["event"] for event in sink.events) == sorted(names)
+    assert sink.users["u1"].properties == {"plan": "pro", "seats": 3, "tags": ["a", "b"]}
+    assert sink.users["u2"].properties == {"first_seen": "2025-11-24"}
+    assert sink.groups[("company_id", "42")].properties == {"name": "Acme", "regions": ["eu"]}
+    assert {profile.ip for profile in sink.users.values()} == {"0"}  # no geolocation to the function's region
+
+
+def test_a_kpl_aggregate_of_mixed_messages(with_token: MixpanelSink, context: Any) -> None:
+    sink = with_token
+    data = [json.dumps(message).encode() for message in (sample_event(5), user("k1", "$set", {"a": 1}))]
+    invocation = kinesis_event([kinesis_record(kpl_aggregate(data), index=9, arrival_s=1_764_000_000.5)])
+
+    assert kinesis_handler(invocation, context) == {"batchItemFailures": []}
+    assert len(sink.events) == 1
+    assert sink.users["k1"].properties == {"a": 1}
+
+
+def test_a_200_with_status_0_is_split_until_what_was_refused_is_taken(with_token: MixpanelSink, context: Any) -> None:
+    sink = with_token
+    sink.reject_next()  # refuses the first update of the next request, takes the others
+    updates = [user(f"u{n}", "$set", {"plan": "pro"}) for n in range(4)]
+
+    assert sqs_handler(sqs(*updates), context) == {"batchItemFailures": []}
+
+    assert {key: profile.properties for key, profile in sink.users.items()} == {
+        f"u{n}": {"plan": "pro"} for n in range(4)
+    }
+    assert sink.stats()["engage"]["by_answer"] == {"0": 1, "1": 2}  # refused whole, then its halves taken
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        lambda sink: sink.unconfirmed_next(miscount=True),  # a bare "1": not the verbose answer
+        lambda sink: sink.unconfirmed_next(),  # a portal's page
+        lambda sink: sink.fail_next(503, 2),
+        lambda sink: sink.fail_next(429, 1, retry_after="0"),
+        lambda sink: sink.reset_next(),
+        lambda sink: sink.drip_next(0.01),
+    ],
+)
+def test_a_transient_answer_is_retried_and_the_update_applied(
+    with_token: MixpanelSink, context: Any, fault: Callable[[MixpanelSink], None]
+) -> None:
+    sink = with_token
+    fault(sink)
+
+    assert sqs_handler(sqs(user("u1", "$set", {"plan": "pro"})), context) == {"batchItemFailures": []}
+    assert sink.users["u1"].properties == {"plan": "pro"}
+
+
+def test_413_splits_a_profile_request(sink: MixpanelSink, forwarder_env: Callable[..., None], context: Any) -> None:
+    forwarder_env(MIXPANEL_PROJECT_TOKEN=sink.token)
+    sink.fail_next(413)
+
+    assert sqs_handler(sqs(*(user(f"u{n}", "$set", {"n": n}) for n in range(3))), context) == {"batchItemFailures": []}
+    assert sorted(sink.users) == ["u0", "u1", "u2"]
+
+
+def test_without_a_token_updates_are_reported_naming_the_setting_and_events_land(
+    sink: MixpanelSink, forwarder_env: Callable[..., None], context: Any
+) -> None:
+    invocation = sqs(sample_event(1), user("u1", "$set", {"plan": "pro"}))
+
+    response = sqs_handler(invocation, context)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": invocation["Records"][1]["messageId"]}]}
+    assert len(sink.events) == 1
+    assert sink.users == {}
+    [reason] = reasons()
+    assert reason.startswith("$token: ")
+    assert "MIXPANEL_PROJECT_TOKEN" in reason
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "expected"),
+    [
+        (("$set", {"plan": "pro"}), ("$unset", ["plan"]), {}),
+        (("$unset", ["plan"]), ("$set", {"plan": "pro"}), {"plan": "pro"}),
+    ],
+)
+def test_a_profiles_updates_arrive_in_record_order_across_requests(
+    sink: MixpanelSink,
+    forwarder_env: Callable[..., None],
+    context: Any,
+    first: tuple[str, Any],
+    then: tuple[str, Any],
+    expected: dict[str, Any],
+) -> None:
+    # One update per request, with other profiles' updates between them.
+    forwarder_env(MIXPANEL_PROJECT_TOKEN=sink.token, PROFILE_BATCH_MAX_UPDATES="1")
+    updates = [user("u1", "$set", {"seen": 1}), user("u1", *first), user("u2", "$set", {"a": 1}), user("u1", *then)]
+
+    assert sqs_handler(sqs(*updates), context) == {"batchItemFailures": []}
+    assert sink.users["u1"].properties == {"seen": 1, **expected}
+
+
+def test_a_bad_update_is_refused_before_sending_and_the_rest_flows(with_token: MixpanelSink, context: Any) -> None:
+    sink = with_token
+    bad = [
+        {"$distinct_id": "u1", "$set": {"a": 1}, "$unset": ["b"]},
+        user("u2", "$add", {"logins": "1"}),
+        user("null", "$set", {"a": 1}),
+        {"$group_id": "42", "$set": {"a": 1}},
+        group("42", "$add", {"seats": 1}),
+        {"event": "Signed up", "$distinct_id": "u3"},
+    ]
+    invocation = sqs(user("ok", "$set", {"a": 1}), *bad)
+
+    response = sqs_handler(invocation, context)
+
+    assert len(response["batchItemFailures"]) == len(bad)  # no dead-letter queue here: reported, each with its reason
+    assert list(sink.users) == ["ok"]
+    assert sink.stats()["engage"]["requests"] == 1
+    assert sorted(field.split(":")[0] for field in reasons()) == sorted(
+        ["operation", "$add.logins", "$distinct_id", "$group_key", "$add", "message"]
+    )
+
+
+def test_the_sink_sees_plain_json_with_the_token_and_no_authorization(with_token: MixpanelSink, context: Any) -> None:
+    sink = with_token
+    assert sqs_handler(sqs(user("u1", "$set", {"a": 1})), context) == {"batchItemFailures": []}
+    [request] = sink.requests
+    assert (request.endpoint, request.gzip, request.answer, request.wrong_token) == ("/engage", False, 1, 0)
+
+
+def test_the_profile_samples_land_each_message_at_its_endpoint(with_token: MixpanelSink, context: Any) -> None:
+    sink = with_token
+    invocation = load_event("sqs-profiles.json")
+
+    response = sqs_handler(invocation, context)
+
+    # The last record holds an update with two operations: refused before sending, reported (no DLQ here).
+    assert response == {"batchItemFailures": [{"itemIdentifier": invocation["Records"][-1]["messageId"]}]}
+    assert len(sink.events) == 2
+    assert sink.users["user-1201"].properties == {
+        "$email": "user-1201@example.com",
+        "plan": "pro",
+        "seats": 3,
+        "tags": ["beta"],
+    }
+    assert sink.users["user-1203"].properties == {"first_seen": "2025-11-24"}
+    assert sink.groups[("company_id", "42")].properties == {"name": "Acme", "regions": ["eu-west-1"]}
+
+    assert kinesis_handler(load_event("kinesis-profiles.json"), context) == {"batchItemFailures": []}
+    assert sink.users["user-1300"].properties == {"plan": "team"}
+    assert sink.groups[("company_id", "7")].properties == {"founded": 2019}
