@@ -4,6 +4,7 @@ producers vary them, and poison ones with exactly one defect, each carrying its 
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +71,20 @@ class EventMaker:
         else:
             raise ValueError(f"{kind} is not a JSON-level defect of an event")
         return event
+
+
+def huge_event(marker: str, now_s: int, size: int, blob: str | None = None) -> str:
+    """An event's JSON with a `blob` property: `blob`, or as long as makes the JSON `size` bytes."""
+    properties: dict[str, Any] = {"time": now_s - 60, "e2e_marker": marker, "distinct_id": "user-huge", "blob": ""}
+    event = {"event": "Report Exported", "properties": properties}
+    properties["blob"] = blob if blob is not None else "x" * (size - len(_compact(event)))
+    text = _compact(event)
+    assert blob is not None or len(text.encode()) == size
+    return text
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def bad_text(marker: str) -> str:

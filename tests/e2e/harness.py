@@ -25,7 +25,6 @@ from tests.e2e.plan import Plan
 from tests.e2e.producers import build_plan
 from tests.e2e.queues import QueueCollector, parked_documents, stream_range
 from tests.e2e.sending import QueueFeeder, fifo_entries, send_kinesis, sqs_entries
-from tests.e2e.table import render_table
 
 # Messages per run: events, user and group updates.
 E2E_MESSAGES = int(os.environ.get("E2E_MESSAGES", "3000"))
@@ -293,30 +292,3 @@ def collect(
 
 def _markers_of(bodies: list[str]) -> set[str]:
     return set().union(*(markers_in(body) for body in bodies))
-
-
-def report(title: str, accounting: Accounting, run: Run, sink: MixpanelSink) -> str:
-    outcome = run.outcome
-    stats = outcome.stats
-    # Retried (not parked) failures carry no field; their reasons start with the class ("gave up after 3 attempts").
-    retried: Counter[str] = Counter()
-    for reason, n in run.tally.reasons.items():
-        if not reason.startswith(("record:", "event:", "properties", "request:")):
-            retried[reason.split(";")[0]] += n
-    answers: dict[str, Counter[str]] = {}
-    for request in sink.requests:
-        answers.setdefault(request.endpoint, Counter())[request.fault or str(request.status)] += 1
-    lines = [
-        render_table(accounting, title),
-        f"ESM: {stats.invocations} invocations, {stats.records} records delivered, {stats.reported} reported, "
-        f"{stats.on_failure_batches} Kinesis batches to on-failure, {stats.released} released over 6 MB, "
-        f"{len(stats.handler_errors)} function errors, {stats.timeouts} timeouts; "
-        f"drained={outcome.drained} in {outcome.seconds:.1f} s",
-        f"sink: {len(sink.requests)} requests; "
-        + "; ".join(f"{path} {sum(n.values())}: {dict(sorted(n.items()))}" for path, n in sorted(answers.items())),
-        "time: "
-        + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in outcome.busy_s.items())
-        + f", idle {outcome.idle_s:.1f} s",
-        "reported for retry, by reason: " + "; ".join(f"{reason} ×{n}" for reason, n in retried.most_common()),
-    ]
-    return "\n".join(lines)

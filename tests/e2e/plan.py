@@ -81,6 +81,12 @@ DEFECTS: dict[Message, tuple[Kind, ...]] = {
     Message.GROUP: (Kind.NO_GROUP_KEY, Kind.GROUP_ADD),
 }
 MESSAGE_OF_DEFECT = {kind: message for message, kinds in DEFECTS.items() for kind in kinds}
+Draw = tuple[Message, Kind]
+
+
+def as_draw(kind: Kind | Draw) -> Draw:
+    """A message's kind and validity; a Kind alone is an event's, or a profile defect's own kind of update."""
+    return kind if isinstance(kind, tuple) else (MESSAGE_OF_DEFECT.get(kind, Message.EVENT), kind)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,10 @@
-"""Producers for the end-to-end runs: N messages in every payload shape the forwarder reads — events, user profile
-updates and group profile updates mixed in the same records — a known share of them poison, each carrying a
-marker that can be found again wherever it ends up (the sink, the forwarder's dead-letter queue, a source
-dead-letter queue, the stream behind an on-failure record).
+"""Producers for the end-to-end runs: N messages in every payload shape the forwarder reads (events, user and group
+profile updates in the same records), a known share poison, each with a marker found again wherever it ends up
+(the sink, the forwarder's dead-letter queue, a source dead-letter queue, the stream behind an on-failure record).
 
-Markers are `e2e` + a two-letter run tag + 7 digits, numbered in the order the messages are made, which is
-their order in their queue, message group or shard. Where a message keeps its marker: events.py, updates.py.
-
-Profile updates follow the records they are in: a FIFO record's change the profiles of its message group, a
-Kinesis record's those of its partition key, so that their order holds (plan.py names the profiles).
+Markers are `e2e` + a two-letter run tag + 7 digits, numbered in the order made: their order in their queue,
+message group or shard (events.py and updates.py say where each message keeps it). A FIFO record's updates change
+the profiles of its message group, a Kinesis record's those of its partition key, so their order holds.
 """
 
 from __future__ import annotations
@@ -19,8 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from localdev.eventgen import cloudwatch_logs_data, eventbridge_envelope, kpl_aggregate, sns_envelope
-from tests.e2e.events import EventMaker, bad_bytes, bad_text
-from tests.e2e.plan import DEFECTS, MESSAGE_OF_DEFECT, Kind, Message, Plan, Planned, Scope
+from tests.e2e.events import EventMaker, bad_bytes, bad_text, huge_event
+from tests.e2e.plan import DEFECTS, Draw, Kind, Message, Plan, Planned, Scope, as_draw
 from tests.e2e.sending import MIB
 from tests.e2e.updates import UpdateMaker
 
@@ -28,13 +25,6 @@ SQS_SHAPES = ("object", "array", "ndjson", "sns", "eventbridge")
 FIFO_SHAPES = ("object", "array")
 KINESIS_SHAPES = ("plain", "array", "ndjson", "gzip", "kpl", "cloudwatch-logs")
 MESSAGE_SHARES = (0.7, 0.2)  # events and user updates; the rest are group updates
-
-Draw = tuple[Message, Kind]
-
-
-def as_draw(kind: Kind | Draw) -> Draw:
-    """A message's kind and validity; a Kind alone is an event's, or a profile defect's own kind of update."""
-    return kind if isinstance(kind, tuple) else (MESSAGE_OF_DEFECT.get(kind, Message.EVENT), kind)
 
 
 class Producer:
@@ -203,13 +193,7 @@ class Producer:
         if body_bytes + 56 < MIB:  # normalizing adds `ip` and a derived $insert_id: about 55 bytes
             return False
         marker = self._marker("sqs", "object", Kind.OVER_1MIB)
-        properties: dict[str, Any] = {"time": self._now_s - 60, "e2e_marker": marker, "distinct_id": "user-huge"}
-        event = {"event": "Report Exported", "properties": properties}
-        properties["blob"] = ""
-        properties["blob"] = "x" * (body_bytes - len(_compact(event)))
-        body = _compact(event)
-        assert len(body.encode()) == body_bytes
-        self.plan.sqs_bodies.append(body)
+        self.plan.sqs_bodies.append(huge_event(marker, self._now_s, body_bytes))
         return True
 
     def add_sqs_huge_undecodable(self) -> None:
@@ -269,9 +253,8 @@ class Producer:
         """An event over 1 MiB in a gzip record: the stream's 1 MiB record limit holds it compressed."""
         marker = self._marker("kinesis", "gzip", Kind.OVER_1MIB)
         blob = "".join(self._rng.choice("abcdefgh") for _ in range(64)) * (MIB // 64 + 2048)
-        properties = {"time": self._now_s - 60, "e2e_marker": marker, "distinct_id": "user-huge", "blob": blob}
-        event = {"event": "Report Exported", "properties": properties}
-        self.plan.kinesis_records.append((gzip.compress(_compact(event).encode(), mtime=0), "pk-huge"))
+        event = huge_event(marker, self._now_s, 0, blob)
+        self.plan.kinesis_records.append((gzip.compress(event.encode(), mtime=0), "pk-huge"))
 
     def add_kinesis_huge_undecodable(self) -> None:
         """Close to the stream's 1 MiB record limit of binary garbage: parked whole, its base64 is larger."""

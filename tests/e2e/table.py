@@ -1,12 +1,15 @@
-"""The accounting as a fixed-width table: a column per kind of message (events, user updates, group updates) and a
-total; a row per state, with where the messages came from and why they were parked or redriven."""
+"""What a run prints: the accounting as a fixed-width table — a column per kind of message (events, user updates,
+group updates) and a total; a row per state, with where the messages came from and why they were parked or
+redriven — then what the simulated platform, the sink and the forwarder did."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
 
+from localdev.sink import MixpanelSink
 from tests.e2e.accounting import Accounting
+from tests.e2e.harness import Run
 from tests.e2e.plan import Kind, Message, Planned
 
 SOURCES = ("sqs", "sqs-fifo", "kinesis")
@@ -67,4 +70,33 @@ def render_table(accounting: Accounting, title: str) -> str:
     lines = [title, f"{'':<{width}}" + "".join(f"{c:>15}" for c in _COLUMNS)]
     for label, counts in rows:
         lines.append(f"{label:<{width}}" + "".join(f"{counts.get(c, 0):>15}" for c in _COLUMNS))
+    return "\n".join(lines)
+
+
+def report(title: str, accounting: Accounting, run: Run, sink: MixpanelSink) -> str:
+    """The table, then a line each on the invocations, the sink's answers by endpoint, where the time went, and why
+    records were reported for retry."""
+    outcome = run.outcome
+    stats = outcome.stats
+    # Retried (not parked) failures carry no field; their reasons start with the class ("gave up after 3 attempts").
+    retried: Counter[str] = Counter()
+    for reason, n in run.tally.reasons.items():
+        if not reason.startswith(("record:", "event:", "properties", "request:")):
+            retried[reason.split(";")[0]] += n
+    answers: dict[str, Counter[str]] = {}
+    for request in sink.requests:
+        answers.setdefault(request.endpoint, Counter())[request.fault or str(request.status)] += 1
+    lines = [
+        render_table(accounting, title),
+        f"ESM: {stats.invocations} invocations, {stats.records} records delivered, {stats.reported} reported, "
+        f"{stats.on_failure_batches} Kinesis batches to on-failure, {stats.released} released over 6 MB, "
+        f"{len(stats.handler_errors)} function errors, {stats.timeouts} timeouts; "
+        f"drained={outcome.drained} in {outcome.seconds:.1f} s",
+        f"sink: {len(sink.requests)} requests; "
+        + "; ".join(f"{path} {sum(n.values())}: {dict(sorted(n.items()))}" for path, n in sorted(answers.items())),
+        "time: "
+        + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in outcome.busy_s.items())
+        + f", idle {outcome.idle_s:.1f} s",
+        "reported for retry, by reason: " + "; ".join(f"{reason} ×{n}" for reason, n in retried.most_common()),
+    ]
     return "\n".join(lines)

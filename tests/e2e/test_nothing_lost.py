@@ -66,11 +66,11 @@ from tests.e2e.harness import (
     create_world,
     fault_kinds,
     produce,
-    report,
     run_mappings,
 )
 from tests.e2e.plan import Kind, Message, Plan
 from tests.e2e.profile_model import ProfileReport, check_profiles
+from tests.e2e.table import report
 from tests.hostile import slow_proxy
 
 pytestmark = pytest.mark.e2e

@@ -30,8 +30,8 @@ from mixpanel_forwarder.log import logger
 from mixpanel_forwarder.parked import failures
 from tests.e2e.conftest import Clients, forwarder_env
 from tests.e2e.markers import markers_in
-from tests.e2e.plan import Kind, Message
-from tests.e2e.producers import KINESIS_SHAPES, SQS_SHAPES, Draw, Producer
+from tests.e2e.plan import Draw, Kind, Message
+from tests.e2e.producers import KINESIS_SHAPES, SQS_SHAPES, Producer
 from tests.e2e.queues import parked_reader, read_parked, receive_everything
 
 pytestmark = pytest.mark.e2e
