@@ -179,7 +179,8 @@ def test_every_metric_name_the_template_may_use_is_emitted(
     metrics = invocation_metrics(capsys.readouterr().out)["metrics"]
     expected = {
         names.RECORDS_RECEIVED, names.RECORDS_REPORTED, names.EVENTS_DECODED, names.EVENTS_IMPORTED,
-        names.EVENTS_PARKED, names.EVENTS_REPORTED, names.PARK_FAILURES, names.RETRIES, names.MIXPANEL_LATENCY,
+        names.EVENTS_PARKED, names.EVENTS_REPORTED, names.EVENTS_FILTERED, names.PARK_FAILURES, names.RETRIES,
+        names.MIXPANEL_LATENCY,
         names.BYTES_UNCOMPRESSED, names.BYTES_COMPRESSED, *names.PARKED_BY_STAGE.values(),
         *(names.REQUESTS_PREFIX + status for status in names.REQUEST_CLASSES), names.RESENT_NOT_IDEMPOTENT,
         names.PROFILE_UPDATES_REPORTED,

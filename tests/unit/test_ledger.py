@@ -21,9 +21,8 @@ REFUSED = Failure("too old", "properties.time", Stage.REFUSED)
 UNDECODABLE = Failure("not JSON", "record", Stage.DECODE)
 FAILURES = {"transient": TRANSIENT, "invalid": INVALID, "refused": REFUSED}
 
-NO_PROFILE_UPDATES = {
-    f"{kind}_updates{outcome}": 0 for kind in ("user", "group") for outcome in ("", "_imported", "_parked", "_retry")
-}
+OUTCOMES = ("", "_imported", "_parked", "_retry", "_filtered")
+NO_PROFILE_UPDATES = {f"{kind}_updates{outcome}": 0 for kind in ("user", "group") for outcome in OUTCOMES}
 
 
 def records(count: int) -> list[SourceRecord]:
@@ -54,6 +53,7 @@ def test_all_imported_reports_nothing_and_counts_every_event_imported() -> None:
         "imported": 2000,
         "parked": 0,
         "retry": 0,
+        "filtered": 0,
         "records_parked": 0,
         "records_undecodable": 0,
         "park_failures": 0,
@@ -131,6 +131,7 @@ def test_counts_parked_by_stage_undecodable_records_and_park_failures() -> None:
         "imported": 1,
         "parked": 1,
         "retry": 2,
+        "filtered": 0,
         "records_parked": 1,
         "records_undecodable": 2,
         "park_failures": 2,  # record 2 and event 2; event 3 was transient, never meant to be parked

@@ -41,6 +41,11 @@ def result(latencies: int = 2) -> Result:
     for index in updates[5:]:
         ledger.classify(index, Kind.GROUP)
     ledger.imported(updates[:3] + updates[5:])  # users: 3 imported, 2 left for retry; groups: 4 imported
+    for kind, filtered in ((Kind.EVENT, 13), (Kind.USER, 12), (Kind.GROUP, 10)):  # filtered out by TRANSFORMS
+        for _ in range(filtered):
+            index = ledger.enqueue(4)
+            ledger.classify(index, kind)
+            ledger.filter(index, "drop_events" if kind is Kind.EVENT else "drop_properties")
     ledger.settle()
     delivery = DeliveryStats()
     delivery.resent_not_idempotent = 9
@@ -70,19 +75,22 @@ def test_every_metric_has_its_name_unit_and_value() -> None:
     assert values == {
         "RecordsReceived": [6.0],
         "RecordsReported": [3.0],
-        "EventsDecoded": [15.0],
+        "EventsDecoded": [28.0],
         "EventsImported": [11.0],
         "EventsParked": [2.0],
         "EventsReportedForRetry": [2.0],
+        "EventsFiltered": [13.0],
         "ParkingFailures": [1.0],
         "Retries": [8.0],
         "ProfileUpdatesResentNotIdempotent": [9.0],
         "UserUpdatesImported": [3.0],
         "UserUpdatesParked": [0.0],
         "UserUpdatesReportedForRetry": [2.0],
+        "UserUpdatesFiltered": [12.0],
         "GroupUpdatesImported": [4.0],
         "GroupUpdatesParked": [0.0],
         "GroupUpdatesReportedForRetry": [0.0],
+        "GroupUpdatesFiltered": [10.0],
         "ProfileUpdatesReportedForRetry": [2.0],
         "ParkedUndecodable": [1.0],
         "ParkedInvalid": [1.0],

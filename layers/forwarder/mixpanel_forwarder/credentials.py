@@ -26,13 +26,15 @@ def is_project_id(value: str) -> bool:
 
 
 class Credentials(NamedTuple):
-    """Basic-auth pair for /import (`project_id` is None for project-token auth), and the project token that
-    profile updates carry inside them (None: there is none, and profile updates are refused)."""
+    """Basic-auth pair for /import (`project_id` is None for project-token auth), the project token that profile
+    updates carry inside them (None: there is none, and profile updates are refused), and the key that
+    TRANSFORMS' hash_properties hashes with."""
 
     username: str
     password: str
     project_id: str | None
     token: str | None = None
+    hash_key: str | None = None
 
     def __repr__(self) -> str:  # never show the secret, even in a traceback's locals
         return f"Credentials(username={self.username!r}, project_id={self.project_id!r})"
@@ -54,7 +56,8 @@ class StaticCredentials:
 
 
 class SecretsManagerCredentials:
-    """A JSON secret `{"username", "secret"[, "project_id"][, "token"]}` or `{"token"}`."""
+    """A JSON secret `{"username", "secret"[, "project_id"][, "token"]}` or `{"token"}`, each with an optional
+    `"hash_key"`."""
 
     def __init__(self, secret_arn: str, project_id: str | None, provider: Any = None) -> None:
         self._secret_arn = secret_arn
@@ -89,19 +92,25 @@ class SecretsManagerCredentials:
     def _parse(self, value: Any) -> Credentials:
         if not isinstance(value, dict):
             raise _config_error("the secret is not a JSON object")
-        token, username, secret = value.get("token"), value.get("username"), value.get("secret")
-        if not (isinstance(token, str) and token):
-            if token is not None:
-                raise _config_error('its "token" must be a non-empty string')
-            token = None
+        username, secret = value.get("username"), value.get("secret")
+        token, hash_key = _optional_text(value, "token"), _optional_text(value, "hash_key")
         if isinstance(username, str) and username and isinstance(secret, str) and secret:
             project_id = value.get("project_id") or self._project_id
             if project_id is None or not is_project_id(str(project_id)):
                 raise ConfigError(MIXPANEL_PROJECT_ID, "a service account needs the numeric project id it imports into")
-            return Credentials(username=username, password=secret, project_id=str(project_id), token=token)
+            return Credentials(username, secret, str(project_id), token, hash_key)
         if token is not None:
-            return Credentials(username=token, password="", project_id=None, token=token)
+            return Credentials(username=token, password="", project_id=None, token=token, hash_key=hash_key)
         raise _config_error('the secret must hold {"username": …, "secret": …} or {"token": …}')
+
+
+def _optional_text(value: dict[str, Any], key: str) -> str | None:
+    found = value.get(key)
+    if found is None:
+        return None
+    if not (isinstance(found, str) and found):
+        raise _config_error(f'its "{key}" must be a non-empty string')  # the key's name, never its value
+    return found
 
 
 def _config_error(problem: str) -> ConfigError:

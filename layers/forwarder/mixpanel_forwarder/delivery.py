@@ -72,6 +72,11 @@ class Delivery:
         """The project token profile updates carry (None: there is none, and they are refused)."""
         return self._credentials.token
 
+    @property
+    def hash_key(self) -> str | None:
+        """The key TRANSFORMS' hash_properties hashes with (None: there is none)."""
+        return self._credentials.hash_key
+
     def submit(self, batch: Batch) -> None:
         self._futures.append((self._executors[batch.kind].submit(self._deliver, batch), batch))
 

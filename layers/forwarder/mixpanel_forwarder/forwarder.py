@@ -19,6 +19,7 @@ from .deadletter import Parker, SqsParker
 from .deadline import Deadline, LambdaContext
 from .delivery import Delivery
 from .destinations import Destination, ImportDestination, ProfileDestination
+from .formats import FormatOptions
 from .ledger import Ledger
 from .messages import MessageRules
 from .model import Kind
@@ -29,6 +30,7 @@ from .result import Result
 from .retry import Backoff
 from .settings import Settings
 from .sources import Source
+from .transforms import Transforms
 from .transport import Sender, Urllib3Sender
 
 
@@ -66,6 +68,16 @@ class Forwarder:
         }
         self._backoff = Backoff(settings, rng)
         self._clock = clock
+        self._bound: tuple[str | None, Transforms] | None = None  # the transforms and the hash key they hash with
+
+    def _transforms(self, hash_key: str | None) -> Transforms | None:
+        """The TRANSFORMS rules bound to the hash key, made again only when the key changes (a rotated secret)."""
+        rules = self.settings.transforms
+        if rules is None:
+            return None
+        if self._bound is None or self._bound[0] != hash_key:
+            self._bound = (hash_key, Transforms(rules, hash_key))
+        return self._bound[1]
 
     def forward(self, source: Source, event: Any, context: LambdaContext | None) -> Result:
         # The cyclic GC would walk every event dict of the invocation again and again as they pile up
@@ -93,7 +105,15 @@ class Forwarder:
             deadline,
         )
         batchers = {kind: Batcher(each.max_events, each.max_bytes, kind) for kind, each in self._destinations.items()}
-        rules = MessageRules(int(self._clock() * 1000), delivery.token, self.settings.id_merge)
+        settings = self.settings
+        rules = MessageRules(
+            int(self._clock() * 1000),
+            delivery.token,
+            settings.id_merge,
+            settings.payload_format,
+            self._transforms(delivery.hash_key),
+            FormatOptions(settings.id_merge, settings.segment_group_key, settings.amplitude_user_properties),
+        )
         encode_records(source, records, ledger, batchers, delivery.submit, rules)
         stats = delivery.wait()
         if self._parker is not None:  # without one, permanent failures stay pending and are reported

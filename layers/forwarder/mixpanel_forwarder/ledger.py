@@ -13,7 +13,7 @@ from typing import Any
 
 from .model import Failure, Kind, Stage, State
 
-_PENDING, _IMPORTED, _PARKED, _RETRY = (bytes([state]) for state in State)
+_PENDING, _IMPORTED, _PARKED, _RETRY, _FILTERED = (bytes([state]) for state in State)
 _PENDING_STATE = int(State.PENDING)
 PROFILE_KINDS = (Kind.USER, Kind.GROUP)
 
@@ -57,6 +57,10 @@ class Ledger:
         # Messages that are not events (profile updates), by number: every other message is an event.
         self.kinds: dict[int, Kind] = {}
         self.parking_attempted = False  # a dead-letter queue was asked to take the permanent failures
+        self.filtered_by: Counter[str] = Counter()  # filtered messages by the rule that filtered them
+        # Messages made from the same item as the message before them (a Segment `group` call is a group update and
+        # a user update): numbers a record's items do not account for one to one.
+        self.extra: set[int] = set()
 
     def enqueue(self, record: int) -> int:
         """A new event of `record`, pending; its number."""
@@ -64,6 +68,22 @@ class Ledger:
         self.record_of.append(record)
         self.states.append(_PENDING_STATE)
         return index
+
+    def enqueue_extra(self, record: int) -> int:
+        """Another message of the same item as the last one enqueued, pending; its number."""
+        index = self.enqueue(record)
+        self.extra.add(index)
+        return index
+
+    def item_position(self, index: int) -> int:
+        """Which of its record's items message `index` came from (0 for the first)."""
+        first = self.record_of.index(self.record_of[index])
+        return index - first - sum(1 for extra in self.extra if first <= extra <= index)
+
+    def filter(self, index: int, rule: str) -> None:
+        """A user's rule filtered message `index` out: final, counted by rule."""
+        self.states[index] = State.FILTERED
+        self.filtered_by[rule] += 1
 
     def classify(self, index: int, kind: Kind) -> None:
         """Message `index` is of `kind` (an event unless said otherwise: events are not written down)."""
@@ -134,7 +154,7 @@ class Ledger:
         return sorted(failed)
 
     def counts(self) -> dict[str, int]:
-        """Events (`events`, `imported`, `parked`, `retry`), profile updates by kind (`user_updates`,
+        """Events (`events`, `imported`, `parked`, `retry`, `filtered`), profile updates by kind (`user_updates`,
         `user_updates_imported`, …), records, and parked messages by stage."""
         count = self.states.count  # C-speed, one scan per state: no Python step per event
         by_kind = self._profile_counts()  # a Python step per profile update only
@@ -143,6 +163,7 @@ class Ledger:
             "imported": count(_IMPORTED) - sum(tally["imported"] for tally in by_kind.values()),
             "parked": count(_PARKED) - sum(tally["parked"] for tally in by_kind.values()),
             "retry": count(_RETRY) + count(_PENDING) - sum(tally["retry"] for tally in by_kind.values()),
+            "filtered": count(_FILTERED) - sum(tally["filtered"] for tally in by_kind.values()),
             "records_parked": sum(1 for state in self.record_states.values() if state is State.PARKED),
             "records_undecodable": len(self.record_failures),
             "park_failures": 0,
@@ -160,13 +181,21 @@ class Ledger:
                 counts["park_failures"] += 1
         for kind, tally in by_kind.items():
             counts[f"{kind}_updates"] = tally["updates"]
-            for outcome in ("imported", "parked", "retry"):
+            for outcome in ("imported", "parked", "retry", "filtered"):
                 counts[f"{kind}_updates_{outcome}"] = tally[outcome]
         return counts
 
     def _profile_counts(self) -> dict[Kind, dict[str, int]]:
-        tallies = {kind: dict.fromkeys(("updates", "imported", "parked", "retry"), 0) for kind in PROFILE_KINDS}
-        outcome = {State.IMPORTED: "imported", State.PARKED: "parked", State.RETRY: "retry", State.PENDING: "retry"}
+        tallies = {
+            kind: dict.fromkeys(("updates", "imported", "parked", "retry", "filtered"), 0) for kind in PROFILE_KINDS
+        }
+        outcome = {
+            State.IMPORTED: "imported",
+            State.PARKED: "parked",
+            State.RETRY: "retry",
+            State.PENDING: "retry",
+            State.FILTERED: "filtered",
+        }
         for index, kind in self.kinds.items():
             tally = tallies[kind]
             tally["updates"] += 1

@@ -1,16 +1,19 @@
-"""The general path for one message: what it is, and the JSON its destination takes; or Invalid, saying why.
+"""The general path for one item: the messages it holds in its format, each after the TRANSFORMS rules as its
+destination takes it (its kind and JSON), or why not: refused (Invalid) or filtered out by a rule.
 
 Events that are common in shape never come here (pipeline: `normalize_common`); everything else does: events
-needing more work, user and group profile updates, and whatever is none of these.
+needing more work, user and group profile updates, messages in another format, and whatever is none of these.
 """
 
 from __future__ import annotations
 
 from . import codec
-from .errors import Invalid
-from .model import Item, Kind
-from .normalize import INVALID_IDS, MAX_EVENT_BYTES, normalize
-from .profiles import MAX_UPDATE_BYTES, group_update, kind_of, profile_key, user_update
+from .errors import Inexact, Invalid
+from .formats import FormatOptions, Message, read_messages
+from .model import FORMAT_AUTO, ID_MERGE_SIMPLIFIED, Failure, Item, Kind, Stage
+from .normalize import INVALID_IDS, MAX_EVENT_BYTES, lift_top_level, normalize
+from .profiles import MAX_UPDATE_BYTES, group_update, profile_key, user_update
+from .transforms import Filtered, Transforms
 
 
 class Routed:
@@ -24,30 +27,105 @@ class Routed:
         self.key = key
 
 
+class Refused:
+    """A message that will not be sent, and why. `changed`: the refusal came after normalizing edited the message
+    (too large, or not encodable), so what is parked must be read again as it arrived."""
+
+    __slots__ = ("changed", "failure", "kind")
+
+    def __init__(self, kind: Kind, failure: Failure, changed: bool = False) -> None:
+        self.kind = kind
+        self.failure = failure
+        self.changed = changed
+
+
+class FilteredOut:
+    """A message a TRANSFORMS rule filtered out."""
+
+    __slots__ = ("kind", "rule")
+
+    def __init__(self, kind: Kind, rule: str) -> None:
+        self.kind = kind
+        self.rule = rule
+
+
+Outcome = Routed | Refused | FilteredOut
+
+
 class MessageRules:
-    """What the general path needs beyond the message: the time now, the project token, the identity API."""
+    """What the general path needs beyond the message: the time now, the project token, the identity API, the
+    payload format and what its formats read, and the transforms (bound to their hash key)."""
 
-    __slots__ = ("id_merge", "now_ms", "token")
+    __slots__ = ("formats", "id_merge", "now_ms", "payload_format", "token", "transforms")
 
-    def __init__(self, now_ms: int, token: str | None, id_merge: str) -> None:
+    def __init__(
+        self,
+        now_ms: int,
+        token: str | None,
+        id_merge: str = ID_MERGE_SIMPLIFIED,
+        payload_format: str = FORMAT_AUTO,
+        transforms: Transforms | None = None,
+        formats: FormatOptions | None = None,
+    ) -> None:
         self.now_ms = now_ms
         self.token = token
         self.id_merge = id_merge
+        self.payload_format = payload_format
+        self.transforms = transforms
+        self.formats = formats if formats is not None else FormatOptions(id_merge)
 
 
 class TooLarge(Invalid):
     """Over Mixpanel's size for one message of its kind: refused as it arrived (normalizing changed it)."""
 
 
-def kind_of_item(item: Item) -> Kind:
-    """The kind a message declares by its shape (Invalid when it declares several, or a profile update wrongly)."""
-    payload = item.payload
-    if item.error is not None or type(payload) is not dict:
-        return Kind.EVENT
-    profile_fields = "$distinct_id" in payload or "$group_key" in payload or "$group_id" in payload
-    if "event" in payload and not profile_fields:
-        return Kind.EVENT  # most messages here: events needing more work than the common path's
-    return kind_of(payload)
+def route_item(item: Item, rules: MessageRules, exact: bool = False) -> list[Outcome]:
+    """The outcome of each message `item` holds (one, or more when a format makes several of one call).
+
+    Raises Invalid when the item as a whole is no message of the format, and Inexact (for the caller to read the
+    item again exactly) when a number may be an integer beyond 64 bits, rounded.
+    """
+    transforms = None if item.sent else rules.transforms  # a message parked as sent was transformed then
+    return [
+        _route_one(message, rules, transforms, exact)
+        for message in read_messages(item, rules.payload_format, rules.formats)
+    ]
+
+
+def _route_one(message: Message, rules: MessageRules, transforms: Transforms | None, exact: bool) -> Outcome:
+    kind, item = message.kind, message.item
+    if message.skipped is not None:
+        return FilteredOut(kind, message.skipped)
+    if message.refusal is not None:
+        return Refused(kind, Failure(message.refusal.message, message.refusal.field, Stage.INVALID))
+    try:
+        if transforms is not None and item.error is None and type(item.payload) is dict:
+            transformed = _transformed(kind, item.payload, transforms)
+            if type(transformed) is Filtered:
+                return FilteredOut(kind, transformed.rule)
+            item = item.with_payload(transformed)
+        return route(item, kind, rules, exact)
+    except Inexact:
+        raise
+    except TooLarge as exc:
+        return Refused(kind, Failure(exc.message, exc.field, Stage.INVALID), changed=True)
+    except Invalid as exc:
+        return Refused(kind, Failure(exc.message, exc.field, Stage.DECODE if item.error is not None else Stage.INVALID))
+    except (TypeError, ValueError) as exc:  # e.g. an integer JSON allows but Mixpanel cannot store
+        return Refused(kind, Failure(f"cannot be encoded as JSON: {exc}", "properties", Stage.INVALID), changed=True)
+
+
+def _transformed(kind: Kind, message: dict[str, object], transforms: Transforms) -> object:
+    """The message after the rules (new dicts), or Filtered; an event without a name or with properties that are not
+    an object is left as it is, for validation to say why."""
+    if kind is not Kind.EVENT:
+        return transforms.update(message)
+    name, properties = message.get("event"), message.get("properties", {})
+    if type(name) is not str or not name or type(properties) is not dict:
+        return message
+    if len(message) != 2 or "properties" not in message:
+        properties = lift_top_level(message, properties)
+    return transforms.event(name, properties)
 
 
 def route(item: Item, kind: Kind, rules: MessageRules, exact: bool = False) -> Routed:

@@ -28,6 +28,7 @@ EVENTS_DECODED = "EventsDecoded"
 EVENTS_IMPORTED = "EventsImported"
 EVENTS_PARKED = "EventsParked"
 EVENTS_REPORTED = "EventsReportedForRetry"
+EVENTS_FILTERED = "EventsFiltered"  # a TRANSFORMS rule filtered them out: never sent, parked or retried
 # Parked, by why: not decodable (whole records, or items inside one), invalid before sending, refused by
 # Mixpanel. EventsParked counts events; an undecodable record counts once in ParkedUndecodable.
 PARKED_BY_STAGE = {
@@ -56,7 +57,7 @@ REQUEST_CLASSES = (
 )
 # Profile updates by kind and outcome: UserUpdatesImported, UserUpdatesParked, UserUpdatesReportedForRetry, Group…
 PROFILE_UPDATES = {"user": "UserUpdates", "group": "GroupUpdates"}
-PROFILE_OUTCOMES = {"imported": "Imported", "parked": "Parked", "retry": "ReportedForRetry"}
+PROFILE_OUTCOMES = {"imported": "Imported", "parked": "Parked", "retry": "ReportedForRetry", "filtered": "Filtered"}
 # Both kinds together, what the profile retries alarm watches.
 PROFILE_UPDATES_REPORTED = "ProfileUpdatesReportedForRetry"
 # $add and $append updates sent again after an answer that may have applied them: they may have counted twice.
@@ -96,6 +97,7 @@ def publish(result: Result) -> None:
         EVENTS_IMPORTED: counts["imported"],
         EVENTS_PARKED: counts["parked"],
         EVENTS_REPORTED: counts["retry"],
+        EVENTS_FILTERED: counts["filtered"],
         PARK_FAILURES: counts["park_failures"],
         RETRIES: delivery.retries,
         RESENT_NOT_IDEMPOTENT: delivery.resent_not_idempotent,

@@ -24,6 +24,11 @@ class SourceKind(enum.StrEnum):
 ID_MERGE_SIMPLIFIED, ID_MERGE_ORIGINAL = "simplified", "original"
 
 
+# What the messages are written in (PAYLOAD_FORMAT): recognised by shape one by one (auto), or all of one format.
+FORMAT_AUTO, FORMAT_MIXPANEL, FORMAT_SEGMENT, FORMAT_AMPLITUDE = "auto", "mixpanel", "segment", "amplitude"
+PAYLOAD_FORMATS = (FORMAT_AUTO, FORMAT_MIXPANEL, FORMAT_SEGMENT, FORMAT_AMPLITUDE)
+
+
 class Kind(enum.StrEnum):
     """What a message is, and so where it goes."""
 
@@ -93,9 +98,17 @@ class Item:
         self._default_time = default_time_ms
         self.error = error
 
+    # A message parked after Mixpanel refused it is replayed as `replay.SentItem`: in Mixpanel's shape, transformed.
+    sent = False
+
     @property
     def default_time_ms(self) -> int | None:
         return resolve_time(self._default_time)
+
+    def with_payload(self, payload: Any, key_suffix: str = "") -> Item:
+        """This item holding another payload (a message a format made of it); a suffix tells apart the keys of
+        several made of one."""
+        return Item(payload, self.key + key_suffix, self._default_time, self.error)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Item) and (self.payload, self.key, self.default_time_ms, self.error) == (
@@ -149,12 +162,14 @@ def field_path(parent: str, key: Any) -> str:
 
 
 class State(enum.IntEnum):
-    """Where an event ends. Every event ends in exactly one of the final three."""
+    """Where a message ends. Every message ends in exactly one of the final four; FILTERED is a user's rule's
+    (TRANSFORMS), never an error: counted, never sent, parked or retried."""
 
     PENDING = 0
     IMPORTED = 1
     PARKED = 2
     RETRY = 3
+    FILTERED = 4
 
 
 class Stage(enum.StrEnum):

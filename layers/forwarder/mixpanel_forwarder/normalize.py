@@ -42,7 +42,7 @@ INVALID_IDS = frozenset(
         "{}",
     }
 )
-_is_insert_id = re.compile(r"[A-Za-z0-9-]{1,36}").fullmatch
+is_insert_id = re.compile(r"[A-Za-z0-9-]{1,36}").fullmatch  # a match, or None
 _LONGEST_INVALID_ID = max(map(len, INVALID_IDS))
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 _SHORT_PLACEHOLDER = max(len(value) for value in INVALID_IDS if value != _ZERO_UUID)
@@ -87,7 +87,7 @@ def normalize(item: Item, now_ms: int, exact: bool = False, id_merge: str = ID_M
             raise Invalid("properties", "must be a JSON object")
         properties = {}
     if len(event) != 2 or "properties" not in event:
-        properties = _lift_top_level(event, properties)
+        properties = lift_top_level(event, properties)
     # Only Mixpanel's own events ($…) and those without distinct_id have anything to be identified by.
     derived_id = identify(name, properties, id_merge) if name[0] == "$" or "distinct_id" not in properties else None
 
@@ -123,7 +123,7 @@ def normalize(item: Item, now_ms: int, exact: bool = False, id_merge: str = ID_M
     insert_id = properties.get("$insert_id")
     if insert_id is not None and (
         type(insert_id) is not str
-        or not _is_insert_id(insert_id)
+        or not is_insert_id(insert_id)
         or len(insert_id) <= _SHORT_PLACEHOLDER
         or insert_id == _ZERO_UUID
     ):
@@ -187,7 +187,7 @@ def normalize_common(event: dict[str, Any], item: Item, now_ms: int) -> dict[str
         type(insert_id) is not str
         or len(insert_id) <= _SHORT_PLACEHOLDER
         or insert_id == _ZERO_UUID
-        or not _is_insert_id(insert_id)
+        or not is_insert_id(insert_id)
     ):
         return None
     distinct_id = properties.get("distinct_id")
@@ -220,7 +220,7 @@ def normalize_common(event: dict[str, Any], item: Item, now_ms: int) -> dict[str
     return event
 
 
-def _lift_top_level(event: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any]:
+def lift_top_level(event: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any]:
     """Flat events (`{"event", "distinct_id", "time", ...}`): top-level fields move into properties."""
     lifted = dict(properties)
     for key, value in event.items():
@@ -250,7 +250,7 @@ def _check_distinct_id(value: Any) -> str | None:
 
 
 def _check_insert_id(value: Any) -> None:
-    if type(value) is not str or not _is_insert_id(value):
+    if type(value) is not str or not is_insert_id(value):
         raise Invalid("properties.$insert_id", "must be a string of 1 to 36 characters of A-Z, a-z, 0-9 and -")
     if value.lower() in INVALID_IDS:
         raise Invalid("properties.$insert_id", f"{excerpt(value)} is a placeholder Mixpanel refuses")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .deadletter import Parker
 from .deadline import Deadline
-from .ledger import Ledger
+from .ledger import FailedEvent, Ledger
 from .model import Kind, SourceRecord
 from .parked import Parked
 
@@ -20,9 +20,13 @@ def park(parker: Parker, records: list[SourceRecord], ledger: Ledger, deadline: 
         failure = ledger.record_failures[r]
         assert failure is not None  # only failed records are parked
         parked.append(Parked(failure.as_dict(), records[r].origin, "record", records[r].raw))
+    owners: list[list[int]] = []  # the messages each event document stands for
     for i in event_indices:
         failed = ledger.failed[i]
         record_index = ledger.record_of[i]
+        if owners and failed.key is not None and _same_message(ledger.failed[owners[-1][0]], failed):
+            owners[-1].append(i)  # two messages one call made (a Segment group call), both refused: parked once
+            continue
         origin = dict(records[record_index].origin)
         # The item key and envelope time let a replay derive the same $insert_id and time again.
         if failed.key is not None:
@@ -35,8 +39,14 @@ def park(parker: Parker, records: list[SourceRecord], ledger: Ledger, deadline: 
         if kind is not Kind.EVENT:  # a profile update: replay sends it back to its own endpoint
             reason["kind"] = kind.value
         parked.append(Parked(reason, origin, "event", failed.payload, record, record_index))
+        owners.append([i])
     stored = parker.park(parked, deadline.remaining)
     ledger.parked(
         [r for r, ok in zip(record_indices, stored, strict=False) if ok],
-        [i for i, ok in zip(event_indices, stored[len(record_indices) :], strict=True) if ok],
+        [i for messages, ok in zip(owners, stored[len(record_indices) :], strict=True) if ok for i in messages],
     )
+
+
+def _same_message(first: FailedEvent, second: FailedEvent) -> bool:
+    """Both refusals park the same message as it arrived: replaying it once makes both messages again."""
+    return first.key == second.key and first.payload is second.payload

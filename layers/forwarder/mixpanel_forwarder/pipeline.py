@@ -16,10 +16,11 @@ from . import codec
 from .batching import Batch, Batcher
 from .errors import DecodeError, Inexact, Invalid
 from .ledger import FailedEvent, Ledger
-from .messages import MessageRules, Routed, TooLarge, kind_of_item, route
-from .model import Failure, Item, Kind, SourceRecord, Stage
+from .messages import FilteredOut, MessageRules, Refused, Routed, route_item
+from .model import FORMAT_AUTO, FORMAT_MIXPANEL, Failure, Item, Kind, SourceRecord, Stage
 from .normalize import MAX_EVENT_BYTES, normalize_common
 from .sources import Source
+from .transforms import Filtered
 
 # Events encoded together: enough to make the encoder's per-call cost vanish, few enough that their dicts
 # are still in the CPU's cache when encoded, and that a run over 1 MiB (each event is then checked alone) is rare.
@@ -38,6 +39,9 @@ def encode_records(
     decode, enqueue, fragment, now_ms = source.decode, ledger.enqueue, codec.Fragment, rules.now_ms
     run = _Run(batchers[Kind.EVENT], submit, partial(_general_again, source, records, ledger, rules))
     add_event, add_index, events, limit = run.events.append, run.indices.append, run.events, run.limit
+    # Plain: Mixpanel's own shapes and no TRANSFORMS, the common case, whose first step is normalize_common alone.
+    plain = rules.transforms is None and rules.payload_format in (FORMAT_AUTO, FORMAT_MIXPANEL)
+    first = partial(_first_step, ledger, rules)
     for record_index, record in enumerate(records):
         try:
             items = decode(record)
@@ -48,27 +52,57 @@ def encode_records(
             index = enqueue(record_index)
             payload = item.payload
             # The common event in one step; None (untouched) for anything else, valid or not.
-            event: Any = normalize_common(payload, item, now_ms) if type(payload) is dict else None
-            if event is None:
-                routed = _general(record, item, index, ledger, rules)
-                if routed is None:
+            if plain:
+                event: Any = normalize_common(payload, item, now_ms) if type(payload) is dict else None
+            else:
+                event = first(item, index)
+                if event is _FILTERED:
                     continue
+            if event is not None:
+                add_event(event)
+                add_index(index)
+                if len(events) >= limit:
+                    run.encode()
+                    limit = run.limit
+                continue
+            for message_index, routed in _general(record_index, record, item, index, ledger, rules):
                 if routed.kind is not Kind.EVENT:  # a profile update: batched for its endpoint, in order
-                    full = batchers[routed.kind].add(index, routed.body, routed.key)
+                    full = batchers[routed.kind].add(message_index, routed.body, routed.key)
                     if full is not None:
                         submit(full)
                     continue
-                event = fragment(routed.body)  # checked and encoded already: the run copies it as it is
-            add_event(event)
-            add_index(index)
-            if len(events) >= limit:
-                run.encode()
-                limit = run.limit
+                add_event(fragment(routed.body))  # checked and encoded already: the run copies it as it is
+                add_index(message_index)
+                if len(events) >= limit:
+                    run.encode()
+                    limit = run.limit
     run.encode()
     for batcher in batchers.values():
         last = batcher.flush()
         if last is not None:
             submit(last)
+
+
+_FILTERED: Any = object()
+
+
+def _first_step(ledger: Ledger, rules: MessageRules, item: Item, index: int) -> Any:
+    """The common event in one step where there are transforms or another format: the event as normalize_common
+    returns it, _FILTERED after filtering it out, or None for the general path (which starts again from the item)."""
+    payload = item.payload
+    if type(payload) is not dict or rules.payload_format not in (FORMAT_AUTO, FORMAT_MIXPANEL):
+        return None
+    transforms = rules.transforms
+    if transforms is None or item.sent:
+        return normalize_common(payload, item, rules.now_ms)
+    name, properties = payload.get("event"), payload.get("properties")
+    if len(payload) != 2 or type(name) is not str or not name or type(properties) is not dict:
+        return None
+    transformed = transforms.event(name, properties)
+    if isinstance(transformed, Filtered):
+        ledger.filter(index, transformed.rule)
+        return _FILTERED
+    return normalize_common(transformed, item, rules.now_ms)
 
 
 class _Run:
@@ -124,38 +158,43 @@ def _general_again(
 ) -> bytes | None:
     """`_general` for an event of a run, on its item as it arrived (normalizing changed the run's copy).
 
-    The items of a record have consecutive event numbers, so the record decoded again finds it.
+    Such an event is the only message of its item, so the record decoded again finds it.
     """
     record_index = ledger.record_of[index]
     record = records[record_index]
-    item = source.decode(record)[index - ledger.record_of.index(record_index)]
-    routed = _general(record, item, index, ledger, rules)  # an event: only events are encoded in runs
-    return routed.body if routed is not None else None
+    item = source.decode(record)[ledger.item_position(index)]
+    routed = _general(record_index, record, item, index, ledger, rules)  # one event: only events run
+    return routed[0][1].body if routed else None
 
 
-def _general(record: SourceRecord, item: Item, index: int, ledger: Ledger, rules: MessageRules) -> Routed | None:
-    """The message for its destination, or None after failing it in the ledger with the field and reason
-    Mixpanel would give."""
+def _general(
+    record_index: int, record: SourceRecord, item: Item, index: int, ledger: Ledger, rules: MessageRules
+) -> list[tuple[int, Routed]]:
+    """The messages of `item` for their destinations, numbered (`index` the first; a format making more numbers the
+    others after it); each that is not is failed in the ledger with the field and reason Mixpanel would give, or
+    filtered."""
     try:
-        kind = kind_of_item(item)
-        if kind is not Kind.EVENT:
-            ledger.classify(index, kind)
         try:
-            routed = route(item, kind, rules)
+            outcomes = route_item(item, rules)
         except Inexact:  # a float that may be an integer beyond 64 bits, rounded: read it exactly
             item = _exact_item(record, item)
-            routed = route(item, kind, rules, exact=True)
-    except TooLarge as exc:
-        ledger.fail(index, _failed(_as_arrived(record, item), Failure(exc.message, exc.field, Stage.INVALID)))
-        return None
-    except Invalid as exc:
+            outcomes = route_item(item, rules, exact=True)
+    except Invalid as exc:  # the item as a whole: not a message of its format
         stage = Stage.DECODE if item.error is not None else Stage.INVALID
         ledger.fail(index, _failed(item, Failure(exc.message, exc.field, stage)))
-        return None
-    except (TypeError, ValueError) as exc:  # e.g. an integer JSON allows but Mixpanel cannot store
-        failure = Failure(f"cannot be encoded as JSON: {exc}", "properties", Stage.INVALID)
-        ledger.fail(index, _failed(_as_arrived(record, item), failure))
-        return None
+        return []
+    routed = []
+    for n, outcome in enumerate(outcomes):
+        message_index = index if n == 0 else ledger.enqueue_extra(record_index)
+        ledger.classify(message_index, outcome.kind)
+        if type(outcome) is Routed:
+            routed.append((message_index, outcome))
+        elif type(outcome) is FilteredOut:
+            ledger.filter(message_index, outcome.rule)
+        else:
+            assert type(outcome) is Refused
+            arrived = _as_arrived(record, item) if outcome.changed else item
+            ledger.fail(message_index, _failed(arrived, outcome.failure))
     return routed
 
 

@@ -44,6 +44,7 @@ class ParkedDocument:
 class ReplayReport:
     documents: int = 0
     imported_events: int = 0
+    filtered: int = 0  # filtered out by a TRANSFORMS rule: deleted from the queue, never sent
     deleted_messages: int = 0
     kept_documents: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
@@ -74,12 +75,21 @@ class ReplaySource:
         return items
 
 
+class SentItem(Item):
+    """A message parked after Mixpanel refused it: as it was sent, in Mixpanel's shape and transformed already, so
+    neither PAYLOAD_FORMAT nor TRANSFORMS apply to it again (a hashed value would be hashed twice)."""
+
+    __slots__ = ()
+    sent = True
+
+
 def _parked_item(document: dict[str, Any]) -> Item:
     source = document.get("source") or {}
     key = source.get("item")
     if not isinstance(key, str):
         # Parked after Mixpanel refused it: it was sent, so it has its $insert_id and this key is unused.
         key = "parked:" + hashlib.blake2b(codec.dumps(document), digest_size=16).hexdigest()
+        return SentItem(document["event"], key, source.get("defaultTimeMs"))
     return Item(document["event"], key, source.get("defaultTimeMs"))
 
 
@@ -185,6 +195,7 @@ def _replay_chunk(
     report.documents += len(chunk)
     counts = result.ledger.counts()
     report.imported_events += counts["imported"] + counts["user_updates_imported"] + counts["group_updates_imported"]
+    report.filtered += counts["filtered"] + counts["user_updates_filtered"] + counts["group_updates_filtered"]
     report.kept_documents += len(kept)
     report.reasons.update(result.ledger.reasons())
     done = [receipt for i, parked in enumerate(chunk) if f"p{i}" not in kept for receipt in parked.receipts]
@@ -237,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     verb = "would import" if args.dry_run else "imported"
     print(f"{report.documents} parked documents read; {verb} {report.imported_events} events")
+    if report.filtered:
+        print(f"{report.filtered} filtered out by TRANSFORMS rules" + ("" if args.dry_run else ", and deleted"))
     if not args.dry_run:
         print(f"{report.deleted_messages} messages deleted from the queue")
     print(f"{report.kept_documents} documents stay parked" + (":" if report.reasons else ""))

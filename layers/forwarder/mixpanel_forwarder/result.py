@@ -50,6 +50,7 @@ class Result:
             "records": self.records,
             **self.counts(),
             "records_reported": len(self.batch_item_failures),
+            **({"filtered_by": dict(self.ledger.filtered_by)} if self.ledger.filtered_by else {}),
             **self.delivery.summary(),
             "reasons": {
                 clip(reason, _REASON_CHARACTERS): count

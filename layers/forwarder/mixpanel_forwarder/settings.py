@@ -14,7 +14,9 @@ from urllib.parse import SplitResult, urlsplit
 
 from .credentials import MIXPANEL_CREDENTIALS_SECRET_ARN, MIXPANEL_PROJECT_ID, Credentials, is_project_id
 from .errors import ConfigError
-from .model import ID_MERGE_ORIGINAL, ID_MERGE_SIMPLIFIED
+from .formats.base import SEGMENT_DEFAULT_GROUP_KEY
+from .model import ID_MERGE_ORIGINAL, ID_MERGE_SIMPLIFIED, PAYLOAD_FORMATS
+from .transform_rules import TRANSFORM_HASH_KEY, TRANSFORMS, TransformRules, read_rules
 
 MIXPANEL_API_URL = "MIXPANEL_API_URL"
 MIXPANEL_REGION = "MIXPANEL_REGION"
@@ -36,6 +38,10 @@ RETRY_JITTER_MAX_SECONDS = "RETRY_JITTER_MAX_SECONDS"
 DEADLINE_MARGIN_MS = "DEADLINE_MARGIN_MS"
 PROFILE_BATCH_MAX_UPDATES = "PROFILE_BATCH_MAX_UPDATES"
 MIXPANEL_ID_MERGE = "MIXPANEL_ID_MERGE"
+PAYLOAD_FORMAT = "PAYLOAD_FORMAT"
+SEGMENT_GROUP_KEY = "SEGMENT_GROUP_KEY"
+AMPLITUDE_USER_PROPERTIES = "AMPLITUDE_USER_PROPERTIES"
+AMPLITUDE_USER_PROPERTY_CHOICES = ("ignore", "profile")  # profile: a $set on the user's profile
 
 REGION_HOSTS = {
     "US": "https://api.mixpanel.com",
@@ -72,11 +78,20 @@ class Settings(NamedTuple):
     deadline_margin_ms: int = 3000
     profile_batch_max_updates: int = MAX_UPDATES_PER_REQUEST
     id_merge: str = ID_MERGE_SIMPLIFIED  # the project's identity API: Mixpanel cannot be asked which
+    payload_format: str = PAYLOAD_FORMATS[0]  # auto: each message recognised by its shape
+    transforms: TransformRules | None = None  # TRANSFORMS, read and checked; None when there are no rules
+    segment_group_key: str = SEGMENT_DEFAULT_GROUP_KEY  # the group key a Segment group call's profile is under
+    amplitude_user_properties: bool = False  # an Amplitude event's user_properties also a $set on its user
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = _Env(os.environ if environ is None else environ)
         secret_arn = env.text(MIXPANEL_CREDENTIALS_SECRET_ARN)
+        if secret_arn is not None and env.text(TRANSFORM_HASH_KEY) is not None:
+            raise ConfigError(
+                TRANSFORM_HASH_KEY,
+                f'is for local runs; with {MIXPANEL_CREDENTIALS_SECRET_ARN}, put the key in the secret as "hash_key"',
+            )
         project_id = env.text(MIXPANEL_PROJECT_ID)
         if project_id is not None and not is_project_id(project_id):
             raise ConfigError(MIXPANEL_PROJECT_ID, f"must be the numeric project id (digits 0-9), got {project_id!r}")
@@ -102,6 +117,11 @@ class Settings(NamedTuple):
                 PROFILE_BATCH_MAX_UPDATES, MAX_UPDATES_PER_REQUEST, 1, MAX_UPDATES_PER_REQUEST
             ),
             id_merge=env.choice(MIXPANEL_ID_MERGE, (ID_MERGE_SIMPLIFIED, ID_MERGE_ORIGINAL)),
+            payload_format=env.choice(PAYLOAD_FORMAT, PAYLOAD_FORMATS),
+            transforms=read_rules(env.text(TRANSFORMS)),
+            segment_group_key=env.text(SEGMENT_GROUP_KEY) or SEGMENT_DEFAULT_GROUP_KEY,
+            amplitude_user_properties=env.choice(AMPLITUDE_USER_PROPERTIES, AMPLITUDE_USER_PROPERTY_CHOICES)
+            == "profile",
         )
 
 
@@ -198,8 +218,9 @@ def _without_userinfo(parts: SplitResult) -> str:
 def _credentials(env: _Env) -> Credentials:
     token = env.text(MIXPANEL_PROJECT_TOKEN)
     username = env.text(MIXPANEL_SERVICE_ACCOUNT_USERNAME)
+    hash_key = env.text(TRANSFORM_HASH_KEY)
     if token is not None and username is None:
-        return Credentials(username=token, password="", project_id=None, token=token)
+        return Credentials(username=token, password="", project_id=None, token=token, hash_key=hash_key)
     why = (
         f"set {MIXPANEL_CREDENTIALS_SECRET_ARN}, or a service account ({MIXPANEL_SERVICE_ACCOUNT_USERNAME}, "
         f"{MIXPANEL_SERVICE_ACCOUNT_SECRET}, {MIXPANEL_PROJECT_ID}), or {MIXPANEL_PROJECT_TOKEN}"
@@ -208,4 +229,4 @@ def _credentials(env: _Env) -> Credentials:
     secret = env.required(MIXPANEL_SERVICE_ACCOUNT_SECRET, why)
     project_id = env.required(MIXPANEL_PROJECT_ID, "a service account needs the project id it imports into")
     # Beside a service account, the token is for profile updates (they carry it inside; /import does not).
-    return Credentials(username=username, password=secret, project_id=project_id, token=token)
+    return Credentials(username=username, password=secret, project_id=project_id, token=token, hash_key=hash_key)

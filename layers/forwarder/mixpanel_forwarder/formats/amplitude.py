@@ -1,0 +1,157 @@
+"""Amplitude's export JSON (what its Kinesis Data Stream and Firehose destinations send) as Mixpanel messages;
+README, "Amplitude", has the table and its sources.
+
+An event becomes a Mixpanel event, and with AMPLITUDE_USER_PROPERTIES=profile its `user_properties` also a user
+profile `$set`. Amplitude's own `$identify` and `$groupidentify` records are profile updates: their properties (flat,
+or under Amplitude's operations `$set`, `$setOnce`, `$add`, `$append`, `$unset`, `$remove`) become one update per
+operation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import Invalid
+from ..model import Item, Kind
+from .base import FormatOptions, Message
+from .fields import copy_present, country_code, first_time, identifier, insert_id
+
+# "event_time … Amplitude uses this timestamp to organize events on Amplitude charts"; the others stand in for it.
+TIME_FIELDS = ("event_time", "client_event_time", "server_upload_time")
+_ID_FIELDS = ("user_id", "device_id")
+IDENTIFY, GROUP_IDENTIFY = "$identify", "$groupidentify"
+_FIELDS = (
+    ("os_name", "$os"),
+    ("os_version", "$os_version"),
+    ("device_model", "$model"),
+    ("device_manufacturer", "$manufacturer"),
+    ("device_brand", "$brand"),
+    ("device_carrier", "$carrier"),
+    ("library", "mp_lib"),
+    ("platform", "platform"),
+    ("language", "language"),
+    ("session_id", "session_id"),
+)
+# A place given by name counts only without an IP address: Mixpanel prefers a place given to the address's.
+_PLACE = (("city", "$city"), ("region", "$region"), ("location_lat", "$latitude"), ("location_lng", "$longitude"))
+# Amplitude's user property operations → Mixpanel's.
+_OPERATIONS = {
+    "$set": "$set",
+    "$setOnce": "$set_once",
+    "$add": "$add",
+    "$append": "$append",
+    "$unset": "$unset",
+    "$remove": "$remove",
+}
+NO_PROPERTIES = "identify without properties"
+
+
+def looks_like(message: dict[str, Any]) -> bool:
+    """An Amplitude event: `event_type`, with a user or device id."""
+    return type(message.get("event_type")) is str and any(field in message for field in _ID_FIELDS)
+
+
+def messages(item: Item, options: FormatOptions) -> list[Message]:
+    """The Mixpanel messages of one Amplitude record; a refused one says why, naming Amplitude's field."""
+    message = item.payload
+    name = message.get("event_type")
+    if type(name) is not str or not name.strip():
+        raise Invalid("event_type", "an Amplitude event needs event_type, its name")
+    kind = Kind.USER if name == IDENTIFY else Kind.GROUP if name == GROUP_IDENTIFY else Kind.EVENT
+    try:
+        user_id, device_id = identifier(message, "user_id"), identifier(message, "device_id")
+        if user_id is None and device_id is None:
+            raise Invalid("user_id", "an Amplitude event needs user_id or device_id")
+        distinct_id = user_id if user_id is not None else device_id
+        if kind is Kind.USER:
+            updates = _updates(item, message.get("user_properties"), "user_properties", {"$distinct_id": distinct_id})
+            return updates or [Message(kind, item, skipped=NO_PROPERTIES)]
+        if kind is Kind.GROUP:
+            return _group_updates(item) or [Message(kind, item, skipped=NO_PROPERTIES)]
+        made = [_event(item, name, user_id, device_id)]
+        if options.amplitude_user_properties:
+            user_properties = message.get("user_properties")
+            if type(user_properties) is dict and user_properties:
+                update = {"$distinct_id": distinct_id, "$set": user_properties}
+                made.append(Message(Kind.USER, item.with_payload(_with_ip(message, update), "/user")))
+        return made
+    except Invalid as exc:
+        return [Message(kind, item, exc)]
+
+
+def _event(item: Item, name: str, user_id: str | int | None, device_id: str | int | None) -> Message:
+    message = item.payload
+    properties: dict[str, Any] = {}
+    copy_present(message, _FIELDS, properties)
+    version = message.get("version_name") if message.get("version_name") is not None else message.get("app_version")
+    if version is not None:
+        properties["$app_version_string"] = version
+    ip = message.get("ip_address")
+    if ip is not None:
+        properties["ip"] = ip
+    else:
+        copy_present(message, _PLACE, properties)
+        code = country_code(message.get("country"))
+        if code is not None:
+            properties["mp_country_code"] = code
+    for field in ("groups", "event_properties"):  # a group's key and id, so that the event joins the group
+        found = message.get(field)
+        if found is not None and type(found) is not dict:
+            raise Invalid(field, "must be an object")
+        properties.update(found or {})
+    properties["distinct_id"] = user_id if user_id is not None else device_id
+    if user_id is not None:
+        properties["$user_id"] = user_id
+    if device_id is not None:
+        properties["$device_id"] = device_id
+    time_ms = first_time(message, TIME_FIELDS)
+    if time_ms is not None:
+        properties["time"] = time_ms
+    found_id = insert_id(message.get("$insert_id") if message.get("$insert_id") is not None else message.get("uuid"))
+    if found_id is not None:
+        properties["$insert_id"] = found_id
+    return Message(Kind.EVENT, item.with_payload({"event": name, "properties": properties}))
+
+
+def _updates(item: Item, properties: Any, field: str, target: dict[str, Any], suffix: str = "") -> list[Message]:
+    """One update of `target` (a user's or group's keys) per operation in `properties`: flat properties are a
+    `$set`."""
+    if properties is None:
+        return []
+    if type(properties) is not dict:
+        raise Invalid(field, "must be an object")
+    kind = Kind.USER if "$distinct_id" in target else Kind.GROUP
+    operations = [key for key in properties if key.startswith("$")]
+    if not operations:
+        return [Message(kind, item.with_payload(_with_ip(item.payload, {**target, "$set": properties}), suffix))]
+    made = []
+    for operation in operations:
+        mixpanel = _OPERATIONS.get(operation)
+        if mixpanel is None:
+            raise Invalid(f"{field}.{operation}", f"has no Mixpanel operation; these do: {', '.join(_OPERATIONS)}")
+        values = properties[operation]
+        if mixpanel == "$unset" and type(values) is dict:
+            values = list(values)  # Amplitude names the properties as keys ("$unset": {"plan": "-"})
+        update = _with_ip(item.payload, {**target, mixpanel: values})
+        made.append(Message(kind, item.with_payload(update, f"{suffix}/{operation}")))
+    return made
+
+
+def _group_updates(item: Item) -> list[Message]:
+    """`$groupidentify`: the group properties on each group named in `groups` ({"company": "42"})."""
+    groups = item.payload.get("groups")
+    if type(groups) is not dict or not groups:
+        raise Invalid("groups", "a $groupidentify record needs groups: the group's key and id")
+    made = []
+    for key, ids in groups.items():
+        for group_id in ids if type(ids) is list else [ids]:
+            target = {"$group_key": key, "$group_id": group_id}
+            made += _updates(item, item.payload.get("group_properties"), "group_properties", target, f"/{key}")
+    return made
+
+
+def _with_ip(message: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    ip = message.get("ip_address")
+    if ip is not None and "$distinct_id" in update:
+        update["$ip"] = ip  # else "0": the profile is not placed where the function runs
+    return update

@@ -1,0 +1,60 @@
+"""What the formats share: ids, times and insert ids read from another vendor's fields, as Mixpanel takes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import Invalid
+from ..normalize import INVALID_IDS, derive_insert_id, is_insert_id
+from ..timefmt import to_epoch_ms
+
+
+def identifier(message: dict[str, Any], field: str) -> str | int | None:
+    """A user or device id from `field`: a non-empty string or an integer; None when absent, null or empty."""
+    value = message.get(field)
+    if value is None or value == "":
+        return None
+    if type(value) is str or type(value) is int:
+        return value
+    raise Invalid(field, "must be a string")
+
+
+def first_time(message: dict[str, Any], fields: tuple[str, ...]) -> int | None:
+    """Epoch milliseconds from the first of `fields` present (ISO-8601, or seconds or milliseconds since epoch);
+    None when none is. A present value that is no time is refused, naming its field: it is never skipped for the
+    next one, which would date the message by another clock without saying so."""
+    for field in fields:
+        value = message.get(field)
+        if value is None:
+            continue
+        if type(value) is bool or (milliseconds := to_epoch_ms(value)) is None:
+            raise Invalid(field, "is not a time: it must be an ISO-8601 date and time")
+        return milliseconds
+    return None
+
+
+def insert_id(value: Any) -> str | None:
+    """Mixpanel's `$insert_id` for a source's message id: the id itself when Mixpanel takes it (at most 36 letters,
+    digits and dashes, and no placeholder), else one derived from it, the same every time; None without an id."""
+    if type(value) is int:
+        value = str(value)
+    if type(value) is not str or not value:
+        return None
+    if is_insert_id(value) and value.lower() not in INVALID_IDS:
+        return value
+    return derive_insert_id("message-id:" + value)
+
+
+def copy_present(source: Any, pairs: tuple[tuple[str, str], ...], into: dict[str, Any]) -> None:
+    """`into[target] = source[field]` for each pair whose field `source` (an object) holds with a value."""
+    if type(source) is not dict:
+        return
+    for field, target in pairs:
+        value = source.get(field)
+        if value is not None:
+            into[target] = value
+
+
+def country_code(value: Any) -> str | None:
+    """A two-letter country code, as Mixpanel stores `mp_country_code`; None for a country's name."""
+    return value.upper() if type(value) is str and len(value) == 2 and value.isascii() and value.isalpha() else None

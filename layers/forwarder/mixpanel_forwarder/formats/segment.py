@@ -1,0 +1,243 @@
+"""Segment-spec messages (Segment, RudderStack) as Mixpanel messages, following Segment's own Mixpanel (Actions)
+destination; README, "Segment spec", has the table, its sources and where we chose otherwise.
+
+- track → an event named `event`; page / screen → "Viewed {name}" ("Loaded a Page" / "Loaded a Screen" without a
+  name), with `name` and `category` as properties.
+- identify → a user profile `$set` of the traits, Mixpanel's special traits renamed; under original ID merge, also a
+  `$identify` event linking `anonymousId` to `userId`.
+- group → a group profile `$set` on the group key (SEGMENT_GROUP_KEY), and the user's membership: `$union` of the
+  group id into the user's property of that name.
+- alias → a `$create_alias` event (refused under simplified ID merge, which ignores it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import Invalid
+from ..model import ID_MERGE_ORIGINAL, Item, Kind
+from .base import FormatOptions, Message
+from .fields import copy_present, country_code, first_time, identifier, insert_id
+
+CALLS = ("track", "page", "screen", "identify", "group", "alias")
+_KIND_OF_CALL = {"identify": Kind.USER, "group": Kind.GROUP}
+_ID_FIELDS = ("messageId", "userId", "anonymousId")
+# "timestamp … is used by Segment to send to downstream destinations"; the others stand in when it is missing.
+TIME_FIELDS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
+# Properties the message's own fields set: a property of the same name is dropped, as Segment's destination does.
+_RESERVED = frozenset({"time", "id", "distinct_id", "$insert_id", "$user_id", "$device_id", "$anon_id", "$group_id"})
+# context.<section>.<field> → Mixpanel's property (Mixpanel's default names where Segment's destination differs).
+_CONTEXT = (
+    (
+        "app",
+        (("name", "$app_name"), ("namespace", "$app_namespace"), ("build", "$app_build_number")),
+        (("version", "$app_version_string"),),
+    ),
+    ("os", (("name", "$os"), ("version", "$os_version"))),
+    ("device", (("manufacturer", "$manufacturer"), ("model", "$model"), ("name", "$device"), ("type", "$device_type"))),
+    (
+        "network",
+        (("carrier", "$carrier"), ("wifi", "$wifi"), ("bluetooth", "$bluetooth_enabled")),
+        (("cellular", "$cellular_enabled"),),
+    ),
+    ("screen", (("width", "$screen_width"), ("height", "$screen_height"), ("density", "$screen_dpi"))),
+    ("page", (("url", "$current_url"), ("referrer", "$referrer"))),
+    ("library", (("name", "mp_lib"), ("version", "$lib_version"))),
+)
+_CONTEXT_TOP = (("ip", "ip"), ("locale", "$locale"), ("timezone", "timezone"), ("groupId", "$group_id"))
+# identify's special traits → Mixpanel's reserved profile properties.
+_TRAITS = (
+    ("email", "$email"),
+    ("firstName", "$first_name"),
+    ("lastName", "$last_name"),
+    ("name", "$name"),
+    ("username", "$username"),
+    ("phone", "$phone"),
+    ("avatar", "$avatar"),
+)
+_CREATED = ("created", "createdAt", "created_at")
+NO_TRAITS = "identify without traits"
+
+
+def looks_like(message: dict[str, Any]) -> bool:
+    """A Segment call: `type` one of Segment's, with a message id or a user id."""
+    call = message.get("type")
+    return type(call) is str and call in CALLS and any(field in message for field in _ID_FIELDS)
+
+
+def messages(item: Item, options: FormatOptions) -> list[Message]:
+    """The Mixpanel messages of one Segment call; a refused one says why, naming the Segment field."""
+    message = item.payload
+    call = message.get("type")
+    if type(call) is not str or call not in CALLS:
+        raise Invalid("type", f"must be one of {', '.join(CALLS)}: the message is not a Segment-spec call")
+    kind = _KIND_OF_CALL.get(call, Kind.EVENT)
+    try:
+        user_id, anonymous_id = identifier(message, "userId"), identifier(message, "anonymousId")
+        if user_id is None and anonymous_id is None:
+            raise Invalid("userId", "a Segment message needs userId or anonymousId")
+        time_ms = first_time(message, TIME_FIELDS)
+        if call == "identify":
+            return _identify(item, user_id, anonymous_id, time_ms, options)
+        if call == "group":
+            return _group(item, user_id, anonymous_id, options)
+        properties = _event_properties(message, user_id, anonymous_id, time_ms)
+        if call == "alias":
+            return [_event(item, "$create_alias", _alias_properties(message, user_id, properties))]
+        return [_event(item, _event_name(message, call, properties), properties)]
+    except Invalid as exc:
+        return [Message(kind, item, exc)]
+
+
+def _event(item: Item, name: Any, properties: dict[str, Any]) -> Message:
+    return Message(Kind.EVENT, item.with_payload({"event": name, "properties": properties}))
+
+
+def _event_name(message: dict[str, Any], call: str, properties: dict[str, Any]) -> Any:
+    if call == "track":
+        return message.get("event")  # validation refuses one that is no name
+    name, category = message.get("name"), message.get("category")
+    if name is not None:
+        properties["name"] = name
+    if category is not None:
+        properties["category"] = category
+    if type(name) is str and name.strip():
+        return f"Viewed {name}"
+    return "Loaded a Page" if call == "page" else "Loaded a Screen"
+
+
+def _event_properties(
+    message: dict[str, Any], user_id: str | int | None, anonymous_id: str | int | None, time_ms: int | None
+) -> dict[str, Any]:
+    """The context's properties, then the call's own (theirs win), then what the message's fields say."""
+    properties = context_properties(message.get("context"))
+    own = message.get("properties")
+    if own is not None:
+        if type(own) is not dict:
+            raise Invalid("properties", "must be an object")
+        for key, value in own.items():
+            if key not in _RESERVED:
+                properties[key] = value
+    properties["distinct_id"] = user_id if user_id is not None else anonymous_id
+    if user_id is not None:
+        properties["$user_id"] = user_id
+    if anonymous_id is not None:
+        properties["$device_id"] = anonymous_id
+    if time_ms is not None:
+        properties["time"] = time_ms  # else the source's own timestamp, as for any event without one
+    found = insert_id(message.get("messageId"))
+    if found is not None:
+        properties["$insert_id"] = found  # else one derived from where the message sits in its record
+    return properties
+
+
+def context_properties(context: Any) -> dict[str, Any]:
+    """Segment's `context` as Mixpanel's properties (a country only when it is a two-letter code)."""
+    properties: dict[str, Any] = {}
+    if type(context) is not dict:
+        return properties
+    copy_present(context, _CONTEXT_TOP, properties)
+    for section, *groups in _CONTEXT:
+        for pairs in groups:
+            copy_present(context.get(section), pairs, properties)
+    campaign = context.get("campaign")
+    if type(campaign) is dict:
+        for key, value in campaign.items():
+            if value is not None:
+                properties["utm_campaign" if key == "name" else f"utm_{key}"] = value
+    location = context.get("location")
+    code = country_code(location.get("country")) if type(location) is dict else None
+    if code is not None:
+        properties["mp_country_code"] = code
+    return properties
+
+
+def _alias_properties(message: dict[str, Any], user_id: str | int | None, properties: dict[str, Any]) -> dict[str, Any]:
+    """`$create_alias`: the previous id gets `userId` as an alias (Mixpanel's original ID merge)."""
+    previous = identifier(message, "previousId")
+    if previous is None or user_id is None:
+        raise Invalid("previousId", "an alias call needs previousId and userId")
+    properties["distinct_id"] = previous
+    properties["alias"] = user_id
+    return properties
+
+
+def _identify(
+    item: Item,
+    user_id: str | int | None,
+    anonymous_id: str | int | None,
+    time_ms: int | None,
+    options: FormatOptions,
+) -> list[Message]:
+    message = item.payload
+    made: list[Message] = []
+    traits = message.get("traits")
+    if traits is not None and type(traits) is not dict:
+        raise Invalid("traits", "must be an object")
+    if traits:
+        update = {"$distinct_id": user_id if user_id is not None else anonymous_id, "$set": _profile_traits(traits)}
+        _with_ip(message, update)
+        made.append(Message(Kind.USER, item.with_payload(update)))
+    if options.id_merge == ID_MERGE_ORIGINAL and user_id is not None and anonymous_id not in (None, user_id):
+        properties: dict[str, Any] = {"distinct_id": user_id, "$identified_id": user_id, "$anon_id": anonymous_id}
+        if time_ms is not None:
+            properties["time"] = time_ms
+        found = insert_id(message.get("messageId"))
+        if found is not None:
+            properties["$insert_id"] = found
+        made.append(
+            Message(Kind.EVENT, item.with_payload({"event": "$identify", "properties": properties}, "/identify"))
+        )
+    return made or [Message(Kind.USER, item, skipped=NO_TRAITS)]
+
+
+def _profile_traits(traits: dict[str, Any]) -> dict[str, Any]:
+    """The traits with Mixpanel's special ones renamed; the others as they are."""
+    renamed = {"created", "createdAt", "created_at", *(trait for trait, _ in _TRAITS)}
+    mapped = {key: value for key, value in traits.items() if key not in renamed}
+    copy_present(traits, _TRAITS, mapped)
+    first, last = traits.get("firstName"), traits.get("lastName")
+    if "$name" not in mapped and type(first) is str and type(last) is str:
+        mapped["$name"] = f"{first} {last}"
+    _copy_created(traits, mapped)
+    return mapped
+
+
+def _group(
+    item: Item, user_id: str | int | None, anonymous_id: str | int | None, options: FormatOptions
+) -> list[Message]:
+    message = item.payload
+    traits = message.get("traits")
+    if traits is not None and type(traits) is not dict:
+        raise Invalid("traits", "must be an object")
+    traits = traits or {}
+    group_key = options.segment_group_key
+    group_id = traits.get(group_key) if traits.get(group_key) is not None else identifier(message, "groupId")
+    if group_id is None:
+        raise Invalid("groupId", f"a group call needs groupId (or a {group_key!r} trait)")
+    made = []
+    profile = {key: value for key, value in traits.items() if key not in ("name", *_CREATED)}
+    if traits.get("name") is not None:
+        profile["$name"] = traits["name"]
+    _copy_created(traits, profile)
+    if profile:
+        update = {"$group_key": group_key, "$group_id": group_id, "$set": profile}
+        made.append(Message(Kind.GROUP, item.with_payload(update)))
+    # The user joins the group: a list, so that a user in several groups keeps them all.
+    member = {"$distinct_id": user_id if user_id is not None else anonymous_id, "$union": {group_key: [group_id]}}
+    _with_ip(message, member)
+    made.append(Message(Kind.USER, item.with_payload(member, "/member")))
+    return made
+
+
+def _copy_created(traits: dict[str, Any], into: dict[str, Any]) -> None:
+    created = next((traits[key] for key in _CREATED if traits.get(key) is not None), None)
+    if created is not None:
+        into["$created"] = created
+
+
+def _with_ip(message: dict[str, Any], update: dict[str, Any]) -> None:
+    context = message.get("context")
+    ip = context.get("ip") if type(context) is dict else None
+    if ip is not None:
+        update["$ip"] = ip  # else "0": the profile is not placed where the function runs
