@@ -7,24 +7,35 @@ needing more work, user and group profile updates, messages in another format, a
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import codec
 from .errors import Inexact, Invalid
 from .formats import FormatOptions, Message, read_messages
 from .model import FORMAT_AUTO, ID_MERGE_SIMPLIFIED, Failure, Item, Kind, Stage
-from .normalize import INVALID_IDS, MAX_EVENT_BYTES, lift_top_level, normalize
+from .normalize import INVALID_IDS, MAX_EVENT_BYTES, lift_top_level, normalize, normalize_common
 from .profiles import MAX_UPDATE_BYTES, group_update, profile_key, user_update
 from .transforms import Filtered, Transforms
 
 
 class Routed:
-    """A message ready for its destination: its kind, its JSON, and for a profile update the profile's key."""
+    """A message ready for its destination: its kind, its JSON, and for a profile update the profile's key. An event
+    a format or a transform made, and common in shape, comes as `event`, the dict `normalize_common` returns, to be
+    encoded in a run with others; its `body` is then made only if asked for."""
 
-    __slots__ = ("body", "key", "kind")
+    __slots__ = ("_body", "event", "key", "kind")
 
-    def __init__(self, kind: Kind, body: bytes, key: str | None = None) -> None:
+    def __init__(self, kind: Kind, body: bytes, key: str | None = None, event: dict[str, Any] | None = None) -> None:
         self.kind = kind
-        self.body = body
+        self._body = body
         self.key = key
+        self.event = event
+
+    @property
+    def body(self) -> bytes:
+        if self.event is not None and not self._body:
+            self._body = codec.dumps(self.event)
+        return self._body
 
 
 class Refused:
@@ -86,13 +97,13 @@ def route_item(item: Item, rules: MessageRules, exact: bool = False) -> list[Out
     item again exactly) when a number may be an integer beyond 64 bits, rounded.
     """
     transforms = None if item.sent else rules.transforms  # a message parked as sent was transformed then
-    return [
-        _route_one(message, rules, transforms, exact)
-        for message in read_messages(item, rules.payload_format, rules.formats)
-    ]
+    messages = read_messages(item, rules.payload_format, rules.formats)
+    return [_route_one(message, rules, transforms, exact, item) for message in messages]
 
 
-def _route_one(message: Message, rules: MessageRules, transforms: Transforms | None, exact: bool) -> Outcome:
+def _route_one(
+    message: Message, rules: MessageRules, transforms: Transforms | None, exact: bool, original: Item
+) -> Outcome:
     kind, item = message.kind, message.item
     if message.skipped is not None:
         return FilteredOut(kind, message.skipped)
@@ -104,6 +115,11 @@ def _route_one(message: Message, rules: MessageRules, transforms: Transforms | N
             if type(transformed) is Filtered:
                 return FilteredOut(kind, transformed.rule)
             item = item.with_payload(transformed)
+        if kind is Kind.EVENT and item is not original and not exact and type(item.payload) is dict:
+            # Made here (by a format or a transform): it may be common in shape, then it takes the common step.
+            event = normalize_common(item.payload, item, rules.now_ms)
+            if event is not None:
+                return Routed(Kind.EVENT, b"", event=event)
         return route(item, kind, rules, exact)
     except Inexact:
         raise

@@ -71,7 +71,8 @@ def encode_records(
                     if full is not None:
                         submit(full)
                     continue
-                add_event(fragment(routed.body))  # checked and encoded already: the run copies it as it is
+                # Checked and encoded already (the run copies it as it is), or common in shape and encoded in the run.
+                add_event(fragment(routed.body) if routed.event is None else routed.event)
                 add_index(message_index)
                 if len(events) >= limit:
                     run.encode()
@@ -156,15 +157,35 @@ class _Run:
 def _general_again(
     source: Source, records: list[SourceRecord], ledger: Ledger, rules: MessageRules, index: int
 ) -> bytes | None:
-    """`_general` for an event of a run, on its item as it arrived (normalizing changed the run's copy).
+    """The JSON of event `index` of a run, routed again from its item as it arrived (normalizing changed the run's
+    copy); None after failing it in the ledger. Rare: an event the run could not encode, or of 1 MiB or more.
 
-    Such an event is the only message of its item, so the record decoded again finds it.
+    The record decoded again finds the item; the item routed again (no number is given twice) finds the message.
     """
     record_index = ledger.record_of[index]
     record = records[record_index]
     item = source.decode(record)[ledger.item_position(index)]
-    routed = _general(record_index, record, item, index, ledger, rules)  # one event: only events run
-    return routed[0][1].body if routed else None
+    first = index
+    while first in ledger.extra:
+        first -= 1
+    try:
+        try:
+            outcome = route_item(item, rules)[index - first]
+        except Inexact:
+            item = _exact_item(record, item)
+            outcome = route_item(item, rules, exact=True)[index - first]
+    except Invalid as exc:
+        ledger.fail(index, _failed(item, Failure(exc.message, exc.field, Stage.INVALID)))
+        return None
+    if type(outcome) is Routed:
+        body = outcome.body
+        if len(body) < MAX_EVENT_BYTES:
+            return body
+        reason = f"{len(body)} bytes, over Mixpanel's 1 MiB per event"
+        outcome = Refused(Kind.EVENT, Failure(reason, "event", Stage.INVALID), changed=True)
+    if type(outcome) is Refused:
+        ledger.fail(index, _failed(_as_arrived(record, item) if outcome.changed else item, outcome.failure))
+    return None
 
 
 def _general(

@@ -32,17 +32,34 @@ RULES = (
 )
 
 
-class NameMatcher(NamedTuple):
-    """Event names: those given whole, and one pattern for those with `*`."""
+class NameMatcher:
+    """Event names: those given whole, the starts and ends of those with one `*` at an end (a string test is a tenth
+    of a regular expression's), and one pattern for the others with `*`."""
 
-    exact: frozenset[str]
-    pattern: re.Pattern[str] | None
+    __slots__ = ("exact", "pattern", "prefixes", "suffixes")
+
+    def __init__(
+        self,
+        exact: frozenset[str],
+        prefixes: tuple[str, ...],
+        suffixes: tuple[str, ...],
+        pattern: re.Pattern[str] | None,
+    ) -> None:
+        self.exact = exact
+        self.prefixes = prefixes
+        self.suffixes = suffixes
+        self.pattern = pattern
 
     def __call__(self, name: str) -> bool:
-        return name in self.exact or (self.pattern is not None and self.pattern.fullmatch(name) is not None)
+        return (
+            name in self.exact
+            or (self.prefixes != () and name.startswith(self.prefixes))
+            or (self.suffixes != () and name.endswith(self.suffixes))
+            or (self.pattern is not None and self.pattern.fullmatch(name) is not None)
+        )
 
     def __bool__(self) -> bool:
-        return bool(self.exact) or self.pattern is not None
+        return bool(self.exact or self.prefixes or self.suffixes) or self.pattern is not None
 
 
 class TransformRules(NamedTuple):
@@ -120,12 +137,14 @@ def _object(value: dict[str, Any], rule: str) -> dict[str, Any]:
 
 def _matcher(value: dict[str, Any], rule: str) -> NameMatcher:
     names = _names(value, rule)
-    patterns = [name for name in names if "*" in name]
     exact = frozenset(name for name in names if "*" not in name)
+    prefixes = tuple(name[:-1] for name in names if name.count("*") == 1 and name.endswith("*"))
+    suffixes = tuple(name[1:] for name in names if name.count("*") == 1 and name.startswith("*") and name != "*")
+    patterns = [name for name in names if "*" in name and name[:-1] not in prefixes and name[1:] not in suffixes]
     if not patterns:
-        return NameMatcher(exact, None)
+        return NameMatcher(exact, prefixes, suffixes, None)
     alternatives = "|".join(_wildcard(pattern) for pattern in patterns)
-    return NameMatcher(exact, re.compile(f"(?:{alternatives})", re.DOTALL))
+    return NameMatcher(exact, prefixes, suffixes, re.compile(f"(?:{alternatives})", re.DOTALL))
 
 
 def _wildcard(pattern: str) -> str:

@@ -49,6 +49,9 @@ class Transforms:
             if len(hash_key) < MIN_HASH_KEY_CHARS:
                 raise hash_key_error(f"the key has fewer than {MIN_HASH_KEY_CHARS} characters")
         self.rules = rules
+        self._dropped = rules.drop_events if rules.drop_events else None
+        self._kept = rules.keep_events if rules.keep_events else None
+        self._renamed = rules.rename_events
         self._hmac = hmac.new((hash_key or "").encode(), digestmod=hashlib.sha256)
         self._drop = rules.drop_properties
         self._drop_paths = tuple(name for name in rules.drop_properties if "." in name)
@@ -60,15 +63,14 @@ class Transforms:
 
     def event(self, name: str, properties: dict[str, Any]) -> dict[str, Any] | Filtered:
         """The event `{"event", "properties"}` after the rules, in new dicts; or Filtered, naming the rule."""
-        rules = self.rules
-        if rules.drop_events and rules.drop_events(name):
+        if self._dropped is not None and self._dropped(name):
             return DROPPED
-        if rules.keep_events and not rules.keep_events(name):
+        if self._kept is not None and not self._kept(name):
             return NOT_KEPT
         properties = self._properties(properties, hash_values=True)
         if self._add:
             properties.update(self._add)
-        return {"event": rules.rename_events.get(name, name), "properties": properties}
+        return {"event": self._renamed.get(name, name), "properties": properties}
 
     def update(self, update: dict[str, Any]) -> dict[str, Any] | Filtered:
         """A profile update after the property rules, in new dicts; Filtered when they leave an operation's map
@@ -91,22 +93,14 @@ class Transforms:
         return changed
 
     def _properties(self, properties: dict[str, Any], hash_values: bool) -> dict[str, Any]:
-        drop, rename = self._drop, self._rename
-        if drop or rename:
-            kept: dict[str, Any] = {}
-            moved = []
-            for key, value in properties.items():
-                if key in drop:
-                    continue
-                new = rename.get(key)
-                if new is None:
-                    kept[key] = value
-                else:
-                    moved.append((new, value))
-            for new, value in moved:  # after the others: a renamed property replaces one of its new name
+        # A step per rule's name, not per property: most messages hold none of the names a rule lists.
+        kept = dict(properties)
+        for name in self._drop:
+            kept.pop(name, None)
+        if self._rename:
+            moved = [(new, kept.pop(old)) for old, new in self._rename.items() if old in kept]
+            for new, value in moved:  # after taking every old name: a renamed property replaces one of its new name
                 kept[new] = value
-        else:
-            kept = dict(properties)
         for path in self._drop_paths:
             if path not in properties:  # a top-level name with a dot is that property; else it is a path
                 _edit_path(kept, path.split("."), None)

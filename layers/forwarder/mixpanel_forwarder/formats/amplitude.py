@@ -18,7 +18,6 @@ from .fields import copy_present, country_code, first_time, identifier, insert_i
 
 # "event_time … Amplitude uses this timestamp to organize events on Amplitude charts"; the others stand in for it.
 TIME_FIELDS = ("event_time", "client_event_time", "server_upload_time")
-_ID_FIELDS = ("user_id", "device_id")
 IDENTIFY, GROUP_IDENTIFY = "$identify", "$groupidentify"
 _FIELDS = (
     ("os_name", "$os"),
@@ -48,7 +47,7 @@ NO_PROPERTIES = "identify without properties"
 
 def looks_like(message: dict[str, Any]) -> bool:
     """An Amplitude event: `event_type`, with a user or device id."""
-    return type(message.get("event_type")) is str and any(field in message for field in _ID_FIELDS)
+    return type(message.get("event_type")) is str and ("user_id" in message or "device_id" in message)
 
 
 def messages(item: Item, options: FormatOptions) -> list[Message]:

@@ -8,6 +8,8 @@ from ..errors import Invalid
 from ..normalize import INVALID_IDS, derive_insert_id, is_insert_id
 from ..timefmt import to_epoch_ms
 
+_INSERT_ID_CHARS = 36
+
 
 def identifier(message: dict[str, Any], field: str) -> str | int | None:
     """A user or device id from `field`: a non-empty string or an integer; None when absent, null or empty."""
@@ -40,7 +42,7 @@ def insert_id(value: Any) -> str | None:
         value = str(value)
     if type(value) is not str or not value:
         return None
-    if is_insert_id(value) and value.lower() not in INVALID_IDS:
+    if len(value) <= _INSERT_ID_CHARS and is_insert_id(value) and value.lower() not in INVALID_IDS:
         return value
     return derive_insert_id("message-id:" + value)
 

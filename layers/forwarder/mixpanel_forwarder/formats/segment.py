@@ -19,32 +19,33 @@ from ..model import ID_MERGE_ORIGINAL, Item, Kind
 from .base import FormatOptions, Message
 from .fields import copy_present, country_code, first_time, identifier, insert_id
 
-CALLS = ("track", "page", "screen", "identify", "group", "alias")
+CALLS = ("track", "page", "screen", "identify", "group", "alias")  # and one of messageId, userId, anonymousId
 _KIND_OF_CALL = {"identify": Kind.USER, "group": Kind.GROUP}
-_ID_FIELDS = ("messageId", "userId", "anonymousId")
 # "timestamp … is used by Segment to send to downstream destinations"; the others stand in when it is missing.
 TIME_FIELDS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
 # Properties the message's own fields set: a property of the same name is dropped, as Segment's destination does.
 _RESERVED = frozenset({"time", "id", "distinct_id", "$insert_id", "$user_id", "$device_id", "$anon_id", "$group_id"})
 # context.<section>.<field> → Mixpanel's property (Mixpanel's default names where Segment's destination differs).
-_CONTEXT = (
-    (
-        "app",
-        (("name", "$app_name"), ("namespace", "$app_namespace"), ("build", "$app_build_number")),
-        (("version", "$app_version_string"),),
+_CONTEXT = {
+    "app": (
+        ("name", "$app_name"),
+        ("namespace", "$app_namespace"),
+        ("build", "$app_build_number"),
+        ("version", "$app_version_string"),
     ),
-    ("os", (("name", "$os"), ("version", "$os_version"))),
-    ("device", (("manufacturer", "$manufacturer"), ("model", "$model"), ("name", "$device"), ("type", "$device_type"))),
-    (
-        "network",
-        (("carrier", "$carrier"), ("wifi", "$wifi"), ("bluetooth", "$bluetooth_enabled")),
-        (("cellular", "$cellular_enabled"),),
+    "os": (("name", "$os"), ("version", "$os_version")),
+    "device": (("manufacturer", "$manufacturer"), ("model", "$model"), ("name", "$device"), ("type", "$device_type")),
+    "network": (
+        ("carrier", "$carrier"),
+        ("wifi", "$wifi"),
+        ("bluetooth", "$bluetooth_enabled"),
+        ("cellular", "$cellular_enabled"),
     ),
-    ("screen", (("width", "$screen_width"), ("height", "$screen_height"), ("density", "$screen_dpi"))),
-    ("page", (("url", "$current_url"), ("referrer", "$referrer"))),
-    ("library", (("name", "mp_lib"), ("version", "$lib_version"))),
-)
-_CONTEXT_TOP = (("ip", "ip"), ("locale", "$locale"), ("timezone", "timezone"), ("groupId", "$group_id"))
+    "screen": (("width", "$screen_width"), ("height", "$screen_height"), ("density", "$screen_dpi")),
+    "page": (("url", "$current_url"), ("referrer", "$referrer")),
+    "library": (("name", "mp_lib"), ("version", "$lib_version")),
+}
+_CONTEXT_TOP = {"ip": "ip", "locale": "$locale", "timezone": "timezone", "groupId": "$group_id"}
 # identify's special traits → Mixpanel's reserved profile properties.
 _TRAITS = (
     ("email", "$email"),
@@ -62,7 +63,11 @@ NO_TRAITS = "identify without traits"
 def looks_like(message: dict[str, Any]) -> bool:
     """A Segment call: `type` one of Segment's, with a message id or a user id."""
     call = message.get("type")
-    return type(call) is str and call in CALLS and any(field in message for field in _ID_FIELDS)
+    return (
+        type(call) is str
+        and call in CALLS
+        and ("messageId" in message or "userId" in message or "anonymousId" in message)
+    )
 
 
 def messages(item: Item, options: FormatOptions) -> list[Message]:
@@ -115,9 +120,10 @@ def _event_properties(
     if own is not None:
         if type(own) is not dict:
             raise Invalid("properties", "must be an object")
-        for key, value in own.items():
-            if key not in _RESERVED:
-                properties[key] = value
+        properties.update(own)
+        if not _RESERVED.isdisjoint(own):  # rare: a step per reserved name only then
+            for key in _RESERVED.intersection(own):
+                del properties[key]
     properties["distinct_id"] = user_id if user_id is not None else anonymous_id
     if user_id is not None:
         properties["$user_id"] = user_id
@@ -132,23 +138,35 @@ def _event_properties(
 
 
 def context_properties(context: Any) -> dict[str, Any]:
-    """Segment's `context` as Mixpanel's properties (a country only when it is a two-letter code)."""
+    """Segment's `context` as Mixpanel's properties (a country only when it is a two-letter code).
+
+    A step per key the context holds, not per key the table knows: this runs once per message.
+    """
     properties: dict[str, Any] = {}
     if type(context) is not dict:
         return properties
-    copy_present(context, _CONTEXT_TOP, properties)
-    for section, *groups in _CONTEXT:
-        for pairs in groups:
-            copy_present(context.get(section), pairs, properties)
-    campaign = context.get("campaign")
-    if type(campaign) is dict:
-        for key, value in campaign.items():
-            if value is not None:
-                properties["utm_campaign" if key == "name" else f"utm_{key}"] = value
-    location = context.get("location")
-    code = country_code(location.get("country")) if type(location) is dict else None
-    if code is not None:
-        properties["mp_country_code"] = code
+    for key, value in context.items():
+        if value is None:
+            continue
+        pairs = _CONTEXT.get(key)
+        if pairs is not None:
+            if type(value) is dict:
+                for field, target in pairs:
+                    found = value.get(field)
+                    if found is not None:
+                        properties[target] = found
+            continue
+        top = _CONTEXT_TOP.get(key)
+        if top is not None:
+            properties[top] = value
+        elif key == "campaign" and type(value) is dict:
+            for name, found in value.items():
+                if found is not None:
+                    properties["utm_campaign" if name == "name" else f"utm_{name}"] = found
+        elif key == "location" and type(value) is dict:
+            code = country_code(value.get("country"))
+            if code is not None:
+                properties["mp_country_code"] = code
     return properties
 
 
