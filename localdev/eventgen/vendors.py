@@ -62,7 +62,7 @@ VENDOR_SAMPLES: tuple[tuple[str, str, Callable[[], dict[str, Any]]], ...] = (
     (
         "sqs-segment-eventbridge.json",
         "SQS as the target of a rule on Segment's EventBridge partner event source (`aws.partner/segment.com/…`): "
-        "the same 6 calls, each in `detail`.",
+        "6 calls like those of `sqs-segment.json` (ids of their own), each in `detail`, `detail-type` its type.",
         _sqs_segment_eventbridge,
     ),
     (

@@ -14,6 +14,7 @@ import pytest
 
 from functions.kinesis_forwarder.app import lambda_handler as kinesis_handler
 from functions.sqs_forwarder.app import lambda_handler as sqs_handler
+from localdev.demo_formats import SEVEN_RULES  # the example: every rule
 from localdev.eventgen import lambda_context, sqs_event, sqs_record
 from localdev.sink import MixpanelSink
 from mixpanel_forwarder import metrics as names
@@ -28,16 +29,6 @@ from tests.functional.test_metrics import invocation_metrics
 from tests.unit.test_eventgen_vendors import kinesis_messages
 
 HASH_KEY = "k3y-for-tests-0123456789abcdef"
-# The example: every rule.
-SEVEN_RULES = {
-    "drop_events": ["Heartbeat", "debug *"],
-    "keep_events": [],
-    "rename_events": {"signup": "Sign Up"},
-    "drop_properties": ["password", "card_number"],
-    "rename_properties": {"userEmail": "$email"},
-    "hash_properties": ["$email", "phone"],
-    "add_properties": {"pipeline": "kinesis-prod"},
-}
 T = 1_764_000_000
 
 
