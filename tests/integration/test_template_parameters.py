@@ -6,11 +6,16 @@ import re
 
 import pytest
 
+from mixpanel_forwarder.model import PAYLOAD_FORMATS
+from mixpanel_forwarder.settings import AMPLITUDE_USER_PROPERTY_CHOICES, Settings
+from mixpanel_forwarder.transform_rules import MIN_HASH_KEY_CHARS
 from tests.integration.cfn import references_to
 from tests.integration.template import (
+    GLOBAL_FUNCTION,
     PARAMETERS,
     TEMPLATE,
     condition_holds,
+    evaluate,
     parameter_values,
 )
 
@@ -22,6 +27,8 @@ from tests.integration.template import (
         ("KinesisStartingPosition", "LATEST", ["TRIM_HORIZON", "LATEST"]),
         ("Architecture", "arm64", ["arm64", "x86_64"]),
         ("MixpanelIdMerge", "simplified", ["simplified", "original"]),
+        ("PayloadFormat", "auto", list(PAYLOAD_FORMATS)),
+        ("AmplitudeUserProperties", "ignore", list(AMPLITUDE_USER_PROPERTY_CHOICES)),
     ],
 )
 def test_choice_parameters_offer_the_documented_values(name: str, default: str, allowed: list[str]) -> None:
@@ -54,6 +61,26 @@ def test_function_timeout_defaults_to_a_minute() -> None:
     assert PARAMETERS["FunctionTimeout"]["Default"] == 60
     assert 60 in PARAMETERS["FunctionTimeout"]["AllowedValues"]
     assert max(PARAMETERS["FunctionTimeout"]["AllowedValues"]) <= 900  # Lambda's limit
+
+
+def test_the_hash_key_is_empty_or_long_enough_and_payload_settings_reach_the_functions_as_settings_read_them() -> None:
+    pattern = PARAMETERS["TransformHashKey"]["AllowedPattern"]
+    assert re.fullmatch(pattern, "")
+    assert re.fullmatch(pattern, "k" * MIN_HASH_KEY_CHARS)
+    assert not re.fullmatch(pattern, "k" * (MIN_HASH_KEY_CHARS - 1))
+    assert not re.fullmatch(pattern, 'k"' * MIN_HASH_KEY_CHARS)  # it is written into the secret's JSON
+    assert PARAMETERS["Transforms"]["Default"] == ""
+    variables = evaluate(GLOBAL_FUNCTION["Environment"]["Variables"], parameter_values())
+    chosen = {
+        "PAYLOAD_FORMAT": "segment",
+        "SEGMENT_GROUP_KEY": variables["SEGMENT_GROUP_KEY"],
+        "AMPLITUDE_USER_PROPERTIES": variables["AMPLITUDE_USER_PROPERTIES"],
+        "TRANSFORMS": variables["TRANSFORMS"],
+    }
+    assert chosen["TRANSFORMS"] == ""  # empty: no rules
+    env = {"MIXPANEL_PROJECT_TOKEN": "tok", **chosen}
+    settings = Settings.from_env(env)
+    assert (settings.payload_format, settings.segment_group_key, settings.transforms) == ("segment", "$group_id", None)
 
 
 def test_project_id_is_digits_only() -> None:

@@ -16,8 +16,9 @@ from tests.integration.template import (
     RESOURCES,
     SECRET_ARN_EXPRESSION,
     TEMPLATE,
-    condition_holds,
     environment,
+    evaluate,
+    parameter_values,
     role_grants,
 )
 
@@ -66,11 +67,12 @@ def test_the_secret_value_parameters_reach_only_the_created_secret() -> None:
         name
         for name, resource in RESOURCES.items()
         if references_to(resource)
-        & {"MixpanelServiceAccountUsername", "MixpanelServiceAccountSecret", "MixpanelProjectToken"}
+        & {"MixpanelServiceAccountUsername", "MixpanelServiceAccountSecret", "MixpanelProjectToken", "TransformHashKey"}
     }
 
     assert users == {"MixpanelCredentialsSecret"}
     assert PARAMETERS["MixpanelProjectToken"]["NoEcho"] is True
+    assert PARAMETERS["TransformHashKey"]["NoEcho"] is True
     assert RESOURCES["MixpanelCredentialsSecret"]["Condition"] == "CreateCredentialsSecret"
     assert not references_to(TEMPLATE["Outputs"]) & {"MixpanelServiceAccountSecret"}
     assert not references_to(GLOBAL_FUNCTION) & {"MixpanelServiceAccountUsername", "MixpanelServiceAccountSecret"}
@@ -87,13 +89,21 @@ def test_secret_is_read_through_its_arn_only(function: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("token", "expected"), [("", {"username", "secret"}), ("tok", {"username", "secret", "token"})]
+    ("token", "hash_key", "expected"),
+    [
+        ("", "", {"username": "x", "secret": "x"}),
+        ("tok", "", {"username": "x", "secret": "x", "token": "x"}),
+        ("", "a-hash-key-of-16-chars", {"username": "x", "secret": "x", "hash_key": "x"}),
+        ("tok", "a-hash-key-of-16-chars", {"username": "x", "secret": "x", "token": "x", "hash_key": "x"}),
+    ],
 )
-def test_the_created_secret_holds_the_project_token_when_one_is_given(token: str, expected: set[str]) -> None:
-    secret_string = RESOURCES["MixpanelCredentialsSecret"]["Properties"]["SecretString"]
-    with_token, without_token = secret_string["Fn::If"][1:]
-    chosen = with_token if condition_holds("HasProjectToken", {"MixpanelProjectToken": token}) else without_token
-    text = chosen["Fn::Sub"]
+def test_the_created_secret_holds_the_project_token_and_the_hash_key_when_given(
+    token: str, hash_key: str, expected: dict[str, str]
+) -> None:
+    params = parameter_values(MixpanelProjectToken=token, TransformHashKey=hash_key)
+    chosen = evaluate(RESOURCES["MixpanelCredentialsSecret"]["Properties"]["SecretString"], params)
+    separator, pieces = chosen["Fn::Join"]
+    text = separator.join(piece["Fn::Sub"] if isinstance(piece, dict) else piece for piece in pieces)
     for name in ("MixpanelServiceAccountUsername", "MixpanelServiceAccountSecret", "MixpanelProjectToken"):
         text = text.replace("${" + name + "}", "x")
-    assert set(json.loads(text)) == expected
+    assert json.loads(text.replace("${TransformHashKey}", "x")) == expected

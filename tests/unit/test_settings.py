@@ -189,3 +189,60 @@ def test_a_secret_token_that_is_not_a_string_names_the_variable() -> None:
         SecretsManagerCredentials("arn:secret", None, provider=_Secret(value)).get()
     assert raised.value.variable == "MIXPANEL_CREDENTIALS_SECRET_ARN"
     assert "token" in str(raised.value)
+
+
+def test_formats_and_transforms_settings_default_to_auto_and_none() -> None:
+    settings = Settings.from_env(BASE_ENV)
+    assert (settings.payload_format, settings.transforms) == ("auto", None)
+    assert (settings.segment_group_key, settings.amplitude_user_properties) == ("$group_id", False)
+    given = Settings.from_env(
+        {
+            **BASE_ENV,
+            "PAYLOAD_FORMAT": "Segment",
+            "SEGMENT_GROUP_KEY": "company_id",
+            "AMPLITUDE_USER_PROPERTIES": "profile",
+            "TRANSFORMS": '{"drop_events": ["Heartbeat"]}',
+        }
+    )
+    assert (given.payload_format, given.segment_group_key, given.amplitude_user_properties) == (
+        "segment",
+        "company_id",
+        True,
+    )
+    assert given.transforms is not None
+    assert given.transforms.drop_events("Heartbeat")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("PAYLOAD_FORMAT", "rudderstack", "must be one of auto, mixpanel, segment, amplitude"),
+        ("AMPLITUDE_USER_PROPERTIES", "yes", "must be one of ignore, profile"),
+        ("TRANSFORMS", '{"drop": []}', "'drop' is not a rule"),
+    ],
+)
+def test_a_bad_format_or_transform_setting_names_its_variable(variable: str, value: str, named: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({**BASE_ENV, variable: value})
+    assert raised.value.variable == variable
+    assert named in str(raised.value)
+
+
+def test_the_hash_key_comes_from_the_environment_locally_or_the_secret_and_is_never_shown() -> None:
+    from mixpanel_forwarder.credentials import SecretsManagerCredentials
+
+    local = Settings.from_env({**BASE_ENV, "TRANSFORM_HASH_KEY": "local-key-of-sixteen"})
+    assert local.credentials is not None
+    assert local.credentials.hash_key == "local-key-of-sixteen"
+    assert "local-key-of-sixteen" not in repr(local)
+    value = {"token": "tok", "hash_key": "secret-key-of-sixteen"}
+    assert SecretsManagerCredentials("arn:secret", None, provider=_Secret(value)).get().hash_key == value["hash_key"]
+    with pytest.raises(ConfigError) as raised:
+        SecretsManagerCredentials("arn:secret", None, provider=_Secret({"token": "tok", "hash_key": 7})).get()
+    assert 'its "hash_key" must be a non-empty string' in str(raised.value)
+    secret_env = {**without("MIXPANEL_SERVICE_ACCOUNT_USERNAME"), "MIXPANEL_CREDENTIALS_SECRET_ARN": "arn:secret"}
+    with pytest.raises(ConfigError) as both:
+        Settings.from_env({**secret_env, "TRANSFORM_HASH_KEY": "local-key-of-sixteen"})
+    assert both.value.variable == "TRANSFORM_HASH_KEY"
+    assert '"hash_key"' in str(both.value)
+    assert "local-key-of-sixteen" not in str(both.value)

@@ -108,7 +108,7 @@ class Item:
     def with_payload(self, payload: Any, key_suffix: str = "") -> Item:
         """This item holding another payload (a message a format made of it); a suffix tells apart the keys of
         several made of one."""
-        return Item(payload, self.key + key_suffix, lambda: self.default_time_ms, self.error)
+        return Item(payload, self.key + key_suffix, lambda: self.default_time_ms, self.error)  # read when needed
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Item) and (self.payload, self.key, self.default_time_ms, self.error) == (

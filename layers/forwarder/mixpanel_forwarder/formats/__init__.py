@@ -21,7 +21,7 @@ from .base import FormatOptions, Message
 
 __all__ = ["FormatOptions", "Message", "kind_of_item", "read_messages", "recognise"]
 
-_VENDORS = {FORMAT_SEGMENT: "Segment-spec", FORMAT_AMPLITUDE: "Amplitude"}
+_VENDORS = {FORMAT_SEGMENT: "a Segment-spec", FORMAT_AMPLITUDE: "an Amplitude"}
 
 
 def read_messages(item: Item, payload_format: str, options: FormatOptions) -> list[Message]:
@@ -33,7 +33,7 @@ def read_messages(item: Item, payload_format: str, options: FormatOptions) -> li
     if payload_format == FORMAT_MIXPANEL and found != FORMAT_MIXPANEL:
         raise Invalid(
             "message",
-            f"is a {_VENDORS[found]} message, and PAYLOAD_FORMAT is mixpanel: set PAYLOAD_FORMAT to auto or {found}",
+            f"is {_VENDORS[found]} message, and PAYLOAD_FORMAT is mixpanel: set PAYLOAD_FORMAT to auto or {found}",
         )
     if found == FORMAT_SEGMENT:
         return segment.messages(item, options)

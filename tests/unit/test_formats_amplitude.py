@@ -1,0 +1,204 @@
+"""Amplitude's export JSON as Mixpanel messages, field by field; and what an explicit PAYLOAD_FORMAT refuses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from mixpanel_forwarder.errors import Invalid
+from mixpanel_forwarder.formats import FormatOptions
+from mixpanel_forwarder.messages import FilteredOut, MessageRules, Refused, Routed, route_item
+from mixpanel_forwarder.model import Item, Kind
+from mixpanel_forwarder.normalize import derive_insert_id
+
+NOW_MS = 1_796_020_000_000
+EVENT_TIME = "2026-11-30 05:00:00.123456"
+EVENT_TIME_MS = 1_796_014_800_123
+PLAY = {
+    "event_type": "Song Played",
+    "user_id": "user-42",
+    "device_id": "C8F9E604-F01A-4BD9-95C6-8E5357DF265D",
+    "event_time": EVENT_TIME,
+    "client_event_time": "2026-11-30 04:59:59.000000",
+    "$insert_id": "5f0adeff-6668-4427-8d02-57d803a2b841",
+    "uuid": "bf0b9b2a-304d-11e6-934f-22000b56058f",
+    "event_properties": {"song": "Blue", "duration_s": 241},
+    "user_properties": {"plan": "pro", "age": 31},
+    "groups": {"company": "acme"},
+    "ip_address": "203.0.113.9",
+    "os_name": "ios",
+    "os_version": "17.4",
+    "device_model": "iPhone15,2",
+    "device_manufacturer": "Apple",
+    "device_brand": "Apple",
+    "device_carrier": "Orange",
+    "version_name": "4.2.0",
+    "library": "amplitude-swift/1.4.0",
+    "platform": "iOS",
+    "language": "French",
+    "session_id": 1796014790000,
+    "country": "France",
+    "city": "Paris",
+    "region": "Ile-de-France",
+    "amplitude_id": 123456789,
+}
+
+
+def routed(message: dict[str, Any], payload_format: str = "auto", **options: Any) -> list[Any]:
+    rules = MessageRules(NOW_MS, "project-token", "simplified", payload_format, None, FormatOptions(**options))
+    return route_item(Item(message, "kinesis:1:0", NOW_MS - 5000), rules)
+
+
+def sent(outcome: Routed | Refused | FilteredOut) -> tuple[Kind, dict[str, Any]]:
+    assert isinstance(outcome, Routed), outcome
+    return outcome.kind, json.loads(outcome.body)
+
+
+def test_an_event_maps_its_name_ids_time_insert_id_device_and_properties() -> None:
+    [outcome] = routed(PLAY)
+
+    assert sent(outcome) == (
+        Kind.EVENT,
+        {
+            "event": "Song Played",
+            "properties": {
+                "$os": "ios",
+                "$os_version": "17.4",
+                "$model": "iPhone15,2",
+                "$manufacturer": "Apple",
+                "$brand": "Apple",
+                "$carrier": "Orange",
+                "mp_lib": "amplitude-swift/1.4.0",
+                "platform": "iOS",
+                "language": "French",
+                "session_id": 1796014790000,
+                "$app_version_string": "4.2.0",
+                "ip": "203.0.113.9",  # the place is Mixpanel's to find from it: no city or region
+                "company": "acme",  # the group's key and id: the event joins the group
+                "song": "Blue",
+                "duration_s": 241,
+                "distinct_id": "user-42",
+                "$user_id": "user-42",
+                "$device_id": "C8F9E604-F01A-4BD9-95C6-8E5357DF265D",
+                "time": EVENT_TIME_MS,
+                "$insert_id": "5f0adeff-6668-4427-8d02-57d803a2b841",
+            },
+        },
+    )
+
+
+def test_without_an_ip_the_place_given_by_name_is_kept_and_a_country_name_is_not_a_code() -> None:
+    message = {key: value for key, value in PLAY.items() if key != "ip_address"}
+    properties = sent(routed({**message, "location_lat": 48.85, "location_lng": 2.35})[0])[1]["properties"]
+    assert (properties["$city"], properties["$region"]) == ("Paris", "Ile-de-France")
+    assert (properties["$latitude"], properties["$longitude"]) == (48.85, 2.35)
+    assert "mp_country_code" not in properties  # "France" is a name; Mixpanel stores two-letter codes
+    assert properties["ip"] == 0
+    assert sent(routed({**message, "country": "fr"})[0])[1]["properties"]["mp_country_code"] == "FR"
+
+
+def test_insert_id_is_amplitudes_else_its_uuid_else_derived_and_time_falls_back() -> None:
+    without = {key: value for key, value in PLAY.items() if key not in ("$insert_id", "event_time")}
+    properties = sent(routed(without)[0])[1]["properties"]
+    assert properties["$insert_id"] == "bf0b9b2a-304d-11e6-934f-22000b56058f"
+    assert properties["time"] == 1_796_014_799_000  # client_event_time
+    neither = sent(routed({**without, "uuid": None, "client_event_time": None})[0])[1]["properties"]
+    assert neither["$insert_id"] == derive_insert_id("kinesis:1:0")
+    assert neither["time"] == NOW_MS - 5000
+    long_id = sent(routed({**PLAY, "$insert_id": "x" * 40})[0])[1]["properties"]["$insert_id"]
+    assert long_id == derive_insert_id("message-id:" + "x" * 40)
+
+
+def test_event_time_may_take_a_t_a_zone_or_fewer_digits() -> None:
+    for written in ("2026-11-30T05:00:00.123", "2026-11-30 05:00:00.123Z", "2026-11-30 06:00:00.123+01:00"):
+        assert sent(routed({**PLAY, "event_time": written})[0])[1]["properties"]["time"] == EVENT_TIME_MS
+
+
+def test_user_properties_become_a_profile_set_only_when_asked() -> None:
+    [_event, update] = routed(PLAY, amplitude_user_properties=True)
+    assert sent(update) == (
+        Kind.USER,
+        {
+            "$distinct_id": "user-42",
+            "$set": {"plan": "pro", "age": 31},
+            "$ip": "203.0.113.9",
+            "$token": "project-token",
+        },
+    )
+    assert len(routed(PLAY)) == 1
+
+
+def test_identify_records_are_profile_updates_one_per_operation() -> None:
+    identify = {
+        "event_type": "$identify",
+        "device_id": "d-1",
+        "user_properties": {
+            "$set": {"plan": "pro"},
+            "$setOnce": {"first_seen": "2026-01-01"},
+            "$unset": {"trial": "-"},
+        },
+    }
+    assert [sent(outcome) for outcome in routed(identify)] == [
+        (Kind.USER, {"$distinct_id": "d-1", "$set": {"plan": "pro"}, "$token": "project-token", "$ip": "0"}),
+        (
+            Kind.USER,
+            {"$distinct_id": "d-1", "$set_once": {"first_seen": "2026-01-01"}, "$token": "project-token", "$ip": "0"},
+        ),
+        (Kind.USER, {"$distinct_id": "d-1", "$unset": ["trial"], "$token": "project-token", "$ip": "0"}),
+    ]
+    [flat] = routed({**identify, "user_properties": {"plan": "pro"}})
+    assert sent(flat)[1]["$set"] == {"plan": "pro"}
+    [nothing] = routed({**identify, "user_properties": None})
+    assert isinstance(nothing, FilteredOut)
+    [unknown] = routed({**identify, "user_properties": {"$prepend": {"tags": "a"}}})
+    assert isinstance(unknown, Refused)
+    assert unknown.failure.field == "user_properties.$prepend"
+
+
+def test_group_identify_records_update_each_group_named() -> None:
+    record = {
+        "event_type": "$groupidentify",
+        "user_id": "u",
+        "groups": {"company": ["acme", "globex"]},
+        "group_properties": {"seats": 300},
+    }
+    assert [sent(outcome)[1] for outcome in routed(record)] == [
+        {"$group_key": "company", "$group_id": "acme", "$set": {"seats": 300}, "$token": "project-token"},
+        {"$group_key": "company", "$group_id": "globex", "$set": {"seats": 300}, "$token": "project-token"},
+    ]
+    [refused] = routed({**record, "groups": {}})
+    assert (refused.kind, refused.failure.field) == (Kind.GROUP, "groups")
+
+
+@pytest.mark.parametrize(
+    ("message", "field", "reason"),
+    [
+        ({"event_type": "e", "user_id": None, "device_id": ""}, "user_id", "needs user_id or device_id"),
+        ({"event_type": "e", "user_id": "u", "event_time": "30/11/2026"}, "event_time", "not a time"),
+        ({"event_type": "e", "user_id": "u", "event_properties": "x"}, "event_properties", "must be an object"),
+    ],
+)
+def test_bad_amplitude_records_are_refused_naming_the_field(message: dict[str, Any], field: str, reason: str) -> None:
+    [outcome] = routed(message, "amplitude")
+    assert isinstance(outcome, Refused)
+    assert (outcome.failure.field, reason in outcome.failure.reason) == (field, True)
+
+
+def test_an_explicit_format_refuses_messages_of_another() -> None:
+    mixpanel_event = {"event": "e", "properties": {"distinct_id": "u", "time": NOW_MS}}
+    segment_track = {"type": "track", "event": "e", "userId": "u", "messageId": "m"}
+    with pytest.raises(Invalid, match="must be one of track, page") as raised:
+        routed(mixpanel_event, "segment")
+    assert raised.value.field == "type"
+    with pytest.raises(Invalid, match="needs event_type") as raised:  # the record as a whole: refused as it arrived
+        routed(segment_track, "amplitude")
+    assert raised.value.field == "event_type"
+    with pytest.raises(
+        Exception, match="is a Segment-spec message, and PAYLOAD_FORMAT is mixpanel: set PAYLOAD_FORMAT"
+    ):
+        routed(segment_track, "mixpanel")
+    with pytest.raises(Invalid, match="is an Amplitude message"):
+        routed(PLAY, "mixpanel")
+    assert sent(routed(mixpanel_event, "mixpanel")[0])[0] is Kind.EVENT
