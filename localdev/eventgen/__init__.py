@@ -4,12 +4,15 @@ sample files in `events/` built from them. Everything is deterministic: same arg
 Regenerate the samples with `python -m localdev.eventgen [--out events]`.
 
 Modules: `records` (SQS and Kinesis records and events), `payloads` (KPL aggregates, CloudWatch Logs documents,
-SNS and EventBridge envelopes), `mixpanel` (realistic events), `context` (a Lambda context), `samples` (the files
-in `events/`), `cli`, and `common` (the fixed account, ARNs, start time and ids they all derive from).
+SNS and EventBridge envelopes), `mixpanel` (realistic events), `cdp` (Segment-spec calls: Segment's and
+RudderStack's), `amplitude` (Amplitude's export JSON), `context` (a Lambda context), `samples` and `vendors` (the
+files in `events/`), `cli`, and `common` (the fixed account, ARNs, start time and ids they all derive from).
 """
 
 from __future__ import annotations
 
+from .amplitude import amplitude_events
+from .cdp import SEGMENT_EVENT_SOURCE, anonymous_id, rudderstack_messages, segment_calls
 from .cli import main
 from .common import ACCOUNT_ID, FIFO_QUEUE_ARN, QUEUE_ARN, REGION, STREAM_ARN, TOPIC_ARN
 from .context import LambdaContext, lambda_context
@@ -24,9 +27,12 @@ __all__ = [
     "KPL_MAGIC",
     "QUEUE_ARN",
     "REGION",
+    "SEGMENT_EVENT_SOURCE",
     "STREAM_ARN",
     "TOPIC_ARN",
     "LambdaContext",
+    "amplitude_events",
+    "anonymous_id",
     "cloudwatch_logs_data",
     "eventbridge_envelope",
     "kinesis_event",
@@ -34,8 +40,10 @@ __all__ = [
     "kpl_aggregate",
     "lambda_context",
     "main",
+    "rudderstack_messages",
     "sample_event",
     "samples_readme",
+    "segment_calls",
     "sns_envelope",
     "sqs_event",
     "sqs_record",

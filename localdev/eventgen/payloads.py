@@ -119,15 +119,21 @@ def sns_envelope(message: str, *, message_id: str | None = None, index: int = 0)
 
 
 def eventbridge_envelope(
-    detail: dict[str, Any], *, event_id: str | None = None, index: int = 0, detail_type: str = "Product Event"
+    detail: dict[str, Any],
+    *,
+    event_id: str | None = None,
+    index: int = 0,
+    detail_type: str = "Product Event",
+    source: str = "com.example.product",
 ) -> str:
-    """An EventBridge event as a rule delivers it to an SQS target."""
+    """An EventBridge event as a rule delivers it to an SQS target; `source` names who put it on the bus (a partner
+    event source such as Segment's is `aws.partner/segment.com/<sourceId>`)."""
     return compact(
         {
             "version": "0",
             "id": event_id if event_id is not None else fixed_uuid("eventbridge-event", index),
             "detail-type": detail_type,
-            "source": "com.example.product",
+            "source": source,
             "account": ACCOUNT_ID,
             "time": iso_s(T0_S + index),
             "region": REGION,

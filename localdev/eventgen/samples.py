@@ -13,6 +13,7 @@ from .common import FIFO_QUEUE_ARN, T0_MS, T0_S, compact, gzip_stable
 from .mixpanel import sample_event
 from .payloads import cloudwatch_logs_data, eventbridge_envelope, kpl_aggregate, sns_envelope
 from .records import kinesis_event, kinesis_record, sqs_event, sqs_record
+from .vendors import VENDOR_SAMPLES
 
 _EPOCH_1960_S = -315_619_200  # 1960-01-01T00:00:00Z: Mixpanel refuses times before 1971
 
@@ -242,6 +243,7 @@ _SAMPLES: tuple[tuple[str, str, Callable[[], dict[str, Any]]], ...] = (
         "Only the 2 valid ones can be imported.",
         _kinesis_poison,
     ),
+    *VENDOR_SAMPLES,
 )
 
 

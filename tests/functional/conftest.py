@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from localdev.eventgen import lambda_context
@@ -56,3 +57,20 @@ def forwarder_env(sink: MixpanelSink, monkeypatch: pytest.MonkeyPatch) -> Callab
 @pytest.fixture
 def context() -> Any:
     return lambda_context(remaining_ms=60_000)
+
+
+@pytest.fixture
+def token_env(sink: MixpanelSink, forwarder_env: Callable[..., None]) -> Callable[..., None]:
+    """forwarder_env with the sink's project token, for profile updates; call it again with more settings."""
+
+    def apply(**overrides: str | None) -> None:
+        forwarder_env(MIXPANEL_PROJECT_TOKEN=sink.token, **overrides)
+
+    apply()
+    return apply
+
+
+@pytest.fixture
+def dlq(aws: str) -> str:
+    """A dead-letter queue on moto's SQS."""
+    return str(boto3.client("sqs").create_queue(QueueName="parked-messages")["QueueUrl"])

@@ -55,7 +55,13 @@ def test_every_sample_file_is_exercised() -> None:
     samples = {path.name for path in EVENTS.glob("*.json")}
     poison = {"sqs-poison.json", "kinesis-poison.json"}
     profiles = {"sqs-profiles.json", "kinesis-profiles.json"}  # in test_profiles.py
-    assert samples == set(VALID_SAMPLES) | poison | profiles
+    vendors = {  # in test_vendor_segment.py and test_vendor_amplitude.py
+        "sqs-segment.json",
+        "sqs-segment-eventbridge.json",
+        "kinesis-rudderstack.json",
+        "kinesis-amplitude.json",
+    }
+    assert samples == set(VALID_SAMPLES) | poison | profiles | vendors
 
 
 @pytest.mark.parametrize(("name", "count"), VALID_SAMPLES.items())

@@ -60,3 +60,10 @@ def test_demo_prints_every_sample_and_each_fault(
     assert "bad credentials (401)" in output
     assert "why: Mixpanel answered 401" in output
     assert "duplicates dropped" in output
+    # The vendors' samples as they arrived, and the seven TRANSFORMS rules with what they filtered.
+    assert "What the other vendors' messages became" in output
+    assert '    Product Added: distinct_id="user-1400"' in output
+    assert "    group profile ('$group_id', 'company-1400')" in output
+    assert "4 events, 7 rules" in output
+    assert "filtered by: drop_events (x2)" in output
+    assert "    Sign Up: " in output
