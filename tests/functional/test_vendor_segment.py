@@ -12,8 +12,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import pytest
-
 from functions.kinesis_forwarder.app import lambda_handler as kinesis_handler
 from functions.sqs_forwarder.app import lambda_handler as sqs_handler
 from localdev.eventgen import sqs_event, sqs_record
@@ -146,7 +144,7 @@ def test_segment_calls_map_field_by_field_under_original_id_merge(
         "$identified_id": identify["userId"],
         "$anon_id": identify["anonymousId"],
         "time": ms(identify["timestamp"]),
-        "ip": 0,
+        "ip": identify["context"]["ip"],  # the identify call's own address, as its profile update's $ip
     }
     # alias: $create_alias, the previous id given userId as an alias; a uuid4 messageId kept.
     assert events["$create_alias"] == {
@@ -278,7 +276,6 @@ def test_rudderstack_messages_on_kinesis(sink: MixpanelSink, token_env: Callable
     assert {name: workout[name] for name in expected} == expected
 
 
-@pytest.mark.xfail(strict=True, reason="formats/segment.py reads identify's traits from `traits` only")
 def test_rudderstack_identify_traits_in_context_make_a_profile(
     sink: MixpanelSink, token_env: Callable[..., None], context: Any
 ) -> None:
@@ -289,7 +286,6 @@ def test_rudderstack_identify_traits_in_context_make_a_profile(
     assert sink.users[identify["userId"]].properties["$email"] == identify["context"]["traits"]["email"]
 
 
-@pytest.mark.xfail(strict=True, reason="formats/segment.py does not read RudderStack's request_ip")
 def test_rudderstack_request_ip_places_an_event_without_context_ip(
     sink: MixpanelSink, token_env: Callable[..., None], context: Any
 ) -> None:

@@ -46,8 +46,9 @@ NO_PROPERTIES = "identify without properties"
 
 
 def looks_like(message: dict[str, Any]) -> bool:
-    """An Amplitude event: `event_type`, with a user or device id."""
-    return type(message.get("event_type")) is str and ("user_id" in message or "device_id" in message)
+    """An Amplitude event: `event_type` (its value is checked after: one that is no name is refused naming it),
+    with a user or device id."""
+    return "event_type" in message and ("user_id" in message or "device_id" in message)
 
 
 def messages(item: Item, options: FormatOptions) -> list[Message]:

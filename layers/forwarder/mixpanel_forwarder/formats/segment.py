@@ -124,6 +124,8 @@ def _event_properties(
         if not _RESERVED.isdisjoint(own):  # rare: a step per reserved name only then
             for key in _RESERVED.intersection(own):
                 del properties[key]
+    if "ip" not in properties and message.get("request_ip") is not None:
+        properties["ip"] = message["request_ip"]  # RudderStack's, where its SDKs set no context.ip
     properties["distinct_id"] = user_id if user_id is not None else anonymous_id
     if user_id is not None:
         properties["$user_id"] = user_id
@@ -189,15 +191,16 @@ def _identify(
 ) -> list[Message]:
     message = item.payload
     made: list[Message] = []
-    traits = message.get("traits")
-    if traits is not None and type(traits) is not dict:
-        raise Invalid("traits", "must be an object")
+    traits = _traits(message)
     if traits:
         update = {"$distinct_id": user_id if user_id is not None else anonymous_id, "$set": _profile_traits(traits)}
         _with_ip(message, update)
         made.append(Message(Kind.USER, item.with_payload(update)))
     if options.id_merge == ID_MERGE_ORIGINAL and user_id is not None and anonymous_id not in (None, user_id):
         properties: dict[str, Any] = {"distinct_id": user_id, "$identified_id": user_id, "$anon_id": anonymous_id}
+        ip = _ip(message)
+        if ip is not None:
+            properties["ip"] = ip
         if time_ms is not None:
             properties["time"] = time_ms
         found = insert_id(message.get("messageId"))
@@ -225,10 +228,7 @@ def _group(
     item: Item, user_id: str | int | None, anonymous_id: str | int | None, options: FormatOptions
 ) -> list[Message]:
     message = item.payload
-    traits = message.get("traits")
-    if traits is not None and type(traits) is not dict:
-        raise Invalid("traits", "must be an object")
-    traits = traits or {}
+    traits = _traits(message) or {}
     group_key = options.segment_group_key
     group_id = traits.get(group_key) if traits.get(group_key) is not None else identifier(message, "groupId")
     if group_id is None:
@@ -254,8 +254,26 @@ def _copy_created(traits: dict[str, Any], into: dict[str, Any]) -> None:
         into["$created"] = created
 
 
-def _with_ip(message: dict[str, Any], update: dict[str, Any]) -> None:
+def _traits(message: dict[str, Any]) -> dict[str, Any] | None:
+    """An identify's or group's traits: `traits`, else `context.traits`, where RudderStack's SDKs put them."""
+    traits = message.get("traits")
+    field = "traits"
+    if traits is None:
+        context = message.get("context")
+        traits, field = (context.get("traits") if type(context) is dict else None), "context.traits"
+    if traits is not None and type(traits) is not dict:
+        raise Invalid(field, "must be an object")
+    return traits
+
+
+def _ip(message: dict[str, Any]) -> Any:
+    """The client's address: `context.ip`, else RudderStack's `request_ip` (the address its server saw)."""
     context = message.get("context")
     ip = context.get("ip") if type(context) is dict else None
+    return ip if ip is not None else message.get("request_ip")
+
+
+def _with_ip(message: dict[str, Any], update: dict[str, Any]) -> None:
+    ip = _ip(message)
     if ip is not None:
         update["$ip"] = ip  # else "0": the profile is not placed where the function runs
