@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, data, events, harness, memory, npm, report
+from bench import coldstart, data, events, harness, memory, npm, report, segment, transformed
 from bench import profile as profiling
 
 RESULTS = harness.ROOT / "bench" / "results"
@@ -75,15 +75,20 @@ def _medians(runs: list[harness.Run], messages: int) -> dict[str, float]:
 
 
 def _takers(implementations: list[harness.Implementation], shape: data.Shape) -> list[harness.Implementation]:
-    """Those that run on `shape`: an invocation with profile updates only for those that forward them (ours)."""
-    return [i for i in implementations if i.profiles or not (shape.users or shape.groups)]
+    """Those that run on `shape`: one with profile updates, another format or TRANSFORMS only for ours."""
+    return [i for i in implementations if i.complete or shape.plain]
 
 
 def _shape_result(
-    shape: data.Shape, runs: dict[str, list[harness.Run]], ratios: list[float], floor_ratios: list[float]
+    shape: data.Shape,
+    runs: dict[str, list[harness.Run]],
+    ratios: list[float],
+    floor_ratios: list[float],
+    headline_ratios: list[float],
 ) -> dict[str, Any]:
     """One row of the report: medians per message (an event or an update) of each forwarder that ran on it; the
-    ratios only where floor and naive ran too (None: they have no profile path)."""
+    ratios only where floor and naive ran too (None: they have no profile path), and for issue 12's cases ours'
+    CPU per message against ours' on the headline (None for the others)."""
     return {
         "name": shape.name,
         "label": shape.label,
@@ -95,8 +100,13 @@ def _shape_result(
         "medians": {name: _medians(r, shape.messages) for name, r in runs.items()},
         "ratio_naive_ours": statistics.median(ratios) if ratios else None,
         "ratio_ours_floor": statistics.median(floor_ratios) if floor_ratios else None,
+        "ratio_to_headline": statistics.median(headline_ratios) if headline_ratios else None,
+        "filtered_by": shape.filtered_by,
         "runs": {name: [asdict(one) for one in r] for name, r in runs.items()},
     }
+
+
+_ROUND_ALSO = (data.MIXED, *data.AGAINST_HEADLINE)  # printed each round beside the headline
 
 
 def _say(message: str) -> None:
@@ -118,6 +128,7 @@ def _rounds(
     }
     ratios: dict[str, list[float]] = {s.name: [] for s in shapes}
     floor_ratios: dict[str, list[float]] = {s.name: [] for s in shapes}
+    headline_ratios: dict[str, list[float]] = {s.name: [] for s in shapes}
     for shape in shapes:  # warm-up: settings, pools, connections, first-call paths
         for implementation in _takers(implementations, shape):
             harness.measure(implementation, shape, sink)
@@ -137,12 +148,17 @@ def _rounds(
         if isinstance(available, npm.Npm):
             npm_runs.append(npm.measure(available, ndjson, config.npm_events, sink))
         ours = runs[data.HEADLINE]["ours"][-1].cpu_us / config.records
-        mixed = runs[data.MIXED]["ours"][-1].cpu_us / config.records
+        for shape in shapes:  # issue 12's cases: CPU per message against the headline's, per event, this round
+            if shape.name in data.AGAINST_HEADLINE:
+                per_message = runs[shape.name]["ours"][-1].cpu_us / shape.messages
+                headline_ratios[shape.name].append(per_message / ours)
         _say(
-            f"  round {round_ + 1}/{config.rounds}: ours {ours:.2f} µs/event on {data.HEADLINE}, "
-            f"{mixed:.2f} µs/message on {data.MIXED}"
+            f"  round {round_ + 1}/{config.rounds}: ours {ours:.2f} µs/event on {data.HEADLINE}; µs/message "
+            + ", ".join(f"{runs[n]['ours'][-1].cpu_us / config.records:.2f} on {n}" for n in _ROUND_ALSO if n in runs)
         )
-    shape_results = [_shape_result(s, runs[s.name], ratios[s.name], floor_ratios[s.name]) for s in shapes]
+    shape_results = [
+        _shape_result(s, runs[s.name], ratios[s.name], floor_ratios[s.name], headline_ratios[s.name]) for s in shapes
+    ]
     if not isinstance(available, npm.Npm):
         return shape_results, {"skipped": available}
     npm_result = {
@@ -195,6 +211,11 @@ def run(config: Config) -> dict[str, Any]:
         "config": {"mode": config.mode, "rounds": config.rounds, "records": config.records},
         "headline": data.HEADLINE,
         "data": asdict(stats),
+        "cases": {  # issue 12's: what the Segment messages are like, and the share of events each rule acts on
+            "segment": segment.track_stats(segment.make_tracks(config.records)),
+            "transforms": transformed.rule_stats(transformed.make_events_for_rules(config.records)),
+            "rules": transformed.RULES,
+        },
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch, harness.sink_process() as sink:
         results["shapes"], results["npm"] = _rounds(config, shapes, sink, available, Path(scratch))

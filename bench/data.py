@@ -2,7 +2,8 @@
 realistic their data is.
 
 Each shape is kept as the JSON the Lambda runtime receives; `HEADLINE` is the one the headline figures quote. The
-data itself comes from `bench.events` and `bench.updates`.
+data itself comes from `bench.events` and `bench.updates`, and for issue 12's cases from `bench.segment` (Segment
+`track` messages) and `bench.transformed` (Mixpanel events for the seven-rule TRANSFORMS).
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import gzip
 import json
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from bench import transformed
 from bench.events import make_events
+from bench.segment import make_tracks
 from bench.updates import MIX, kind_counts, make_messages
 from bench.vocabulary import SEED, T0_S
 from localdev import eventgen
@@ -40,11 +43,25 @@ class Shape:
     payload: bytes
     users: int = 0  # user profile updates, beside the events
     groups: int = 0  # group profile updates
+    # Issue 12: the messages' format (as PAYLOAD_FORMAT names it), the forwarder's settings beyond the sink's
+    # (TRANSFORMS), and the messages those filter out, by rule: `events` are the rest, all the sink should get.
+    payload_format: str = "mixpanel"
+    settings: tuple[tuple[str, str], ...] = ()
+    filtered_by: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def filtered(self) -> int:
+        return sum(self.filtered_by.values())
 
     @property
     def messages(self) -> int:
-        """Events and updates: what CPU is counted per."""
-        return self.events + self.users + self.groups
+        """Events, updates and filtered messages, all that arrived: what CPU is counted per."""
+        return self.events + self.users + self.groups + self.filtered
+
+    @property
+    def plain(self) -> bool:
+        """Mixpanel events only, under the default settings: what naive and floor forward too."""
+        return not (self.users or self.groups or self.settings or self.payload_format != "mixpanel")
 
     def event(self) -> dict[str, Any]:
         """A fresh decoded invocation event, as the runtime hands it to the handler."""
@@ -116,6 +133,11 @@ _MIXES: tuple[tuple[str, str, dict[str, float]], ...] = (
     ("sqs_users", "SQS, user updates only", {"user": 1.0}),
     ("sqs_groups", "SQS, group updates only", {"group": 1.0}),
 )
+# Issue 12, ours only, SQS one message per body, compared with the headline (ours) in each round: Segment `track`
+# messages (PAYLOAD_FORMAT auto, the default, recognises them), and Mixpanel events under the issue's TRANSFORMS.
+SEGMENT = "sqs_segment"
+TRANSFORMED = "sqs_transforms"
+AGAINST_HEADLINE = (SEGMENT, TRANSFORMED)
 
 
 def build_shapes(records: int = RECORDS, names: tuple[str, ...] | None = None) -> list[Shape]:
@@ -135,6 +157,17 @@ def build_shapes(records: int = RECORDS, names: tuple[str, ...] | None = None) -
         counts = kind_counts(records, shares)
         payload = compact(_sqs_single(make_messages(records, shares))).encode()
         shapes.append(Shape(name, label, "sqs", records, counts["event"], payload, counts["user"], counts["group"]))
+    if names is None or SEGMENT in names:
+        payload = compact(_sqs_single(make_tracks(records))).encode()
+        shapes.append(Shape(SEGMENT, "SQS, Segment track messages", "sqs", records, records, payload, 0, 0, "segment"))
+    if names is None or TRANSFORMED in names:
+        chosen = transformed.make_events_for_rules(records)
+        dropped = transformed.filtered(chosen)
+        payload = compact(_sqs_single(chosen)).encode()
+        settings = tuple(transformed.ENV.items())
+        sent = records - sum(dropped.values())
+        label = "SQS, Mixpanel events under TRANSFORMS (7 rules)"
+        shapes.append(Shape(TRANSFORMED, label, "sqs", records, sent, payload, 0, 0, "mixpanel", settings, dropped))
     return shapes
 
 

@@ -93,7 +93,13 @@ class Implementation(Protocol):
     """A forwarder under test: `run` is timed, `check` is not."""
 
     name: str
-    profiles: bool  # whether it forwards profile updates: without, it runs on events-only invocations alone
+    # Whether it forwards more than Mixpanel events under the default settings (profile updates, other formats,
+    # TRANSFORMS): without, it runs on the plain invocations alone (`Shape.plain`).
+    complete: bool
+
+    def prepare(self, shape: Shape) -> None:
+        """Before the timed span: anything `run` needs for `shape` beyond the decoded event."""
+        ...
 
     def run(self, shape: Shape, event: dict[str, Any]) -> object: ...
 
@@ -128,6 +134,7 @@ def measure(implementation: Implementation, shape: Shape, sink: SinkProcess) -> 
     fast-but-wrong forwarder cannot produce a number.
     """
     event = shape.event()
+    implementation.prepare(shape)
     before = sink.stats()
     gc.collect()
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -137,7 +144,7 @@ def measure(implementation: Implementation, shape: Shape, sink: SinkProcess) -> 
     after = sink.stats()
     was, now = _received(before), _received(after)
     received = {kind: now[kind] - was[kind] for kind in now}
-    expected = {"events": shape.events, "user updates": shape.users, "group updates": shape.groups}
+    expected = {"events": shape.events, "user updates": shape.users, "group updates": shape.groups}  # not filtered
     was_refused = _refused(before)
     refused = {k: v - was_refused.get(k, 0) for k, v in _refused(after).items()}
     if received != expected or any(refused.values()):
@@ -148,20 +155,37 @@ def measure(implementation: Implementation, shape: Shape, sink: SinkProcess) -> 
 
 
 class Ours:
-    """The real handlers, loaded from their files as Lambda loads them, settings from the sink's env."""
+    """The real handlers, loaded from their files as Lambda loads them, settings from the sink's env; a shape with
+    settings of its own (TRANSFORMS) runs on a container's forwarder built with them, made once and kept."""
 
     name = "ours"
-    profiles = True
+    complete = True
 
     def __init__(self, sink: SinkProcess) -> None:
         os.environ.update(sink.env())
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # before the library creates its logger
         from localdev.invoke import load_handler
         from mixpanel_forwarder import runtime
+        from mixpanel_forwarder.forwarder import Forwarder
 
         runtime.reset()  # a fresh container: settings (the sink's URL) are read again on the first call
         self._handlers = {"sqs": load_handler("sqs"), "kinesis": load_handler("kinesis")}
         self._devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the benchmark
+        self._forwarders: dict[tuple[tuple[str, str], ...], Forwarder] = {(): runtime.forwarder()}
+
+    def _container(self, settings: tuple[tuple[str, str], ...]) -> None:
+        """The handlers' forwarder (the container's, `runtime._forwarder`) for `settings`: swapped outside the timed
+        span, so each is built, and its connections opened, once (in the warm-up), as in a warm container."""
+        from mixpanel_forwarder import runtime
+        from mixpanel_forwarder.forwarder import Forwarder
+        from mixpanel_forwarder.settings import Settings
+
+        if settings not in self._forwarders:
+            self._forwarders[settings] = Forwarder(Settings.from_env({**os.environ, **dict(settings)}))
+        runtime._forwarder = self._forwarders[settings]
+
+    def prepare(self, shape: Shape) -> None:
+        self._container(shape.settings)
 
     def run(self, shape: Shape, event: dict[str, Any]) -> object:
         from localdev.eventgen import lambda_context
@@ -185,12 +209,18 @@ class Ours:
                 f"ours on {shape.name}: {imported} of {expected} (events, user, group updates) imported, "
                 f"{failures} reported"
             )
+        filtered_by = result.summary().get("filtered_by", {}) if result is not None else {}
+        if counts.get("filtered", 0) != shape.filtered or filtered_by != shape.filtered_by:
+            raise AssertionError(
+                f"ours on {shape.name}: {counts.get('filtered', 0)} filtered ({filtered_by}), expected "
+                f"{shape.filtered} ({shape.filtered_by})"
+            )
 
 
 class Naive:
     """bench.naive against the same sink, with the same credentials (`floor`: on ours' codecs)."""
 
-    profiles = False  # it has no /engage or /groups path, and is not given one
+    complete = False  # no /engage or /groups path, no other format, no TRANSFORMS: it is given none of these
 
     def __init__(self, sink: SinkProcess, *, floor: bool = False) -> None:
         from bench.naive import FloorForwarder, NaiveForwarder
@@ -198,6 +228,9 @@ class Naive:
         self.name = "floor" if floor else "naive"
         forwarder = FloorForwarder if floor else NaiveForwarder
         self._forwarder = forwarder(sink.url, PROJECT_ID, USERNAME, SECRET)
+
+    def prepare(self, shape: Shape) -> None:
+        pass
 
     def run(self, shape: Shape, event: dict[str, Any]) -> object:
         return self._forwarder.forward(shape.source, event)

@@ -1,6 +1,6 @@
-"""Where our CPU per event goes: cProfile of the handler on the headline invocation.
+"""Where our CPU per event goes: cProfile of the handler on the headline invocation (or another).
 
-    python -m bench.profile [--runs 5] [--top 20]
+    python -m bench.profile [--runs 5] [--top 20] [--shape sqs_segment]
 
 cProfile sees the handler's thread only (decode, normalize, encode, batching, bookkeeping); the sender
 threads (gzip, HTTP) are measured apart with thread CPU clocks, so the split adds up to the process CPU.
@@ -21,19 +21,21 @@ from bench import data, harness
 
 @dataclass(frozen=True)
 class Profile:
-    events: int
+    shape: str
+    events: int  # messages: events, updates or filtered
     process_us_per_event: float
     handler_thread_us_per_event: float
     by_own_time: str  # pstats tables
     by_cumulative_time: str
 
 
-def profile(runs: int = 5, top: int = 20, records: int = data.RECORDS) -> Profile:
-    """Runs ours `runs` times on the headline shape (after a warm-up), profiled and unprofiled."""
-    shape = data.build_shapes(records, names=(data.HEADLINE,))[0]
+def profile(runs: int = 5, top: int = 20, records: int = data.RECORDS, name: str = data.HEADLINE) -> Profile:
+    """Runs ours `runs` times on the headline shape, or the one `name`d (after a warm-up), profiled and
+    unprofiled; per message that arrived (an event, an update, or one the rules filter out)."""
+    shape = data.build_shapes(records, names=(name,))[0]
     with harness.sink_process() as sink:
         ours = harness.Ours(sink)
-        harness.measure(ours, shape, sink)  # warm: settings, pool, connections
+        harness.measure(ours, shape, sink)  # warm: settings, pool, connections; and the forwarder for `shape`
         # Unprofiled first: the split between the handler's thread and the sender threads.
         process_us = thread_us = 0.0
         for _ in range(runs):
@@ -54,8 +56,8 @@ def profile(runs: int = 5, top: int = 20, records: int = data.RECORDS) -> Profil
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(top)
         tables.append(_trim(out.getvalue()))
-    total = runs * shape.events
-    return Profile(total, process_us / total, thread_us / total, tables[0], tables[1])
+    total = runs * shape.messages
+    return Profile(shape.name, total, process_us / total, thread_us / total, tables[0], tables[1])
 
 
 def _trim(text: str) -> str:
@@ -73,7 +75,7 @@ def _trim(text: str) -> str:
 def format_profile(result: Profile) -> str:
     sender = result.process_us_per_event - result.handler_thread_us_per_event
     return (
-        f"ours on {data.HEADLINE}, {result.events} events: {result.process_us_per_event:.2f} µs CPU/event = "
+        f"ours on {result.shape}, {result.events} messages: {result.process_us_per_event:.2f} µs CPU/message = "
         f"{result.handler_thread_us_per_event:.2f} in the handler's thread + {sender:.2f} in sender threads "
         "(gzip, HTTP)\n"
         "Handler thread only, cProfile's wall clock with the waits for the senders left out; it inflates small "
@@ -87,8 +89,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--top", type=int, default=20)
+    parser.add_argument("--shape", default=data.HEADLINE, help=f"an invocation's name (default {data.HEADLINE})")
     args = parser.parse_args()
-    print(format_profile(profile(args.runs, args.top)))
+    print(format_profile(profile(args.runs, args.top, name=args.shape)))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-IMPLEMENTATIONS = ("ours", "floor", "naive")
+from bench import tables
+from bench.tables import fmt, ours_floor, table
+
 COLORS = {"ours": "#2b6cb0", "floor": "#9ac1e6", "naive": "#c05621", "mixpanel-import": "#6b8e23"}
 # The targets decided in DEVELOPERS.md: relative to the codec floor, measured in the same run (issue 5's 8x
 # the naive forwarder is below what the codecs alone cost on realistic events).
@@ -19,25 +21,8 @@ TARGET_NAIVE_RATIO = 4.0  # naive/ours at least
 TARGET_COLD_RATIO = 1.5
 
 
-def ours_floor(shape: dict[str, Any]) -> float:
-    """Median of each round's ours/floor (results saved before it was kept: the ratio of the medians)."""
-    if "ratio_ours_floor" in shape:
-        return float(shape["ratio_ours_floor"])
-    medians = shape["medians"]
-    return float(medians["ours"]["cpu_us"] / medians["floor"]["cpu_us"])
-
-
-def _compared(shape: dict[str, Any]) -> bool:
-    """Whether floor and naive ran on this invocation: not on one with profile updates (they have no such path)."""
-    return "floor" in shape["medians"]
-
-
 def targets_met(headline: dict[str, Any]) -> bool:
     return ours_floor(headline) <= TARGET_FLOOR_RATIO and headline["ratio_naive_ours"] >= TARGET_NAIVE_RATIO
-
-
-def _f(value: float, digits: int = 2) -> str:
-    return f"{value:,.{digits}f}"
 
 
 def mix_text(data: dict[str, Any]) -> str:
@@ -49,102 +34,37 @@ def mix_text(data: dict[str, Any]) -> str:
     return f"events with {shapes}; time as {times}"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
+def _shares(shares: dict[str, float]) -> str:
+    return ", ".join(f"{name} {share:.0%}" for name, share in shares.items())
 
 
-def _messages(shape: dict[str, Any], events: str = "") -> str:
-    """The events, then the profile updates beside them if any ("1,400 + 400 user + 200 group updates");
-    `events` follows the events' count (" events")."""
-    parts = [f"{shape['events']:,}{events}"] if shape["events"] else []
-    updates = [f"{shape[f'{kind}_updates']:,} {kind}" for kind in ("user", "group") if shape.get(f"{kind}_updates")]
-    if updates:
-        parts += [*updates[:-1], updates[-1] + " updates"]
-    return " + ".join(parts)
-
-
-def _cpu_table(results: dict[str, Any]) -> str:
-    rows = []
-    for shape in results["shapes"]:
-        m = shape["medians"]
-        compared = _compared(shape)  # else "—": floor and naive did not run on it
-        rows.append(
-            [
-                shape["label"],
-                f"{shape['records']:,}",
-                _messages(shape),
-                _f(shape["payload_mb"], 1),
-                f"**{_f(m['ours']['cpu_us'])}**",
-                _f(m["floor"]["cpu_us"]) if compared else "—",
-                _f(m["naive"]["cpu_us"]) if compared else "—",
-                f"**{_f(ours_floor(shape))}×**" if compared else "—",
-                f"**{_f(shape['ratio_naive_ours'], 1)}×**" if compared else "—",
-                _f(m["ours"]["wall_us"]),
-                _f(m["naive"]["wall_us"]) if compared else "—",
-            ]
-        )
-    header = [
-        "invocation",
-        "records",
-        "events",
-        "MB",
-        "ours",
-        "floor",
-        "naive",
-        "ours/floor",
-        "naive/ours",
-        "ours wall",
-        "naive wall",
+def _cases(results: dict[str, Any]) -> list[str]:
+    """Issue 12's section: Segment track messages and TRANSFORMS against the headline; nothing in older results."""
+    cases = tables.against_headline(results)
+    if not cases or "cases" not in results:
+        return []
+    described = results["cases"]
+    seg = dict(described["segment"])
+    size, properties = seg.pop("mean bytes"), seg.pop("mean properties")
+    ratios = ", ".join(f"{tables.SHORT.get(s['name'], s['label'])} **{fmt(s['ratio_to_headline'])}×**" for s in cases)
+    return [
+        f"## Formats and transforms (issue 12): ours' CPU per message against the headline's — {ratios} "
+        f"(target ≤ {tables.TARGET_HEADLINE_RATIO:g})",
+        "",
+        tables.cases_table(results),
+        "",
+        "- Ours only, SQS one message per body, in every round beside the others; × headline is the median of each "
+        "round's CPU per message over the headline's CPU per event. CPU is per message that arrived, filtered ones "
+        "included. Checked as the others, and more: the sink got exactly the messages not filtered, the forwarder "
+        "counted the others filtered, by rule (`filtered_by`).",
+        f"- **Segment track**: analytics.js, mobile and server libraries' messages about the headline's users "
+        f"(PAYLOAD_FORMAT auto, the default, recognises them): mean {fmt(size, 0)} bytes, {fmt(properties, 1)} "
+        f"properties plus the context; {_shares(seg)}.",
+        f"- **TRANSFORMS**: the headline's events under the issue's seven rules "
+        f"(`{json.dumps(described['rules'], ensure_ascii=False)}`, hashing keyed by TRANSFORM_HASH_KEY); events "
+        f"{_shares(described['transforms'])}.",
+        "",
     ]
-    return _table(header, rows)
-
-
-def _headline_table(results: dict[str, Any]) -> str:
-    headline = next(s for s in results["shapes"] if s["name"] == results["headline"])
-    rows = []
-    for name in IMPLEMENTATIONS:
-        m = headline["medians"][name]
-        rows.append([f"{name} ({headline['label']})", _f(m["cpu_us"]), f"{1e6 / m['cpu_us']:,.0f}", _f(m["wall_us"])])
-    npm = results["npm"]
-    if "medians" in npm:
-        m = npm["medians"]
-        label = (
-            f"mixpanel-import {npm['version']} ({npm['node']}, {npm['events']:,} events from NDJSON, "
-            "defaults + time and $insert_id)"
-        )
-        rows.append([label, _f(m["cpu_us"]), f"{1e6 / m['cpu_us']:,.0f}", _f(m["wall_us"])])
-    else:
-        rows.append([f"mixpanel-import: not run — {npm['skipped']}", "—", "—", "—"])
-    return _table(["forwarder", "CPU µs/event", "events per CPU-second", "wall µs/event"], rows)
-
-
-def _memory_table(results: dict[str, Any]) -> str:
-    memory = results["memory"]
-    rows = [
-        [
-            name,
-            _f(m["before_mib"], 1),
-            f"**{_f(m['peak_mib'], 1)}**",
-            _f(m["peak_mib"] - m["before_mib"], 1),
-            _f(m["process_peak_mib"], 1),
-        ]
-        for name, m in memory["runs"].items()
-    ]
-    header = ["forwarder", "RSS before the call", "peak during the call", "growth", "process peak"]
-    return _table(header, rows)
-
-
-def _cold_table(results: dict[str, Any]) -> str:
-    cold = results["coldstart"]
-    rows = [
-        ["handler (`functions/sqs_forwarder/app.py`)", f"**{_f(cold['handler_median_ms'], 1)}**"]
-        + [_f(v, 1) for v in (min(cold["handler_ms"]), max(cold["handler_ms"]))],
-        ["`import json, gzip, urllib3`", f"**{_f(cold['baseline_median_ms'], 1)}**"]
-        + [_f(v, 1) for v in (min(cold["baseline_ms"]), max(cold["baseline_ms"]))],
-    ]
-    return _table(["module init", "median ms", "min", "max"], rows)
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -162,18 +82,18 @@ def markdown(results: dict[str, Any]) -> str:
         f"Mode: **{config['mode']}**: {config['rounds']} rounds; each round runs ours, floor and naive on every "
         "invocation, in an order reversed every other round; numbers are medians. CPU is the benchmark "
         "process's (handler and sender threads), the sink runs in its own process "
-        f"({_f(results['sink_cpu_s'], 1)} s of CPU there, not counted).",
+        f"({fmt(results['sink_cpu_s'], 1)} s of CPU there, not counted).",
         "",
         f"Data: seeded, varied events ({data['events']:,} in the headline invocation): mean "
-        f"{_f(data['mean_event_bytes'], 0)} bytes, {_f(data['mean_properties'], 1)} properties; gzip ratio "
+        f"{fmt(data['mean_event_bytes'], 0)} bytes, {fmt(data['mean_properties'], 1)} properties; gzip ratio "
         f"**{data['gzip_l1']:.1%}** at zlib level 1, **{data['gzip_l6']:.1%}** at level 6, "
         f"{data['gzip_default']:.1%} with `gzip.compress()`'s default (level 9)."
         + (f" Mix: {mix_text(data)}." if "mix" in data else ""),
         "",
-        f"## CPU per event (µs, lower is better) — on the headline, ours/floor **{_f(floor_ratio)}×** "
-        f"(target ≤ {TARGET_FLOOR_RATIO:g}), naive/ours **{_f(ratio, 1)}×** (target ≥ {TARGET_NAIVE_RATIO:g})",
+        f"## CPU per event (µs, lower is better) — on the headline, ours/floor **{fmt(floor_ratio)}×** "
+        f"(target ≤ {TARGET_FLOOR_RATIO:g}), naive/ours **{fmt(ratio, 1)}×** (target ≥ {TARGET_NAIVE_RATIO:g})",
         "",
-        _cpu_table(results),
+        tables.cpu_table(results),
         "",
         "- **ours**: the real handlers; every run is checked: nothing reported for retry, the sink got every event.",
         "- **naive**: `json.loads` per body, `json.dumps` per 2000 events, `gzip.compress()` defaults, one urllib3 "
@@ -188,29 +108,30 @@ def markdown(results: dict[str, Any]) -> str:
         "nothing refused or reported). Naive and floor have no profile path: —. The updates-only rows split the "
         "mixed row by kind (events: the first row). The headline and the targets are the events-only figures.",
         "",
+        *_cases(results),
         "## Against npm `mixpanel-import`",
         "",
-        _headline_table(results),
+        tables.headline_table(results),
         "",
         f"## Peak memory: one {results['memory']['records']:,}-record SQS invocation "
-        f"({_f(results['memory']['payload_mb'], 1)} MB of JSON), each in a fresh process",
+        f"({fmt(results['memory']['payload_mb'], 1)} MB of JSON), each in a fresh process",
         "",
-        _memory_table(results),
+        tables.memory_table(results),
         "",
         results["memory"]["note"],
         "",
         f"## Cold start: module init, `.pyc` compiled, median of {cold['samples']} fresh processes — ratio "
-        f"**{_f(cold['ratio'], 2)}×** (target ≤ {TARGET_COLD_RATIO:g})",
+        f"**{fmt(cold['ratio'], 2)}×** (target ≤ {TARGET_COLD_RATIO:g})",
         "",
-        _cold_table(results),
+        tables.cold_table(results),
         "",
         "Top imports by cumulative time (`-X importtime`, median of 3; depth 0 is the handler module):",
         "",
-        _table(["module", "depth", "ms"], [[f"`{n}`", str(d), _f(ms, 1)] for n, d, ms in cold["top_cumulative"]]),
+        table(["module", "depth", "ms"], [[f"`{n}`", str(d), fmt(ms, 1)] for n, d, ms in cold["top_cumulative"]]),
         "",
         "Own import time by package:",
         "",
-        _table(["package", "ms"], [[f"`{p}`", _f(ms, 1)] for p, ms in cold["self_by_package"]]),
+        table(["package", "ms"], [[f"`{p}`", fmt(ms, 1)] for p, ms in cold["self_by_package"]]),
         "",
     ]
     if results.get("profile"):
@@ -222,7 +143,7 @@ def markdown(results: dict[str, Any]) -> str:
             "```",
             "",
         ]
-    parts.append(f"Took {_f(results['elapsed_s'], 0)} s.")
+    parts.append(f"Took {fmt(results['elapsed_s'], 0)} s.")
     return "\n".join(parts) + "\n"
 
 
@@ -260,7 +181,9 @@ def chart(results: dict[str, Any], path: Path) -> str | None:
             axes.barh(y, value, height=height * 0.92, color=color, label=label)
             axes.text(value, y, f" {value:.1f}", va="center", fontsize=8)
             label = None
-    axes.set_yticks(range(len(shapes)), [f"{s['label']}\n({_messages(s, ' events')})" for s in shapes], fontsize=9)
+    axes.set_yticks(
+        range(len(shapes)), [f"{s['label']}\n({tables.messages(s, ' events')})" for s in shapes], fontsize=9
+    )
     axes.invert_yaxis()
     axes.set_xlabel("CPU µs per event, or per message with updates (median; lower is better)")
     headline = next(s for s in shapes if s["name"] == results["headline"])
