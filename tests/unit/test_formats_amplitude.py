@@ -202,3 +202,9 @@ def test_an_explicit_format_refuses_messages_of_another() -> None:
     with pytest.raises(Invalid, match="is an Amplitude message"):
         routed(PLAY, "mixpanel")
     assert sent(routed(mixpanel_event, "mixpanel")[0])[0] is Kind.EVENT
+
+
+def test_a_record_with_a_null_event_type_is_an_amplitude_record_refused_naming_it() -> None:
+    with pytest.raises(Invalid, match="needs event_type") as raised:
+        routed({"event_type": None, "user_id": "u", "event_time": EVENT_TIME})
+    assert raised.value.field == "event_type"
