@@ -145,6 +145,7 @@ def cases_table(results: dict[str, Any]) -> str:
             fmt(headline["payload_mb"] * 1e6 / headline["records"], 0),
             f"**{fmt(headline['medians']['ours']['cpu_us'])}**",
             "1",
+            *_codec_columns(headline, headline),
             fmt(headline["medians"]["ours"]["wall_us"]),
         ]
     ]
@@ -158,8 +159,21 @@ def cases_table(results: dict[str, Any]) -> str:
                 fmt(shape["payload_mb"] * 1e6 / shape["records"], 0),
                 f"**{fmt(m['cpu_us'])}**",
                 f"**{fmt(shape['ratio_to_headline'])}×**",
+                *_codec_columns(shape, headline),
                 fmt(m["wall_us"]),
             ]
         )
-    header = ["invocation", "records", "sent (+ filtered)", "bytes/record", "ours µs/message", "× headline", "wall"]
+    header = ["invocation", "records", "sent (+ filtered)", "bytes/record", "ours µs/message", "× headline"]
+    header += ["codec alone µs", "codec × headline's", "ours − codec, × headline's", "wall"]
     return table(header, rows)
+
+
+def _codec_columns(shape: dict[str, Any], headline: dict[str, Any]) -> list[str]:
+    """The message's codec share alone (bench/codec_only.py), against the headline's; and what ours spends beyond
+    it, against what ours spends beyond it on the headline."""
+    codec, base = shape.get("codec_us"), headline.get("codec_us")
+    if codec is None or base is None:
+        return ["—", "—", "—"]
+    beyond = shape["medians"]["ours"]["cpu_us"] - codec
+    base_beyond = headline["medians"]["ours"]["cpu_us"] - base
+    return [fmt(codec), f"{fmt(codec / base)}×", f"{fmt(beyond / base_beyond)}×"]

@@ -16,8 +16,7 @@ from typing import Any
 from ..errors import Invalid
 from ..model import FORMAT_AMPLITUDE, FORMAT_AUTO, FORMAT_MIXPANEL, FORMAT_SEGMENT, Item, Kind
 from ..profiles import kind_of
-from . import amplitude, segment
-from .base import FormatOptions, Message
+from .base import SEGMENT_CALLS, FormatOptions, Message
 
 __all__ = ["FormatOptions", "Message", "kind_of_item", "read_messages", "recognise"]
 
@@ -36,8 +35,12 @@ def read_messages(item: Item, payload_format: str, options: FormatOptions) -> li
             f"is {_VENDORS[found]} message, and PAYLOAD_FORMAT is mixpanel: set PAYLOAD_FORMAT to auto or {found}",
         )
     if found == FORMAT_SEGMENT:
+        from . import segment  # imported on the first message of its format: cold start is paid by everyone
+
         return segment.messages(item, options)
     if found == FORMAT_AMPLITUDE:
+        from . import amplitude
+
         return amplitude.messages(item, options)
     return [Message(kind_of_item(item), item)]
 
@@ -48,10 +51,15 @@ def recognise(message: dict[str, Any]) -> str:
         return FORMAT_MIXPANEL
     if len(message) == 2 and "event" in message and "properties" in message:
         return FORMAT_MIXPANEL
-    if segment.looks_like(message):
+    call = message.get("type")
+    if (
+        type(call) is str
+        and call in SEGMENT_CALLS
+        and ("messageId" in message or "userId" in message or "anonymousId" in message)
+    ):
         return FORMAT_SEGMENT
-    if amplitude.looks_like(message):
-        return FORMAT_AMPLITUDE
+    if "event_type" in message and ("user_id" in message or "device_id" in message):
+        return FORMAT_AMPLITUDE  # its value is checked after: one that is no name is refused, naming it
     return FORMAT_MIXPANEL
 
 

@@ -45,12 +45,6 @@ _OPERATIONS = {
 NO_PROPERTIES = "identify without properties"
 
 
-def looks_like(message: dict[str, Any]) -> bool:
-    """An Amplitude event: `event_type` (its value is checked after: one that is no name is refused naming it),
-    with a user or device id."""
-    return "event_type" in message and ("user_id" in message or "device_id" in message)
-
-
 def messages(item: Item, options: FormatOptions) -> list[Message]:
     """The Mixpanel messages of one Amplitude record; a refused one says why, naming Amplitude's field."""
     message = item.payload

@@ -16,10 +16,10 @@ from typing import Any
 
 from ..errors import Invalid
 from ..model import ID_MERGE_ORIGINAL, Item, Kind
+from .base import SEGMENT_CALLS as CALLS
 from .base import FormatOptions, Message
 from .fields import copy_present, country_code, first_time, identifier, insert_id
 
-CALLS = ("track", "page", "screen", "identify", "group", "alias")  # and one of messageId, userId, anonymousId
 _KIND_OF_CALL = {"identify": Kind.USER, "group": Kind.GROUP}
 # "timestamp … is used by Segment to send to downstream destinations"; the others stand in when it is missing.
 TIME_FIELDS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
@@ -58,16 +58,6 @@ _TRAITS = (
 )
 _CREATED = ("created", "createdAt", "created_at")
 NO_TRAITS = "identify without traits"
-
-
-def looks_like(message: dict[str, Any]) -> bool:
-    """A Segment call: `type` one of Segment's, with a message id or a user id."""
-    call = message.get("type")
-    return (
-        type(call) is str
-        and call in CALLS
-        and ("messageId" in message or "userId" in message or "anonymousId" in message)
-    )
 
 
 def messages(item: Item, options: FormatOptions) -> list[Message]:
