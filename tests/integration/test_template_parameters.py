@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.integration.cfn import references_to
+from localdev.cfn import references_to
 from tests.integration.template import (
     PARAMETERS,
     TEMPLATE,
