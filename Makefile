@@ -18,7 +18,8 @@ $(STAMP): requirements-dev.txt layers/forwarder/requirements.txt pyproject.toml
 	$(BIN)/python -c "import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()['purelib'], 'mixpanel_forwarder_dev.pth').write_text('$(CURDIR)/layers/forwarder\n$(CURDIR)\n')"
 	@touch $(STAMP)
 
-# The whole suite: lint and types, the template checks and `sam build` (validate), then every test.
+# The whole suite: lint and types, the template checks and `sam build` (validate), the Lambda runtime the built
+# artifact runs on (runtime), then every test.
 test: install lint validate runtime
 	REQUIRE_SAM_BUILD=1 $(BIN)/python -m pytest
 
