@@ -108,5 +108,5 @@ def sink_summary(sink: MixpanelSink) -> str:
     statuses: Mapping[str, Any] = sink.stats().get("by_status", {})
     return (
         f"embedded Mixpanel sink at {sink.url}: {len(sink.events)} event(s) imported, "
-        f"{len(sink.updates)} profile update(s) applied, requests by status {json.dumps(statuses)}"
+        f"{len(sink.updates)} profile update(s) applied, /import answers by status {json.dumps(statuses)}"
     )
