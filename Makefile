@@ -1,10 +1,12 @@
-# Every target creates .venv and installs what it needs: a fresh clone needs only Python 3.11+, make and git.
+# Every target creates .venv and installs what it needs: a fresh clone needs only Python 3.11+, make and git, and for
+# the Lambda runtime (make invoke, start-lambda, test) a CPython 3.13, python3.13 on PATH or pyenv's.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test unit functional integration lint typecheck demo invoke sink clean validate bench bench-quick e2e
+.PHONY: install test unit functional integration lint typecheck demo invoke start-lambda runtime build sink clean validate \
+	bench bench-quick e2e
 
 install: $(STAMP)
 
@@ -16,8 +18,9 @@ $(STAMP): requirements-dev.txt layers/forwarder/requirements.txt pyproject.toml
 	$(BIN)/python -c "import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()['purelib'], 'mixpanel_forwarder_dev.pth').write_text('$(CURDIR)/layers/forwarder\n$(CURDIR)\n')"
 	@touch $(STAMP)
 
-# The whole suite: lint and types, the template checks and `sam build` (validate), then every test.
-test: install lint validate
+# The whole suite: lint and types, the template checks and `sam build` (validate), the Lambda runtime the built
+# artifact runs on (runtime), then every test.
+test: install lint validate runtime
 	REQUIRE_SAM_BUILD=1 $(BIN)/python -m pytest
 
 lint: install
@@ -56,6 +59,38 @@ validate: install $(DEPLOY_STAMP)
 	$(SAM) validate --lint
 	$(SAM) build
 	REQUIRE_SAM_BUILD=1 $(BIN)/python -m pytest -q $(TEMPLATE_TESTS) tests/integration/test_sam_build.py
+
+# The built functions in the real Lambda runtime, without Docker (localdev/emulator): AWS's Runtime Interface
+# Emulator, from the SAM CLI package, runs awslambdaric on CPython 3.13 in .venv/lambda-runtime, made from a
+# python3.13 on PATH or pyenv's (without one, it says what to install). Like `sam local invoke` / `start-lambda`:
+#   make invoke FUNCTION=SqsForwarderFunction EVENT=events/sqs-standard.json [ENV_VARS=env.json] [PARAMETERS='K=V']
+#   make start-lambda [PORT=3001] [ENV_VARS=env.json] [PARAMETERS='K=V']
+RUNTIME_VENV := $(VENV)/lambda-runtime
+RUNTIME_STAMP := $(RUNTIME_VENV)/.installed
+BUILT := .aws-sam/build/template.yaml
+PORT ?= 3001
+EMULATOR_ARGS = $(if $(ENV_VARS),--env-vars "$(ENV_VARS)") $(if $(PARAMETERS),--parameter-overrides "$(PARAMETERS)")
+
+runtime: $(RUNTIME_STAMP)
+
+$(RUNTIME_STAMP): requirements-runtime.txt | $(STAMP)
+	@$(BIN)/python -m localdev.emulator.toolchain $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-runtime.txt
+	@touch $(RUNTIME_STAMP)
+
+# `sam build` again only when the template or a function's or the layer's files changed since the last build.
+build: $(BUILT)
+
+$(BUILT): template.yaml $(shell find functions layers -type f -not -name '*.pyc') | $(DEPLOY_STAMP)
+	$(SAM) build
+
+invoke: install runtime build
+	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=SqsForwarderFunction \
+	EVENT=events/sqs-standard.json [ENV_VARS=file.json] [PARAMETERS='Name=value ...']" >&2; exit 2; }
+	@$(BIN)/python -m localdev.emulator.invoke "$(FUNCTION)" "$(EVENT)" $(EMULATOR_ARGS)
+
+start-lambda: install runtime build
+	@$(BIN)/python -m localdev.emulator.start_lambda --port $(PORT) $(EMULATOR_ARGS)
 
 # Benchmark (bench/README.md): ours vs a naive forwarder vs npm mixpanel-import, on one noisy machine, medians.
 # Its own packages (the chart) go into .venv; mixpanel-import into bench/node_modules, pinned by

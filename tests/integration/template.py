@@ -18,6 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from localdev.cfn import Template, as_list
 from mixpanel_forwarder import metrics as invocation_metrics
 from mixpanel_forwarder.delivery_stats import DeliveryStats
 from mixpanel_forwarder.ledger import Ledger
@@ -25,7 +26,6 @@ from mixpanel_forwarder.metrics import NAMESPACE
 from mixpanel_forwarder.model import SourceKind
 from mixpanel_forwarder.result import Result
 from mixpanel_forwarder.sources import kinesis, sqs
-from tests.integration.cfn import Template, as_list
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = Template.read(ROOT / "template.yaml")

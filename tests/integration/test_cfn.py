@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.cfn import Template, load_template, references_to
+from localdev.cfn import Template, load_template, references_to
 
 SMALL = Template(
     load_template(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from localdev.cfn import as_list, references_to
 from mixpanel_forwarder.metrics import (
     EVENTS_REPORTED,
     INVOCATION_ERRORS,
@@ -19,7 +20,6 @@ from mixpanel_forwarder.metrics import (
     SOURCE_DIMENSION,
 )
 from mixpanel_forwarder.sources import kinesis, sqs
-from tests.integration.cfn import as_list, references_to
 from tests.integration.template import (
     FUNCTIONS,
     KINESIS_FUNCTION,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.cfn import references_to
+from localdev.cfn import references_to
 from tests.integration.template import (
     GLOBAL_FUNCTION,
     KINESIS_FUNCTION,

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
+from localdev.cfn import references_to
 from mixpanel_forwarder.model import PAYLOAD_FORMATS
 from mixpanel_forwarder.settings import AMPLITUDE_USER_PROPERTY_CHOICES, Settings
 from mixpanel_forwarder.transform_rules import MIN_HASH_KEY_CHARS
-from tests.integration.cfn import references_to
 from tests.integration.template import (
     GLOBAL_FUNCTION,
     PARAMETERS,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.cfn import as_list, strings_in
+from localdev.cfn import as_list, strings_in
 from tests.integration.template import (
     FUNCTIONS,
     KINESIS_FUNCTION,

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.integration.cfn import references_to, strings_in
+from localdev.cfn import references_to, strings_in
 from tests.integration.template import (
     CONDITIONS,
     FUNCTIONS,

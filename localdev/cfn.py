@@ -1,4 +1,5 @@
-"""A small CloudFormation evaluator, for tests that read a template as CloudFormation would for chosen parameters.
+"""A small CloudFormation evaluator: reads a template as CloudFormation would for chosen parameters (the template
+tests, and `localdev.emulator` for a function's settings and environment).
 
 It reads YAML with CloudFormation's short forms (!Ref, !GetAtt, !Sub, ...) as their long forms, and evaluates what a
 stack's choices depend on: Ref to a parameter, Ref to AWS::NoValue (the property or list item disappears),
@@ -34,8 +35,10 @@ def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[s
             value = value.split(".", 1)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
-    else:
+    elif isinstance(node, yaml.MappingNode):
         value = loader.construct_mapping(node, deep=True)
+    else:
+        raise yaml.constructor.ConstructorError(None, None, f"unexpected YAML node for !{suffix}", node.start_mark)
     return {name: value}
 
 
@@ -43,8 +46,9 @@ CloudFormationLoader.add_multi_constructor("!", _short_form)
 
 
 def load_template(text: str) -> dict[str, Any]:
-    document = yaml.load(text, Loader=CloudFormationLoader)
-    assert isinstance(document, dict)
+    document = yaml.load(text, Loader=CloudFormationLoader)  # noqa: S506 - a SafeLoader with CloudFormation's tags
+    if not isinstance(document, dict):
+        raise ValueError("a template is a YAML mapping (AWSTemplateFormatVersion, Parameters, Resources, ...)")
     return document
 
 
