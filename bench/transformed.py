@@ -16,16 +16,9 @@ from typing import Any
 from bench.draws import token
 from bench.events import make_events
 from bench.vocabulary import EMAIL_DOMAINS, FIRST_NAMES, LAST_NAMES, SEED
+from localdev.demo_formats import SEVEN_RULES
 
-RULES: dict[str, Any] = {
-    "drop_events": ["Heartbeat", "debug *"],
-    "keep_events": [],
-    "rename_events": {"signup": "Sign Up"},
-    "drop_properties": ["password", "card_number"],
-    "rename_properties": {"userEmail": "$email"},
-    "hash_properties": ["$email", "phone"],
-    "add_properties": {"pipeline": "kinesis-prod"},
-}
+RULES: dict[str, Any] = SEVEN_RULES  # the example, as the demo shows it
 HASH_KEY = "bench-hash-key-0123456789abcdef"  # TRANSFORM_HASH_KEY: at least 16 characters
 # What the forwarder reads for this case, beside the sink's credentials (harness.SinkProcess.env).
 ENV = {"TRANSFORMS": json.dumps(RULES), "TRANSFORM_HASH_KEY": HASH_KEY}

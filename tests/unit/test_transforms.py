@@ -10,20 +10,13 @@ from typing import Any
 
 import pytest
 
+from localdev.demo_formats import SEVEN_RULES
 from mixpanel_forwarder.errors import ConfigError
 from mixpanel_forwarder.transform_rules import RULES, TransformRules, read_rules
 from mixpanel_forwarder.transforms import DROPPED, EMPTIED, NOT_KEPT, Filtered, Transforms
 
 KEY = "a-test-key-of-32-characters-long"
-ISSUE_RULES = {
-    "drop_events": ["Heartbeat", "debug *"],
-    "keep_events": [],
-    "rename_events": {"signup": "Sign Up"},
-    "drop_properties": ["password", "card_number"],
-    "rename_properties": {"userEmail": "$email"},
-    "hash_properties": ["$email", "phone"],
-    "add_properties": {"pipeline": "kinesis-prod"},
-}
+ISSUE_RULES = SEVEN_RULES  # the issue's example
 
 
 def hashed(value: str | bytes) -> str:
