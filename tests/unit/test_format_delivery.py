@@ -120,3 +120,34 @@ def test_a_message_parked_as_sent_is_replayed_without_its_transforms_or_format_a
     sent, replayed = sender.sent_events
     assert sent == parked_as_sent["event"]  # as it was sent: not hashed twice, and no Segment message needed
     assert replayed["properties"]["$email"] == hmac.new(KEY.encode(), b"a@b.c", hashlib.sha256).hexdigest()
+
+
+def test_a_made_event_of_1_mib_after_another_message_of_its_record_is_parked_as_it_arrived() -> None:
+    sender, parker = FakeSender(), FakeParker()
+    huge = {**TRACK, "messageId": "m-big", "properties": {"blob": "x" * (1024 * 1024)}}
+    # One record: a group call (two messages), then the huge track: the run cannot hold it, so it is routed
+    # again from its record, found past the group call's second message.
+    result = run([[GROUP, huge, event(1)]], sender, parker)
+
+    assert reported(result) == []
+    ledger = result.ledger
+    assert (ledger.record_of, sorted(ledger.extra)) == ([0, 0, 0, 0], [1])
+    [parked] = parker.messages
+    assert parked["event"] == huge  # as it arrived: the Segment message
+    assert (parked["field"], "over Mixpanel's 1 MiB per event" in parked["reason"]) == ("event", True)
+    assert [e["event"] for request in sender.sent_to("/import") for e in request] == ["E1"]
+    assert result.counts()["parked"] == 1
+
+
+def test_a_made_event_with_an_integer_beyond_64_bits_is_read_exactly_and_refused_naming_it() -> None:
+    parker = FakeParker()
+    big = '"pro", "big": 123456789012345678901234'  # JSON allows it; 64 bits do not hold it
+    body = json.dumps({**TRACK, "properties": {"plan": "pro"}}).replace('"pro"', big)
+    result = run([body], FakeSender(), parker)
+
+    assert reported(result) == []
+    [parked] = parker.messages
+    assert parked["field"] == "properties.big"
+    # Not writable back as JSON by the encoder: the Lambda record it came from, whose body holds its exact text.
+    assert "123456789012345678901234" in parked["record"]["body"]
+    assert parked["source"]["item"] == "sqs:m0:0"
