@@ -151,3 +151,13 @@ def test_a_made_event_with_an_integer_beyond_64_bits_is_read_exactly_and_refused
     # Not writable back as JSON by the encoder: the Lambda record it came from, whose body holds its exact text.
     assert "123456789012345678901234" in parked["record"]["body"]
     assert parked["source"]["item"] == "sqs:m0:0"
+
+
+def test_firehose_style_newline_delimited_segment_messages_are_read_like_any_other() -> None:
+    sender = FakeSender()
+    body = "\n".join(json.dumps(message) for message in (TRACK, GROUP, {**TRACK, "messageId": "m-3"})) + "\n"
+    result = run([body], sender)
+
+    assert reported(result) == []
+    assert [e["properties"]["$insert_id"] for request in sender.sent_to("/import") for e in request] == ["m-1", "m-3"]
+    assert (len(sender.sent_to("/groups")[0]), len(sender.sent_to("/engage")[0])) == (1, 1)
