@@ -4,13 +4,18 @@ crash, no silent drop."""
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.segment import make_tracks
+from mixpanel_forwarder.formats import common_event
 from mixpanel_forwarder.forwarder import Forwarder
+from mixpanel_forwarder.messages import MessageRules, Routed, route_item
+from mixpanel_forwarder.model import Item
 from mixpanel_forwarder.sources import sqs
 from mixpanel_forwarder.transform_rules import read_rules
 from tests.conftest import FakeParker, FakeSender, make_settings
@@ -95,3 +100,27 @@ def test_any_vendor_message_ends_in_exactly_one_state(messages: list[dict[str, A
             total = counts["events" if not prefix else prefix[:-1]]
             assert sum(counts[prefix + state] for state in ("imported", "parked", "retry", "filtered")) == total
         assert result.response["batchItemFailures"] == []  # every message imported, parked or filtered
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(segment)
+def test_a_segment_event_in_one_step_is_the_general_paths_exactly(message: dict[str, Any]) -> None:
+    item = Item(message, "sqs:m0:0", int(NOW_S * 1000) - 5000)
+    one_step = common_event(Item(copy.deepcopy(message), item.key, item.default_time_ms), "auto", int(NOW_S * 1000))
+    if one_step is None:
+        return  # the general path decides, and says why when it refuses
+    [outcome] = route_item(item, MessageRules(int(NOW_S * 1000), "tok"))
+    assert isinstance(outcome, Routed)
+    assert one_step == (outcome.event if outcome.event is not None else json.loads(outcome.body))
+
+
+def test_the_benchmarks_track_messages_take_one_step_as_the_general_path_makes_them() -> None:
+    made = 0
+    for n, message in enumerate(make_tracks(300)):
+        item = Item(message, f"sqs:m{n}:0", int(NOW_S * 1000) - 5000)
+        one_step = common_event(Item(copy.deepcopy(message), item.key, item.default_time_ms), "auto", int(NOW_S * 1000))
+        [outcome] = route_item(item, MessageRules(int(NOW_S * 1000), "tok"))
+        assert isinstance(outcome, Routed)
+        assert one_step == outcome.event
+        made += one_step is not None
+    assert made == 300  # realistic tracks all take the one step

@@ -15,6 +15,7 @@ from typing import Any
 from . import codec
 from .batching import Batch, Batcher
 from .errors import DecodeError, Inexact, Invalid
+from .formats import common_event
 from .ledger import FailedEvent, Ledger
 from .messages import FilteredOut, MessageRules, Refused, Routed, route_item
 from .model import FORMAT_AUTO, FORMAT_MIXPANEL, Failure, Item, Kind, SourceRecord, Stage
@@ -41,6 +42,8 @@ def encode_records(
     add_event, add_index, events, limit = run.events.append, run.indices.append, run.events, run.limit
     # Plain: Mixpanel's own shapes and no TRANSFORMS, the common case, whose first step is normalize_common alone.
     plain = rules.transforms is None and rules.payload_format in (FORMAT_AUTO, FORMAT_MIXPANEL)
+    payload_format = rules.payload_format
+    vendors = payload_format == FORMAT_AUTO  # under auto, a vendor's common events take one step too
     first = partial(_first_step, ledger, rules)
     for record_index, record in enumerate(records):
         try:
@@ -54,6 +57,8 @@ def encode_records(
             # The common event in one step; None (untouched) for anything else, valid or not.
             if plain:
                 event: Any = normalize_common(payload, item, now_ms) if type(payload) is dict else None
+                if event is None and vendors:  # not Mixpanel's common event: perhaps a vendor's, in one step
+                    event = common_event(item, payload_format, now_ms)
             else:
                 event = first(item, index)
                 if event is _FILTERED:
@@ -91,9 +96,11 @@ def _first_step(ledger: Ledger, rules: MessageRules, item: Item, index: int) -> 
     """The common event in one step where there are transforms or another format: the event as normalize_common
     returns it, _FILTERED after filtering it out, or None for the general path (which starts again from the item)."""
     payload = item.payload
-    if type(payload) is not dict or rules.payload_format not in (FORMAT_AUTO, FORMAT_MIXPANEL):
-        return None
     transforms = rules.transforms
+    if rules.payload_format not in (FORMAT_AUTO, FORMAT_MIXPANEL):
+        return common_event(item, rules.payload_format, rules.now_ms) if transforms is None else None
+    if type(payload) is not dict:
+        return None
     if transforms is None or item.sent:
         return normalize_common(payload, item, rules.now_ms)
     name, properties = payload.get("event"), payload.get("properties")

@@ -18,7 +18,7 @@ from ..model import FORMAT_AMPLITUDE, FORMAT_AUTO, FORMAT_MIXPANEL, FORMAT_SEGME
 from ..profiles import kind_of
 from .base import SEGMENT_CALLS, FormatOptions, Message
 
-__all__ = ["FormatOptions", "Message", "kind_of_item", "read_messages", "recognise"]
+__all__ = ["FormatOptions", "Message", "common_event", "kind_of_item", "read_messages", "recognise"]
 
 _VENDORS = {FORMAT_SEGMENT: "a Segment-spec", FORMAT_AMPLITUDE: "an Amplitude"}
 
@@ -43,6 +43,20 @@ def read_messages(item: Item, payload_format: str, options: FormatOptions) -> li
 
         return amplitude.messages(item, options)
     return [Message(kind_of_item(item), item)]
+
+
+def common_event(item: Item, payload_format: str, now_ms: int) -> dict[str, Any] | None:
+    """A vendor's event common in shape, in one step (the general path makes the same of it), or None: for the
+    messages the common step of Mixpanel's events does not take, when there are no transforms."""
+    payload = item.payload
+    if type(payload) is not dict or item.sent:
+        return None
+    found = recognise(payload) if payload_format == FORMAT_AUTO else payload_format
+    if found != FORMAT_SEGMENT:
+        return None
+    from . import segment
+
+    return segment.common_event(payload, item, now_ms)
 
 
 def recognise(message: dict[str, Any]) -> str:
