@@ -169,10 +169,10 @@ def cases_table(results: dict[str, Any]) -> str:
 
 
 def _codec_columns(shape: dict[str, Any], headline: dict[str, Any]) -> list[str]:
-    """The message's codec share alone (bench/codec_only.py), and its ratio to the headline's. Measured after the
-    rounds, both at the same time: comparable with each other, not with ours' figures, which the machine's drift
-    may have measured at another speed."""
-    codec, base = shape.get("codec_us"), headline.get("codec_us")
-    if codec is None or base is None:
+    """The message's codec share alone (bench/codec_only.py), and the median of its rounds' ratios to the
+    headline's. Measured after the rounds, in turns with the headline: comparable with each other, not with ours'
+    figures, which the machine's drift may have measured at another speed."""
+    codec, ratio = shape.get("codec_us"), shape.get("codec_ratio")
+    if codec is None or ratio is None:
         return ["—", "—"]
-    return [fmt(codec), f"{fmt(codec / base)}×"]
+    return [fmt(codec), f"{fmt(ratio)}×"]
