@@ -97,6 +97,7 @@ def _shape_result(
         "user_updates": shape.users,
         "group_updates": shape.groups,
         "payload_mb": len(shape.payload) / 1e6,
+        "message_bytes": shape.message_bytes(),
         "medians": {name: _medians(r, shape.messages) for name, r in runs.items()},
         "ratio_naive_ours": statistics.median(ratios) if ratios else None,
         "ratio_ours_floor": statistics.median(floor_ratios) if floor_ratios else None,

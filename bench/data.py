@@ -63,6 +63,13 @@ class Shape:
         """Mixpanel events only, under the default settings: what naive and floor forward too."""
         return not (self.users or self.groups or self.settings or self.payload_format != "mixpanel")
 
+    def message_bytes(self) -> float | None:
+        """The mean size of a message as it arrived (an SQS body); None for Kinesis, whose records are encoded."""
+        if self.source != "sqs":
+            return None
+        bodies = [record["body"] for record in self.event()["Records"]]
+        return sum(len(body.encode()) for body in bodies) / len(bodies)
+
     def event(self) -> dict[str, Any]:
         """A fresh decoded invocation event, as the runtime hands it to the handler."""
         decoded: dict[str, Any] = json.loads(self.payload)

@@ -57,6 +57,10 @@ def _cases(results: dict[str, Any]) -> list[str]:
         "round's CPU per message over the headline's CPU per event. CPU is per message that arrived, filtered ones "
         "included. Checked as the others, and more: the sink got exactly the messages not filtered, the forwarder "
         "counted the others filtered, by rule (`filtered_by`).",
+        "- **per byte × headline's**: the same ratio per byte of message that arrived (× headline, times the "
+        "headline's mean message size over the case's): what a case costs beyond the size of its messages. A Segment "
+        "track message is about twice a Mixpanel event's bytes, and its codec alone costs about twice the headline's "
+        "(codec × headline's).",
         f"- **Segment track**: analytics.js, mobile and server libraries' messages about the headline's users "
         f"(PAYLOAD_FORMAT auto, the default, recognises them): mean {fmt(size, 0)} bytes, {fmt(properties, 1)} "
         f"properties plus the context; {_shares(seg)}.",

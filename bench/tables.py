@@ -142,8 +142,9 @@ def cases_table(results: dict[str, Any]) -> str:
             f"{headline['label']} (the headline, plain)",
             f"{headline['records']:,}",
             messages(headline),
-            fmt(headline["payload_mb"] * 1e6 / headline["records"], 0),
+            _bytes(headline),
             f"**{fmt(headline['medians']['ours']['cpu_us'])}**",
+            "1",
             "1",
             *_codec_columns(headline, headline),
             fmt(headline["medians"]["ours"]["wall_us"]),
@@ -156,16 +157,37 @@ def cases_table(results: dict[str, Any]) -> str:
                 shape["label"],
                 f"{shape['records']:,}",
                 messages(shape),
-                fmt(shape["payload_mb"] * 1e6 / shape["records"], 0),
+                _bytes(shape),
                 f"**{fmt(m['cpu_us'])}**",
                 f"**{fmt(shape['ratio_to_headline'])}×**",
+                _per_byte(shape, headline),
                 *_codec_columns(shape, headline),
                 fmt(m["wall_us"]),
             ]
         )
-    header = ["invocation", "records", "sent (+ filtered)", "bytes/record", "ours µs/message", "× headline"]
-    header += ["codec alone µs", "codec × headline's", "wall"]
+    header = ["invocation", "records", "sent (+ filtered)", "bytes/message", "ours µs/message", "× headline"]
+    header += ["per byte × headline's", "codec alone µs", "codec × headline's", "wall"]
     return table(header, rows)
+
+
+def per_byte_ratio(shape: dict[str, Any], headline: dict[str, Any]) -> float | None:
+    """× headline per byte of message that arrived: the sizes are the same every round, so this is the median of
+    the rounds' ratios scaled by them; None in results saved before message sizes were."""
+    size, headline_size = shape.get("message_bytes"), headline.get("message_bytes")
+    if not size or not headline_size:
+        return None
+    return float(shape["ratio_to_headline"]) * float(headline_size) / float(size)
+
+
+def _per_byte(shape: dict[str, Any], headline: dict[str, Any]) -> str:
+    ratio = per_byte_ratio(shape, headline)
+    return "—" if ratio is None else f"{fmt(ratio)}×"
+
+
+def _bytes(shape: dict[str, Any]) -> str:
+    """The mean message's bytes (older results: the record's, envelope included)."""
+    size = shape.get("message_bytes") or shape["payload_mb"] * 1e6 / shape["records"]
+    return fmt(size, 0)
 
 
 def _codec_columns(shape: dict[str, Any], headline: dict[str, Any]) -> list[str]:

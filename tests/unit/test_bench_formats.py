@@ -8,7 +8,7 @@ import time
 
 import orjson
 
-from bench import data, events, segment, transformed, vocabulary
+from bench import data, events, segment, tables, transformed, vocabulary
 from localdev.sink.imports import dedup_key
 from mixpanel_forwarder.formats import FormatOptions, read_messages, recognise
 from mixpanel_forwarder.messages import MessageRules, route
@@ -74,3 +74,17 @@ def test_the_issue_12_invocations_count_what_arrives_and_what_the_sink_should_ge
     assert rules_shape.events + rules_shape.filtered == rules_shape.messages == 200
     assert rules_shape.filtered_by == transformed.filtered(transformed.make_events_for_rules(200))
     assert dict(rules_shape.settings) == transformed.ENV
+
+
+def test_the_per_byte_ratio_scales_the_cases_ratio_by_the_sizes_of_their_messages() -> None:
+    headline, segment_shape = data.build_shapes(200, names=(data.HEADLINE, data.SEGMENT))
+    head_bytes, track_bytes = headline.message_bytes(), segment_shape.message_bytes()
+    assert head_bytes is not None
+    assert track_bytes is not None
+    assert head_bytes == sum(len(data.compact(e).encode()) for e in events.make_events(200)) / 200
+    assert 1.7 <= track_bytes / head_bytes <= 2.3  # the size the report explains the Segment ratio by
+    kinesis = data.build_shapes(10, names=("kinesis_plain",))[0]
+    assert kinesis.message_bytes() is None
+    head = {"message_bytes": 500.0}
+    assert tables.per_byte_ratio({"ratio_to_headline": 1.8, "message_bytes": 1000.0}, head) == 0.9
+    assert tables.per_byte_ratio({"ratio_to_headline": 1.8}, head) is None  # results saved before sizes were
