@@ -85,10 +85,12 @@ def _shape_result(
     ratios: list[float],
     floor_ratios: list[float],
     headline_ratios: list[float],
+    shape_ratios: list[float],
 ) -> dict[str, Any]:
     """One row of the report: medians per message (an event or an update) of each forwarder that ran on it; the
     ratios only where floor and naive ran too (None: they have no profile path), and for issue 12's cases ours'
-    CPU per message against ours' on the headline (None for the others)."""
+    CPU per message against ours' on the headline, and a format's against its events in Mixpanel's shape (None for
+    the others)."""
     return {
         "name": shape.name,
         "label": shape.label,
@@ -102,6 +104,7 @@ def _shape_result(
         "ratio_naive_ours": statistics.median(ratios) if ratios else None,
         "ratio_ours_floor": statistics.median(floor_ratios) if floor_ratios else None,
         "ratio_to_headline": statistics.median(headline_ratios) if headline_ratios else None,
+        "ratio_to_mixpanel_shape": statistics.median(shape_ratios) if shape_ratios else None,
         "filtered_by": shape.filtered_by,
         "runs": {name: [asdict(one) for one in r] for name, r in runs.items()},
     }
@@ -130,6 +133,7 @@ def _rounds(
     ratios: dict[str, list[float]] = {s.name: [] for s in shapes}
     floor_ratios: dict[str, list[float]] = {s.name: [] for s in shapes}
     headline_ratios: dict[str, list[float]] = {s.name: [] for s in shapes}
+    shape_ratios: dict[str, list[float]] = {s.name: [] for s in shapes}
     for shape in shapes:  # warm-up: settings, pools, connections, first-call paths
         for implementation in _takers(implementations, shape):
             harness.measure(implementation, shape, sink)
@@ -153,12 +157,18 @@ def _rounds(
             if shape.name in data.AGAINST_HEADLINE:
                 per_message = runs[shape.name]["ours"][-1].cpu_us / shape.messages
                 headline_ratios[shape.name].append(per_message / ours)
+        for name, same in data.IN_MIXPANEL_SHAPE.items():  # a format against its events in Mixpanel's shape
+            if name in runs and same in runs:
+                shape_ratios[name].append(runs[name]["ours"][-1].cpu_us / runs[same]["ours"][-1].cpu_us)
         _say(
             f"  round {round_ + 1}/{config.rounds}: ours {ours:.2f} µs/event on {data.HEADLINE}; µs/message "
             + ", ".join(f"{runs[n]['ours'][-1].cpu_us / config.records:.2f} on {n}" for n in _ROUND_ALSO if n in runs)
         )
     shape_results = [
-        _shape_result(s, runs[s.name], ratios[s.name], floor_ratios[s.name], headline_ratios[s.name]) for s in shapes
+        _shape_result(
+            s, runs[s.name], ratios[s.name], floor_ratios[s.name], headline_ratios[s.name], shape_ratios[s.name]
+        )
+        for s in shapes
     ]
     if not isinstance(available, npm.Npm):
         return shape_results, {"skipped": available}

@@ -17,7 +17,7 @@ from typing import Any
 
 from bench import transformed
 from bench.events import make_events
-from bench.segment import make_tracks
+from bench.segment import as_mixpanel, make_tracks
 from bench.updates import MIX, kind_counts, make_messages
 from bench.vocabulary import SEED, T0_S
 from localdev import eventgen
@@ -143,8 +143,11 @@ _MIXES: tuple[tuple[str, str, dict[str, float]], ...] = (
 # Issue 12, ours only, SQS one message per body, compared with the headline (ours) in each round: Segment `track`
 # messages (PAYLOAD_FORMAT auto, the default, recognises them), and Mixpanel events under the issue's TRANSFORMS.
 SEGMENT = "sqs_segment"
+SEGMENT_EVENTS = "sqs_segment_events"
 TRANSFORMED = "sqs_transforms"
-AGAINST_HEADLINE = (SEGMENT, TRANSFORMED)
+AGAINST_HEADLINE = (SEGMENT, SEGMENT_EVENTS, TRANSFORMED)
+# A format's case beside the same events in Mixpanel's shape, forwarded on the plain path: what the format costs.
+IN_MIXPANEL_SHAPE = {SEGMENT: SEGMENT_EVENTS}
 
 
 def build_shapes(records: int = RECORDS, names: tuple[str, ...] | None = None) -> list[Shape]:
@@ -167,6 +170,10 @@ def build_shapes(records: int = RECORDS, names: tuple[str, ...] | None = None) -
     if names is None or SEGMENT in names:
         payload = compact(_sqs_single(make_tracks(records))).encode()
         shapes.append(Shape(SEGMENT, "SQS, Segment track messages", "sqs", records, records, payload, 0, 0, "segment"))
+    if names is None or SEGMENT_EVENTS in names:
+        payload = compact(_sqs_single(as_mixpanel(make_tracks(records)))).encode()
+        label = "SQS, the Segment tracks' events in Mixpanel's shape"
+        shapes.append(Shape(SEGMENT_EVENTS, label, "sqs", records, records, payload))
     if names is None or TRANSFORMED in names:
         chosen = transformed.make_events_for_rules(records)
         dropped = transformed.filtered(chosen)

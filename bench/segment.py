@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from bench.draws import base36, popular, uuid
 from bench.events import User, make_users
@@ -210,6 +213,22 @@ def make_tracks(n: int, seed: int = SEED) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     users = make_users(rng)
     return [make_track(rng, i, users) for i in range(n)]
+
+
+def as_mixpanel(tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events Mixpanel receives for `tracks`, in Mixpanel's shape: what the forwarder sends for them, by its own
+    Segment mapping run once here, untimed. Forwarded as they are, they cost what the same events cost on the plain
+    path, so the two cases differ by the format alone."""
+    from mixpanel_forwarder.messages import MessageRules, Routed, route_item
+    from mixpanel_forwarder.model import Item
+
+    rules = MessageRules(int(time.time() * 1000), None)
+    events = []
+    for index, track in enumerate(tracks):
+        (outcome,) = route_item(Item(track, f"bench:{index}", None), rules)
+        assert type(outcome) is Routed, f"track {index} was not mapped: {outcome}"
+        events.append(orjson.loads(outcome.body))
+    return events
 
 
 def track_stats(tracks: list[dict[str, Any]]) -> dict[str, float]:

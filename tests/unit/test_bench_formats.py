@@ -69,7 +69,7 @@ def test_the_rules_filter_out_exactly_what_the_benchmark_expects_and_touch_the_r
 
 
 def test_the_issue_12_invocations_count_what_arrives_and_what_the_sink_should_get() -> None:
-    segment_shape, rules_shape = data.build_shapes(200, names=data.AGAINST_HEADLINE)
+    segment_shape, rules_shape = data.build_shapes(200, names=(data.SEGMENT, data.TRANSFORMED))
     assert (segment_shape.events, segment_shape.messages, segment_shape.plain) == (200, 200, False)
     assert rules_shape.events + rules_shape.filtered == rules_shape.messages == 200
     assert rules_shape.filtered_by == transformed.filtered(transformed.make_events_for_rules(200))
@@ -88,3 +88,20 @@ def test_the_per_byte_ratio_scales_the_cases_ratio_by_the_sizes_of_their_message
     head = {"message_bytes": 500.0}
     assert tables.per_byte_ratio({"ratio_to_headline": 1.8, "message_bytes": 1000.0}, head) == 0.9
     assert tables.per_byte_ratio({"ratio_to_headline": 1.8}, head) is None  # results saved before sizes were
+
+
+def test_the_segment_tracks_events_in_mixpanels_shape_are_what_the_forwarder_sends_for_them() -> None:
+    (shape,) = data.build_shapes(200, names=(data.SEGMENT_EVENTS,))
+    assert shape.plain  # naive and floor forward it too
+    bodies = [json.loads(record["body"]) for record in shape.event()["Records"]]
+    assert [b["event"] for b in bodies] == [t["event"] for t in TRACKS[:200]]
+    for body, track in zip(bodies, TRACKS[:200], strict=True):
+        assert set(body) == {"event", "properties"}
+        properties = body["properties"]
+        assert properties["distinct_id"] == (track.get("userId") or track["anonymousId"])
+        assert properties["$device_id"] == track["anonymousId"]
+        assert type(properties["time"]) is int
+        assert len(properties["$insert_id"]) <= 36
+        assert properties["mp_lib"] == track["context"]["library"]["name"]
+        assert track["properties"].items() <= properties.items()
+    assert data.IN_MIXPANEL_SHAPE == {data.SEGMENT: data.SEGMENT_EVENTS}
