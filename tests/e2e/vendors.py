@@ -168,16 +168,13 @@ class VendorMaker:
         if user is not None and "userId" in message:
             message["userId"] = user
         style = rng.random()
-        message["messageId"] = (
-            f"ajs-next-{self._uuid().hex}"  # longer than Mixpanel's 36: an $insert_id derived from it
-            if style < 0.5
-            else str(self._uuid()).upper()
-            if style < 0.8
-            else f"node-next-{self._now_s * 1000}-{self._uuid()}"
-            if style < 0.9
-            else None
-        )
-        if message["messageId"] is None:
+        if style < 0.5:
+            message["messageId"] = f"ajs-next-{self._uuid().hex}"  # over Mixpanel's 36: an $insert_id derived from it
+        elif style < 0.8:
+            message["messageId"] = str(self._uuid()).upper()  # analytics-swift's, taken as it is
+        elif style < 0.9:
+            message["messageId"] = f"node-next-{self._now_s * 1000}-{self._uuid()}"
+        else:
             del message["messageId"]  # an $insert_id derived from where the message sits in its record
         at_ms = (self._now_s - rng.randint(60, 3 * 86_400)) * 1000 + rng.randrange(1000)
         for offset, name in enumerate(_SEGMENT_TIMES):
