@@ -22,9 +22,9 @@ from tests.e2e.esm_kinesis import KinesisMapping
 from tests.e2e.esm_sqs import SqsMapping
 from tests.e2e.markers import markers_in, markers_in_bytes
 from tests.e2e.plan import Plan
-from tests.e2e.producers import build_plan
 from tests.e2e.queues import QueueCollector, parked_documents, stream_range
 from tests.e2e.sending import QueueFeeder, fifo_entries, send_kinesis, sqs_entries
+from tests.e2e.workload import build_plan
 
 # Messages per run: events, user and group updates.
 E2E_MESSAGES = int(os.environ.get("E2E_MESSAGES", "3000"))

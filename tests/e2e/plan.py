@@ -49,6 +49,11 @@ class Kind(enum.StrEnum):
     PLACEHOLDER_DISTINCT_ID = "placeholder $distinct_id"
     NO_GROUP_KEY = "group update without $group_key"
     GROUP_ADD = "$add on a group"
+    # Vendors' messages (vendors.py), refused before they become Mixpanel's: parked as they arrived
+    SEGMENT_TRACK_NO_ID = "Segment track without userId or anonymousId"
+    SEGMENT_IDENTIFY_NO_ID = "Segment identify without userId or anonymousId"
+    SEGMENT_GROUP_NO_ID = "Segment group without userId or anonymousId"
+    AMPLITUDE_BAD_TIME = "Amplitude event_time not a time"
 
 
 # The field a parked document names for each poison kind (Mixpanel's own field names, not our wording).
@@ -66,6 +71,11 @@ EXPECTED_FIELD: dict[Kind, Callable[[str | None], bool]] = {
     Kind.PLACEHOLDER_DISTINCT_ID: lambda f: f == "$distinct_id",
     Kind.NO_GROUP_KEY: lambda f: f == "$group_key",
     Kind.GROUP_ADD: lambda f: f == "$add",
+    # The vendor's own field, as formats/segment.py and formats/amplitude.py name it.
+    Kind.SEGMENT_TRACK_NO_ID: lambda f: f == "userId",
+    Kind.SEGMENT_IDENTIFY_NO_ID: lambda f: f == "userId",
+    Kind.SEGMENT_GROUP_NO_ID: lambda f: f == "userId",
+    Kind.AMPLITUDE_BAD_TIME: lambda f: f == "event_time",
 }
 # Poison that stays JSON, by the kind of message that carries it.
 DEFECTS: dict[Message, tuple[Kind, ...]] = {
@@ -80,7 +90,18 @@ DEFECTS: dict[Message, tuple[Kind, ...]] = {
     Message.USER: (Kind.TWO_OPERATIONS, Kind.ADD_STRING, Kind.PLACEHOLDER_DISTINCT_ID),
     Message.GROUP: (Kind.NO_GROUP_KEY, Kind.GROUP_ADD),
 }
-MESSAGE_OF_DEFECT = {kind: message for message, kinds in DEFECTS.items() for kind in kinds}
+# Poison in a vendor's format, by vendor, and the kind of message the forwarder counts each as.
+VENDOR_DEFECTS: dict[str, tuple[Kind, ...]] = {
+    "segment": (Kind.SEGMENT_TRACK_NO_ID, Kind.SEGMENT_IDENTIFY_NO_ID, Kind.SEGMENT_GROUP_NO_ID),
+    "amplitude": (Kind.AMPLITUDE_BAD_TIME,),
+}
+MESSAGE_OF_DEFECT = {
+    **{kind: message for message, kinds in DEFECTS.items() for kind in kinds},
+    Kind.SEGMENT_TRACK_NO_ID: Message.EVENT,
+    Kind.SEGMENT_IDENTIFY_NO_ID: Message.USER,
+    Kind.SEGMENT_GROUP_NO_ID: Message.GROUP,
+    Kind.AMPLITUDE_BAD_TIME: Message.EVENT,
+}
 Draw = tuple[Message, Kind]
 
 
@@ -91,13 +112,15 @@ def as_draw(kind: Kind | Draw) -> Draw:
 
 @dataclass(frozen=True, slots=True)
 class Planned:
-    """One produced message: where it was sent, in which shape, what it is and whether it is valid."""
+    """One produced message: where it was sent, in which shape, what it is and whether it is valid; `call` the
+    vendor's call it is made of ("segment group": a group update and a user update, a Planned each), or ""."""
 
     marker: str
     source: str  # "sqs", "sqs-fifo" or "kinesis"
     shape: str
     kind: Kind
     message: Message = Message.EVENT
+    call: str = ""
 
 
 @dataclass(frozen=True, slots=True)

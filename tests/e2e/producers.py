@@ -20,6 +20,7 @@ from tests.e2e.events import EventMaker, bad_bytes, bad_text, huge_event
 from tests.e2e.plan import DEFECTS, Draw, Kind, Message, Plan, Planned, Scope, as_draw
 from tests.e2e.sending import MIB
 from tests.e2e.updates import UpdateMaker
+from tests.e2e.vendors import CALL_OF_DEFECT, VendorMaker
 
 SQS_SHAPES = ("object", "array", "ndjson", "sns", "eventbridge")
 FIFO_SHAPES = ("object", "array")
@@ -51,6 +52,7 @@ class Producer:
         self._rng = random.Random(seed)
         self._events = EventMaker(self._rng, now_s)
         self._updates = UpdateMaker(self._rng, std_profiles=std_profiles, counters=counters)
+        self._vendors = VendorMaker(self._rng, now_s, users=std_profiles)
         self._poison_rate = poison_rate
         self._now_s = now_s
         self._sqs_max = sqs_max_message_bytes
@@ -61,10 +63,10 @@ class Producer:
 
     # --- messages ------------------------------------------------------------------------------------
 
-    def _marker(self, source: str, shape: str, kind: Kind, message: Message = Message.EVENT) -> str:
+    def _marker(self, source: str, shape: str, kind: Kind, message: Message = Message.EVENT, call: str = "") -> str:
         marker = f"e2e{self._tag}{self._n:07d}"
         self._n += 1
-        self.plan.add(Planned(marker, source, shape, kind, message))
+        self.plan.add(Planned(marker, source, shape, kind, message, call))
         return marker
 
     def _message(self) -> Message:
@@ -84,9 +86,11 @@ class Producer:
     def make(self, source: str, shape: str, draw: Draw, scope: Scope | None = None) -> tuple[str, Any]:
         """(marker, message dict) for a JSON kind, (marker, bad text) for BAD_JSON."""
         message, kind = draw
-        marker = self._marker(source, shape, kind, message)
+        marker = self._marker(source, shape, kind, message, CALL_OF_DEFECT.get(kind, ""))
         if kind is Kind.BAD_JSON:
             return marker, bad_text(marker)
+        if kind in CALL_OF_DEFECT:
+            return marker, self._vendors.poison(kind, marker)
         if message is Message.EVENT:
             if kind is Kind.VALID:
                 return marker, self._events.valid(marker, self._n)
@@ -178,6 +182,28 @@ class Producer:
             return eventbridge_envelope(one, index=self._n)
         raise ValueError(f"unknown SQS shape {shape!r}")
 
+    def vendor_text(self, source: str, shape: str, vendor: str) -> str:
+        """A record of one vendor's messages (vendors.py), poison among them at the same rate."""
+
+        def mark(kind: Kind, message: Message, call: str) -> str:
+            return self._marker(source, shape, kind, message, call)
+
+        text, updates = self._vendors.record(shape, vendor, mark, self._poison_rate)
+        self.plan.updates.update(updates)
+        return text
+
+    def add_vendor(self, source: str, shape: str, vendor: str) -> None:
+        """One record of a vendor's messages to `source`; in a FIFO message group or under a partition key like the
+        others, though what they change are profiles of their own (vendors.py)."""
+        if source == "kinesis":
+            key = f"pk-{self._rng.randrange(self._kinesis_keys)}"
+            self.plan.kinesis_records.append((self.vendor_text(source, shape, vendor).encode(), key))
+        elif source == "sqs-fifo":
+            group = f"fifo-{self._rng.randrange(self._fifo_groups)}"
+            self.plan.fifo_messages.append((self.vendor_text(source, shape, vendor), group, f"dedup-{self._n}"))
+        else:
+            self.plan.sqs_bodies.append(self.vendor_text(source, shape, vendor))
+
     def add_sqs(self, shape: str) -> None:
         self.plan.sqs_bodies.append(self.sqs_body(shape))
 
@@ -265,48 +291,3 @@ class Producer:
 
 def _compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
-
-
-def build_plan(
-    total: int,
-    *,
-    tag: str,
-    seed: int,
-    now_s: int,
-    sqs_max_message_bytes: int,
-    poison_rate: float = 0.05,
-    huge_events: int = 1,
-    shares: tuple[float, float] = (0.5, 0.15),
-) -> Plan:
-    """About `total` messages: `shares` of them to the standard and FIFO queues, the rest to the stream, shapes
-    drawn uniformly per record; plus, `huge_events` times, per source, an event over 1 MiB (where the source can
-    hold one) and a record as large as the source takes that does not decode."""
-    sqs_target = int(total * shares[0])
-    fifo_target = int(total * shares[1])
-    kinesis_target = total - sqs_target - fifo_target
-    # A poison message holds its group until it is dead-lettered: enough groups keep a long run parallel. Fifty
-    # messages per group or partition key make about 9 user and 5 group updates per ordered profile.
-    producer = Producer(
-        tag=tag,
-        seed=seed,
-        poison_rate=poison_rate,
-        now_s=now_s,
-        sqs_max_message_bytes=sqs_max_message_bytes,
-        fifo_groups=max(12, fifo_target // 50),
-        kinesis_keys=max(20, kinesis_target // 50),
-        std_profiles=max(40, sqs_target // 50),
-        counters=max(6, total // 5000),
-    )
-    rng = random.Random(seed + 1)
-    while producer.plan.count("sqs") < sqs_target:
-        producer.add_sqs(rng.choice(SQS_SHAPES))
-    while producer.plan.count("sqs-fifo") < fifo_target:
-        producer.add_fifo(rng.choice(FIFO_SHAPES))
-    while producer.plan.count("kinesis") < kinesis_target:
-        producer.add_kinesis(rng.choice(KINESIS_SHAPES))
-    for _ in range(huge_events):
-        producer.add_sqs_huge()
-        producer.add_sqs_huge_undecodable()
-        producer.add_kinesis_huge()
-        producer.add_kinesis_huge_undecodable()
-    return producer.plan

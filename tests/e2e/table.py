@@ -14,6 +14,7 @@ from tests.e2e.plan import Kind, Message, Planned
 
 SOURCES = ("sqs", "sqs-fifo", "kinesis")
 _COLUMNS = [*(str(message) for message in Message), "total"]
+_SEGMENT_SPEC = ("segment", "rudderstack")
 
 
 def render_table(accounting: Accounting, title: str) -> str:
@@ -40,10 +41,14 @@ def render_table(accounting: Accounting, title: str) -> str:
         rows.append((f"  to {source}", count(lambda m, p, s=source: p.source == s)))
     rows.append(("  valid", count(lambda m, p: p.kind is Kind.VALID)))
     rows.append(("  poison", count(lambda m, p: p.kind is not Kind.VALID)))
+    rows.append(("  Segment spec (Segment, RudderStack)", count(lambda m, p: p.call.startswith(_SEGMENT_SPEC))))
+    rows.append(("  Amplitude export", count(lambda m, p: p.call.startswith("amplitude"))))
     rows.append(("in the sink (events imported, updates applied)", count(state("imported"))))
+    rows.append(("  of a vendor's message", count(lambda m, p: bool(p.call) and accounting.state(m) == "imported")))
     rows.append(("  duplicates dropped by dedup", Counter({"events": accounting.duplicates_dropped})))
     rows.append(("  updates applied twice or more", per_kind(accounting.applied_more_than_once)))
     rows.append(("parked", count(state("parked"))))
+    rows.append(("  of a vendor's message", count(lambda m, p: bool(p.call) and accounting.state(m) == "parked")))
     classes = sorted({accounting.parked_class(m) for m in accounting.planned if accounting.state(m) == "parked"})
     for reason in classes:
         rows.append(

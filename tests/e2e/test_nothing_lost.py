@@ -1,11 +1,14 @@
 """Nothing lost, end to end: N messages — events, user and group profile updates (about 70/20/10), mixed in every
-payload shape — through real SQS (standard and FIFO) and Kinesis APIs, the real handlers driven as Lambda drives
-them, and a Mixpanel sink failing at random on /import, /engage and /groups alike (each must meet every fault kind).
+payload shape, about a sixth of them Segment-spec or Amplitude messages read under PAYLOAD_FORMAT=auto (vendors.py)
+— through real SQS (standard and FIFO) and Kinesis APIs, the real handlers driven as Lambda drives them, and a
+Mixpanel sink failing at random on /import, /engage and /groups alike (each must meet every fault kind).
 
 Every message, per kind (events, user updates, group updates), ends in one place: the sink (an event imported once
 after dedup; an update applied, once or more), parked with the reason its defect (or the sink's own refusal) gives,
 or, without a dead-letter queue or at a tight deadline, redriven by the platform. Lost = 0 and unexplained = 0 for
 each kind. Poison never reaches the sink. Each update the sink applied is the one produced, `$ip` "0" unless its own.
+A vendor's message counts under the kind of each Mixpanel message it becomes (a Segment group call: a group update
+and a user update), its poison parked under the vendor's field; each update it makes is the one vendors.py expects.
 
 The profiles the updates leave (profile_model.py); only idempotent operations are asserted exactly:
 
@@ -71,6 +74,7 @@ from tests.e2e.harness import (
 from tests.e2e.plan import Kind, Message, Plan
 from tests.e2e.profile_model import ProfileReport, check_profiles
 from tests.e2e.table import report
+from tests.e2e.vendors import CALLS, MESSAGES_OF_CALL
 from tests.hostile import slow_proxy
 
 pytestmark = pytest.mark.e2e
@@ -106,6 +110,10 @@ def assert_common(accounting: Accounting, outcome: RunOutcome, plan: Plan, profi
     valid = {(p.message, p.source) for p in plan.events.values() if p.kind is Kind.VALID}
     assert valid == {(message, source) for message in Message for source in ("sqs", "sqs-fifo", "kinesis")}
     assert {p.message for p in plan.events.values() if p.kind is not Kind.VALID} == set(Message)
+    # Every vendor's call (vendors.py) went through, valid, each source had some, and each vendor had poison.
+    assert {p.call for p in plan.events.values() if p.kind is Kind.VALID} == {"", *MESSAGES_OF_CALL}
+    assert {p.source for p in plan.events.values() if p.call} == {"sqs", "sqs-fifo", "kinesis"}
+    assert {p.call.split()[0] for p in plan.events.values() if p.call and p.kind is not Kind.VALID} == set(CALLS)
     assert profiles.altered == []
     assert profiles.mismatched == []
     assert profiles.out_of_order == []
