@@ -12,14 +12,18 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from functions.kinesis_forwarder.app import lambda_handler as kinesis_handler
 from functions.sqs_forwarder.app import lambda_handler as sqs_handler
 from localdev.eventgen import sqs_event, sqs_record
 from localdev.sink import MixpanelSink
+from mixpanel_forwarder import metrics as names
 from mixpanel_forwarder import runtime
 from mixpanel_forwarder.normalize import is_insert_id
 from tests.functional.conftest import load_event
 from tests.functional.test_hostile_dead_letter import parked_failures
+from tests.functional.test_metrics import invocation_metrics
 from tests.unit.test_eventgen_vendors import kinesis_messages
 
 SEGMENT_CALLS = ("page", "track", "screen", "identify", "group", "alias")
@@ -294,3 +298,27 @@ def test_rudderstack_request_ip_places_an_event_without_context_ip(
     kinesis_handler(load_event("kinesis-rudderstack.json"), context)
 
     assert events_by_name(sink)["Viewed Trail Runner 2"]["ip"] == page["request_ip"]
+
+
+def test_calls_whose_integrations_turn_mixpanel_off_are_counted_filtered_never_sent_or_parked(
+    sink: MixpanelSink, token_env: Callable[..., None], context: Any, dlq: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token_env(DEAD_LETTER_QUEUE_URL=dlq)
+    track, _, identify = (next(b for b in bodies("sqs-segment.json") if b["type"] == t) for t in SEGMENT_CALLS[1:4])
+    off_classic = {**track, "messageId": "off-1", "integrations": {"All": True, "Mixpanel": False}}
+    off_actions = {**identify, "messageId": "off-2", "integrations": {"Mixpanel (Actions)": False}}
+    all_off = {**track, "messageId": "on-1", "integrations": {"All": False, "Amazon Kinesis": True}}
+    messages = (off_classic, off_actions, all_off)
+    invocation = sqs_event([sqs_record(json.dumps(m), index=i) for i, m in enumerate(messages)])
+
+    assert sqs_handler(invocation, context) == {"batchItemFailures": []}
+
+    assert [event["properties"]["$insert_id"] for event in sink.events] == ["on-1"]  # "All": false alone: sent
+    assert sink.users == {}
+    assert parked_failures(dlq) == []
+    counted = summary()
+    assert (counted["filtered"], counted["user_updates_filtered"]) == (1, 1)
+    assert counted["filtered_by"] == {"integrations turn Mixpanel off": 2}
+    metrics = invocation_metrics(capsys.readouterr().out)["metrics"]
+    assert (metrics[names.EVENTS_FILTERED], metrics["UserUpdatesFiltered"]) == (1, 1)
+    assert (metrics[names.EVENTS_PARKED], metrics[names.EVENTS_REPORTED]) == (0, 0)

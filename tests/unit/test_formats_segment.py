@@ -299,3 +299,56 @@ def test_recognition_order_and_what_stays_mixpanel() -> None:
     assert recognise({"$distinct_id": "u", "$set": {"type": "track", "userId": "u"}}) == "mixpanel"
     assert recognise({"type": "track", "messageId": "m", "event_type": "e", "user_id": "u"}) == "segment"
     assert recognise({"event_type": "e", "device_id": "d"}) == "amplitude"
+
+
+@pytest.mark.parametrize("destination", ["Mixpanel", "Mixpanel (Actions)"])
+@pytest.mark.parametrize(
+    ("call", "kind"),
+    [
+        ("track", Kind.EVENT),
+        ("page", Kind.EVENT),
+        ("screen", Kind.EVENT),
+        ("identify", Kind.USER),
+        ("group", Kind.GROUP),
+    ],
+)
+def test_a_call_whose_integrations_turn_mixpanel_off_is_filtered_by_that_reason(
+    destination: str, call: str, kind: Kind
+) -> None:
+    message = {
+        "type": call,
+        "event": "Order Completed",
+        "name": "Pricing",
+        "userId": "user-42",
+        "groupId": "acme",
+        "traits": {"name": "Ann"},
+        "messageId": "m-9",
+        "timestamp": TIMESTAMP,
+        "integrations": {"All": True, destination: False},
+    }
+
+    [outcome] = routed(message)
+
+    assert isinstance(outcome, FilteredOut)
+    assert (outcome.kind, outcome.rule) == (kind, "integrations turn Mixpanel off")
+
+
+@pytest.mark.parametrize(
+    "integrations",
+    [
+        {},
+        {"All": False},  # it came here through a destination named for it: forwarded
+        {"All": False, "Amazon Kinesis": True},
+        {"Mixpanel": True},
+        {"mixpanel": False},  # destination names are case-sensitive (Segment's and RudderStack's docs)
+        {"Mixpanel": "false"},
+        {"Mixpanel": None},
+        {"Mixpanel": {"apiSecret": "x"}},  # per-destination options, not a switch
+        ["Mixpanel"],
+        None,
+    ],
+)
+def test_integrations_that_do_not_turn_mixpanel_off_by_name_leave_the_call_as_it_is(integrations: Any) -> None:
+    track = {"type": "track", "event": "Signed Up", "userId": "u-1", "messageId": "m-1", "timestamp": TIMESTAMP}
+
+    assert only_event({**track, "integrations": integrations}) == only_event(track)

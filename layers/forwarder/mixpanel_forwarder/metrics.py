@@ -28,7 +28,7 @@ EVENTS_DECODED = "EventsDecoded"
 EVENTS_IMPORTED = "EventsImported"
 EVENTS_PARKED = "EventsParked"
 EVENTS_REPORTED = "EventsReportedForRetry"
-EVENTS_FILTERED = "EventsFiltered"  # a TRANSFORMS rule filtered them out: never sent, parked or retried
+EVENTS_FILTERED = "EventsFiltered"  # filtered out (summary: filtered_by): never sent, parked or retried
 # Parked, by why: not decodable (whole records, or items inside one), invalid before sending, refused by
 # Mixpanel. EventsParked counts events; an undecodable record counts once in ParkedUndecodable.
 PARKED_BY_STAGE = {

@@ -8,6 +8,8 @@ destination; README, "Segment spec", has the table, its sources and where we cho
 - group → a group profile `$set` on the group key (SEGMENT_GROUP_KEY), and the user's membership: `$union` of the
   group id into the user's property of that name.
 - alias → a `$create_alias` event (refused under simplified ID merge, which ignores it).
+A call whose `integrations` turns Mixpanel off, by either name Segment gives its destination, is filtered: Segment
+would not have sent it to Mixpanel either.
 """
 
 from __future__ import annotations
@@ -19,34 +21,14 @@ from ..model import ID_MERGE_ORIGINAL, Item, Kind
 from ..normalize import normalize_common
 from .base import SEGMENT_CALLS as CALLS
 from .base import FormatOptions, Message
-from .fields import copy_present, country_code, first_time, identifier, insert_id
+from .fields import copy_present, first_time, identifier, insert_id
+from .segment_context import context_properties
 
 _KIND_OF_CALL = {"identify": Kind.USER, "group": Kind.GROUP}
 # "timestamp … is used by Segment to send to downstream destinations"; the others stand in when it is missing.
 TIME_FIELDS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
 # Properties the message's own fields set: a property of the same name is dropped, as Segment's destination does.
 _RESERVED = frozenset({"time", "id", "distinct_id", "$insert_id", "$user_id", "$device_id", "$anon_id", "$group_id"})
-# context.<section>.<field> → Mixpanel's property (Mixpanel's default names where Segment's destination differs).
-_CONTEXT = {
-    "app": (
-        ("name", "$app_name"),
-        ("namespace", "$app_namespace"),
-        ("build", "$app_build_number"),
-        ("version", "$app_version_string"),
-    ),
-    "os": (("name", "$os"), ("version", "$os_version")),
-    "device": (("manufacturer", "$manufacturer"), ("model", "$model"), ("name", "$device"), ("type", "$device_type")),
-    "network": (
-        ("carrier", "$carrier"),
-        ("wifi", "$wifi"),
-        ("bluetooth", "$bluetooth_enabled"),
-        ("cellular", "$cellular_enabled"),
-    ),
-    "screen": (("width", "$screen_width"), ("height", "$screen_height"), ("density", "$screen_dpi")),
-    "page": (("url", "$current_url"), ("referrer", "$referrer")),
-    "library": (("name", "mp_lib"), ("version", "$lib_version")),
-}
-_CONTEXT_TOP = {"ip": "ip", "locale": "$locale", "timezone": "timezone", "groupId": "$group_id"}
 # identify's special traits → Mixpanel's reserved profile properties.
 _TRAITS = (
     ("email", "$email"),
@@ -59,6 +41,10 @@ _TRAITS = (
 )
 _CREATED = ("created", "createdAt", "created_at")
 NO_TRAITS = "identify without traits"
+# The names Segment's Mixpanel destinations go by in a message's `integrations` (Classic, Actions; RudderStack's is
+# the first): `false` under either keeps the message from Mixpanel.
+MIXPANEL_DESTINATIONS = ("Mixpanel", "Mixpanel (Actions)")
+MIXPANEL_OFF = "integrations turn Mixpanel off"
 
 
 def messages(item: Item, options: FormatOptions) -> list[Message]:
@@ -68,6 +54,8 @@ def messages(item: Item, options: FormatOptions) -> list[Message]:
     if type(call) is not str or call not in CALLS:
         raise Invalid("type", f"must be one of {', '.join(CALLS)}: the message is not a Segment-spec call")
     kind = _KIND_OF_CALL.get(call, Kind.EVENT)
+    if mixpanel_off(message.get("integrations")):
+        return [Message(kind, item, skipped=MIXPANEL_OFF)]
     try:
         user_id, anonymous_id = identifier(message, "userId"), identifier(message, "anonymousId")
         if user_id is None and anonymous_id is None:
@@ -98,6 +86,9 @@ def common_event(message: dict[str, Any], item: Item, now_ms: int) -> dict[str, 
     call = message.get("type")
     if call not in _EVENT_CALLS:
         return None
+    integrations = message.get("integrations")
+    if integrations and mixpanel_off(integrations):
+        return None
     try:
         user_id, anonymous_id = identifier(message, "userId"), identifier(message, "anonymousId")
         if user_id is None and anonymous_id is None:
@@ -106,6 +97,13 @@ def common_event(message: dict[str, Any], item: Item, now_ms: int) -> dict[str, 
     except Invalid:
         return None
     return normalize_common({"event": _event_name(message, call, properties), "properties": properties}, item, now_ms)
+
+
+def mixpanel_off(integrations: Any) -> bool:
+    """Whether a message's `integrations` says `false` to a Mixpanel destination by name. `"All": false` alone does
+    not: the message came to this forwarder through a destination it was sent to by name (a stream, a bus), which
+    is here to feed Mixpanel."""
+    return type(integrations) is dict and any(integrations.get(name) is False for name in MIXPANEL_DESTINATIONS)
 
 
 def _event(item: Item, name: Any, properties: dict[str, Any]) -> Message:
@@ -150,39 +148,6 @@ def _event_properties(
     found = insert_id(message.get("messageId"))
     if found is not None:
         properties["$insert_id"] = found  # else one derived from where the message sits in its record
-    return properties
-
-
-def context_properties(context: Any) -> dict[str, Any]:
-    """Segment's `context` as Mixpanel's properties (a country only when it is a two-letter code).
-
-    A step per key the context holds, not per key the table knows: this runs once per message.
-    """
-    properties: dict[str, Any] = {}
-    if type(context) is not dict:
-        return properties
-    for key, value in context.items():
-        if value is None:
-            continue
-        pairs = _CONTEXT.get(key)
-        if pairs is not None:
-            if type(value) is dict:
-                for field, target in pairs:
-                    found = value.get(field)
-                    if found is not None:
-                        properties[target] = found
-            continue
-        top = _CONTEXT_TOP.get(key)
-        if top is not None:
-            properties[top] = value
-        elif key == "campaign" and type(value) is dict:
-            for name, found in value.items():
-                if found is not None:
-                    properties["utm_campaign" if name == "name" else f"utm_{name}"] = found
-        elif key == "location" and type(value) is dict:
-            code = country_code(value.get("country"))
-            if code is not None:
-                properties["mp_country_code"] = code
     return properties
 
 
