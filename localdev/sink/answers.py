@@ -4,6 +4,7 @@ Mixpanel's JSON error shape and a proxy's HTML error page. Every endpoint and fa
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -11,6 +12,7 @@ from .codec import dumps
 
 JsonObject = dict[str, Any]
 
+_RATE_LIMITED = "Project exceeded rate limits. Please retry the request with exponential backoff."
 _PROXY_HTML = "<html><head><title>{code} {reason}</title></head><body><h1>{code} {reason}</h1></body></html>\n"
 
 
@@ -29,7 +31,8 @@ class Drip:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Answer:
-    """What the handler must do: answer `status`, or first hang `seconds`, or reset the connection."""
+    """What the handler must do: answer `status`, or first hang `seconds` (or until `hold` says the hang is over:
+    it reads the sink's clock, which may be a test's), or reset the connection."""
 
     status: int
     body: bytes = b""
@@ -38,6 +41,7 @@ class Answer:
     hang_seconds: float = 0.0
     reset: bool = False
     drip: Drip | None = None  # Mixpanel's real answer (the import happens), sent one byte at a time
+    hold: Callable[[], bool] | None = None
 
 
 def reason(status: int) -> str:
@@ -56,6 +60,11 @@ def error(status: int, message: str, status_field: object | None = None) -> Answ
     """Mixpanel's error shape: `code`, `error` and `status` (the reason phrase unless given)."""
     status_value = reason(status) if status_field is None else status_field
     return json_answer(status, {"code": status, "error": message, "status": status_value})
+
+
+def rate_limited() -> Answer:
+    """Mixpanel's 429, without Retry-After (docs.mixpanel.com/troubleshooting/errors/429-rate-limit-exceeded)."""
+    return error(429, _RATE_LIMITED)
 
 
 def html(status: int) -> Answer:

@@ -1,5 +1,11 @@
 """The sink's API: routes each request to its endpoint (/import, /engage, /groups) and answers it as Mixpanel would,
-after any fault, logging every ingestion request in the ledger. GET /events and /stats show what was received."""
+after any fault, logging every ingestion request in the ledger. GET /events and /stats show what was received.
+
+Who answers, first match wins: a scheduled outage (the servers are down: nothing behind it sees the request, so a
+scripted fault stays pending for the first request that gets through); then a scripted fault, then a random one
+(each stands for what one request meets); then Mixpanel itself: auth and per-request limits, then the rate limit
+(what a project sent recently: only requests that reach it count, valid events or not, since Mixpanel counts
+requests that fail validation too), then validation."""
 
 from __future__ import annotations
 
@@ -8,13 +14,15 @@ from collections.abc import Callable
 from typing import Any
 
 from . import faults, imports, profile_wire, profiles
-from .answers import Answer, JsonObject, error, json_answer, too_large
+from .answers import Answer, JsonObject, error, json_answer, rate_limited, too_large
 from .codec import dumps
 from .faults import FaultScript, Miscounted
 from .ledger import Ledger, RequestLog
+from .outages import OutageSchedule
 from .profile_state import ProfileStore
 from .profile_wire import ProfileRequest
 from .profiles import Endpoint, Refused, Update
+from .rate_limit import RateLimiter
 from .rules import Account, Body, authorized, decode_body, param
 
 
@@ -27,8 +35,17 @@ class Limits:
     max_updates: int
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Conditions:
+    """What MixpanelSink scripts at run time: faults, outages and the rate limit."""
+
+    faults: FaultScript
+    outages: OutageSchedule
+    rate: RateLimiter
+
+
 class MixpanelApi:
-    """Answers the handler's requests (the App it serves); MixpanelSink owns the ledger and the fault script."""
+    """Answers the handler's requests (the App it serves); MixpanelSink owns the ledger and the conditions."""
 
     def __init__(
         self,
@@ -36,14 +53,16 @@ class MixpanelApi:
         limits: Limits,
         clock: Callable[[], float],
         ledger: Ledger,
-        script: FaultScript,
+        conditions: Conditions,
         profiles: ProfileStore,
     ) -> None:
         self._account = account
         self._limits = limits
         self._clock = clock
         self._ledger = ledger
-        self._faults = script
+        self._faults = conditions.faults
+        self._outages = conditions.outages
+        self._rate = conditions.rate
         self._profiles = profiles
 
     def get(self, path: str) -> Answer:
@@ -82,8 +101,8 @@ class MixpanelApi:
     def _faulted(
         self, log: RequestLog, real: Callable[[RequestLog], Answer], miscounted: Miscounted | None = None
     ) -> Answer:
-        """Any scripted or random fault's answer, else `real`: Mixpanel's own answer."""
-        faulted = self._faults.take(log.events, miscounted, log.endpoint)
+        """An outage's answer, else any scripted or random fault's, else `real`: Mixpanel's own answer."""
+        faulted = self._outages.take(log.endpoint) or self._faults.take(log.events, miscounted, log.endpoint)
         if faulted is None:
             return real(log)
         answer, kind = faulted
@@ -93,7 +112,7 @@ class MixpanelApi:
         return dataclasses.replace(real(dataclasses.replace(log, fault=kind)), drip=answer.drip)
 
     def _answer(self, query: dict[str, list[str]], headers: dict[str, str], decoded: Body, log: RequestLog) -> Answer:
-        """Mixpanel's own answer: auth, limits, strict validation and dedup."""
+        """Mixpanel's own answer: auth, limits, the rate limit, strict validation and dedup."""
         count = log.events
         if not authorized(self._account, headers.get("authorization", ""), param(query, "project_id")):
             return self._log(log, error(401, "Invalid credentials", 0))
@@ -103,6 +122,8 @@ class MixpanelApi:
             return self._log(log, error(400, decoded.error or "unable to read the body"))
         if count > self._limits.max_events:
             return self._log(log, error(400, "too many events"))
+        if not self._rate.admit("/import", count, decoded.raw_bytes):
+            return self._log(dataclasses.replace(log, fault="rate-limit"), rate_limited())
 
         now = self._clock()
         checked = [imports.validate(index, event, now) for index, event in enumerate(decoded.events)]
@@ -134,7 +155,8 @@ class MixpanelApi:
         )
 
     def _profile_answer(self, endpoint: Endpoint, request: ProfileRequest, size: int, log: RequestLog) -> Answer:
-        """Mixpanel's own answer: limits, then each update checked; the valid ones are applied, in order."""
+        """Mixpanel's own answer: limits (the rate limit when it covers the endpoint), then each update checked; the
+        valid ones are applied, in order."""
         if request.encoding:
             return self._log(log, profile_wire.encoded(request.encoding, endpoint.path), answer_status=0)
         if size > self._limits.max_bytes:
@@ -145,6 +167,8 @@ class MixpanelApi:
         if log.events > self._limits.max_updates:
             message = f"too many updates: {log.events}, at most {self._limits.max_updates} per request"
             return self._log(log, profile_wire.refused(400, message), answer_status=0)
+        if not self._rate.admit(endpoint.path, log.events, size):
+            return self._log(dataclasses.replace(log, fault="rate-limit"), rate_limited())
         return self._take_in(endpoint, request.updates, request.verbose, log)
 
     def _take_in(self, endpoint: Endpoint, updates: list[Any], verbose: bool, log: RequestLog) -> Answer:

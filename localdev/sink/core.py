@@ -1,20 +1,23 @@
-"""MixpanelSink, the sink's public face: start and stop it, read what it received, script its faults."""
+"""MixpanelSink, the sink's public face: start and stop it, read what it received, script its faults, its outages
+and its rate limit."""
 
 from __future__ import annotations
 
 import dataclasses
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
 from .answers import Drip, JsonObject
-from .api import Limits, MixpanelApi
+from .api import Conditions, Limits, MixpanelApi
 from .faults import Fault, FaultScript, Rates
 from .ledger import Ledger, RequestLog
+from .outages import Outage, OutageMode, OutageSchedule
 from .profile_state import Profile, ProfileStore
 from .profiles import ENDPOINTS as PROFILE_ENDPOINTS
 from .profiles import MAX_UPDATES, GroupKey, Update, UserKey
+from .rate_limit import RateLimit, RateLimiter
 from .rules import Account
 from .server import LoopbackServer
 
@@ -23,10 +26,14 @@ ENDPOINTS = ("/import", *PROFILE_ENDPOINTS)
 
 class MixpanelSink:
     """A loopback stand-in for Mixpanel's /import (strict validation, dedup) and its profile endpoints /engage and
-    /groups (each update checked, the profiles kept), with Mixpanel's limits and scripted faults.
+    /groups (each update checked, the profiles kept), with Mixpanel's limits, scripted faults, scheduled outages and
+    a rate limit.
 
-    Thread-safe: handlers run in daemon threads; the ledger, the profiles and the fault script each guard their
-    state.
+    `clock` is the sink's now: it judges event times, and runs the rate limit's window and the outage schedule, so a
+    test may pass a fake one, or a time-scaled one for a backfill or an outage of hours.
+
+    Thread-safe: handlers run in daemon threads; the ledger, the profiles, the fault script, the outage schedule and
+    the rate limiter each guard their state.
     """
 
     def __init__(
@@ -48,9 +55,12 @@ class MixpanelSink:
         self._port = port
         self._ledger = Ledger()
         self._faults = FaultScript(max_bytes)
+        self._outages = OutageSchedule(clock)
+        self._rate = RateLimiter(clock)
         self._profiles = ProfileStore()
         limits = Limits(max_events, max_bytes, max_updates)
-        self._api = MixpanelApi(self._account, limits, clock, self._ledger, self._faults, self._profiles)
+        conditions = Conditions(self._faults, self._outages, self._rate)
+        self._api = MixpanelApi(self._account, limits, clock, self._ledger, conditions, self._profiles)
         self._server: LoopbackServer | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------------
@@ -135,16 +145,19 @@ class MixpanelSink:
         return self._ledger.duplicates
 
     def clear(self) -> None:
-        """Forget events, requests, duplicates, profiles, applied updates and pending scripted faults (random fault
-        rates stay set)."""
+        """Forget events, requests, duplicates, profiles, applied updates, pending scripted faults, scheduled outages
+        and what the rate limit's window holds (random fault rates and the rate limit stay set)."""
         self._ledger.clear()
         self._profiles.clear()
         self._faults.clear()
+        self._outages.clear()
+        self._rate.clear()
 
     def stats(self) -> JsonObject:
         """The counters GET /stats answers with: /import's `imported`, `duplicates`, `requests` and `by_status`,
         and, once /engage or /groups has had a request, an `engage` or `groups` block: `requests`, `by_status`
-        (HTTP), `by_answer` (the body's 1 or 0), `updates`, `applied`, `refused`, `wrong_token` and `profiles`."""
+        (HTTP), `by_answer` (the body's 1 or 0), `updates`, `applied`, `refused`, `wrong_token` and `profiles`.
+        Each has `by_fault` (requests by fault name, e.g. `rate-limit`, `outage:503`) once a request met one."""
         return self._api.stats()
 
     # --- faults ----------------------------------------------------------------------------------------
@@ -195,8 +208,7 @@ class MixpanelSink:
         self._script(Fault("miscount" if miscount else "portal"), count, endpoint)
 
     def _script(self, fault: Fault, count: int, endpoint: str | None) -> None:
-        if endpoint is not None and endpoint not in ENDPOINTS:
-            raise ValueError(f"endpoint must be one of {', '.join(ENDPOINTS)}, got {endpoint!r}")
+        _paths(() if endpoint is None else (endpoint,))
         self._faults.add(dataclasses.replace(fault, endpoint=endpoint), count)
 
     def set_fault_rates(
@@ -220,3 +232,80 @@ class MixpanelSink:
             raise ValueError(f"fault rates must each be within [0, 1] and add up to at most 1, got {rates}")
         configured = Rates(random.Random(seed), *rates, hang_seconds, drip_seconds)
         self._faults.set_rates(configured if sum(rates) > 0 else None)
+
+    # --- rate limit and outages ------------------------------------------------------------------------
+    # Times are the sink's clock's; an outage is met before any scripted fault, the rate limit after them all.
+
+    def set_rate_limit(
+        self,
+        window_s: float,
+        *,
+        events: int | None = None,
+        uncompressed_bytes: int | None = None,
+        endpoints: Iterable[str] = ("/import",),
+    ) -> None:
+        """Admit at most `events` events and/or `uncompressed_bytes` bytes in any `window_s` seconds, summed over
+        `endpoints` (for /engage and /groups, updates and body bytes); a request that would take the window past
+        either is answered 429 and takes in nothing (a request larger than the limit, always). Mixpanel's own:
+        window_s=60, events=1_800_000, uncompressed_bytes=2_000_000_000. Replaces any limit, with an empty window."""
+        self._rate.set(RateLimit(window_s, events, uncompressed_bytes, _paths(endpoints)))
+
+    def clear_rate_limit(self) -> None:
+        """Admit everything again."""
+        self._rate.set(None)
+
+    def schedule_outage(
+        self,
+        start: float,
+        end: float,
+        mode: OutageMode = "5xx",
+        *,
+        endpoints: Iterable[str] | None = None,
+        hang_s: float | None = None,
+        seed: int = 0,
+    ) -> None:
+        """From `start` until `end`, answer requests to `endpoints` (default all three) as an outage: `5xx` (a
+        balancer's 503 and 502 HTML pages in turn), `reset` (no answer), `hang` (held until `end`, or `hang_s`,
+        or stop(), then 503), or `mixed` (each request one of those at random, from `seed`). GET /events and /stats
+        stay up. Outages may overlap: the one scheduled first answers."""
+        paths = None if endpoints is None else _paths(endpoints)
+        self._outages.add(Outage(start, end, mode, paths, hang_s=hang_s, seed=seed))
+
+    def schedule_flapping(
+        self,
+        start: float,
+        end: float,
+        *,
+        down_s: float,
+        up_s: float,
+        mode: OutageMode = "5xx",
+        endpoints: Iterable[str] | None = None,
+        hang_s: float | None = None,
+        seed: int = 0,
+    ) -> None:
+        """Like schedule_outage, but down for `down_s` and up for `up_s` in turn from `start` until `end` (a hang
+        is held until its down spell ends)."""
+        paths = None if endpoints is None else _paths(endpoints)
+        self._outages.add(Outage(start, end, mode, paths, down_s, up_s, hang_s, seed))
+
+    def is_down(self, endpoint: str = "/import", at: float | None = None) -> bool:
+        """Whether a request to `endpoint` at `at` (default: the clock's now) meets a scheduled outage."""
+        _paths((endpoint,))
+        return self._outages.down(endpoint, at)
+
+    @property
+    def outages(self) -> list[Outage]:
+        """The outages scheduled, in order, each with the number of requests it answered (`requests`)."""
+        return self._outages.outages()
+
+    def clear_outages(self) -> None:
+        """Forget every scheduled outage."""
+        self._outages.clear()
+
+
+def _paths(endpoints: Iterable[str]) -> frozenset[str]:
+    paths = frozenset(endpoints)
+    unknown = sorted(paths - set(ENDPOINTS))
+    if unknown:
+        raise ValueError(f"endpoint must be one of {', '.join(ENDPOINTS)}, got {unknown[0]!r}")
+    return paths

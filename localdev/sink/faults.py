@@ -14,14 +14,13 @@ from collections.abc import Callable
 from typing import Literal
 
 from . import imports
-from .answers import Answer, Drip, JsonObject, error, html, too_large
+from .answers import Answer, Drip, JsonObject, error, html, rate_limited, too_large
 
 PORTAL_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>Sign in to the network</title></head>"
     b"<body><h1>Welcome</h1><p>Accept the terms of use to continue.</p></body></html>\n"
 )
 _REJECT_MESSAGE = "rejected by the sink's fault script"
-_RATE_LIMITED = "Project exceeded rate limits. Please retry the request with exponential backoff."
 
 # An endpoint's 200 that miscounts: given how many items the request carried.
 Miscounted = Callable[[int], Answer]
@@ -124,7 +123,7 @@ class FaultScript:
     def _random(self, rates: Rates, events: int, miscounted: Miscounted) -> tuple[Answer, str] | None:
         draw = rates.rng.random()
         if draw < (edge := rates.rate_429):
-            return error(429, _RATE_LIMITED), "random:429"
+            return rate_limited(), "random:429"
         if draw < (edge := edge + rates.rate_5xx):
             status = rates.rng.choice((502, 503))
             return html(status), f"random:{status}"

@@ -1,5 +1,5 @@
-"""The sink's HTTP mechanics: framing, keep-alive, and how an answer goes out (at once, after a hang, dripped, or
-as a reset). What to answer is the App's to decide."""
+"""The sink's HTTP mechanics: framing, keep-alive, and how an answer goes out (at once, after a hang or a hold,
+dripped, or as a reset). What to answer is the App's to decide."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from typing import Any, Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
 from .answers import Answer, Drip, error, html, reason
+
+_HOLD_POLL_S = 0.02  # how often a held request reads the sink's clock, which may be a test's fake or a scaled one
 
 
 class App(Protocol):
@@ -95,6 +97,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         if answer.hang_seconds > 0:
             self.host.stopping.wait(answer.hang_seconds)
+            answer = html(answer.status)
+        elif answer.hold is not None:
+            while not answer.hold() and not self.host.stopping.wait(_HOLD_POLL_S):
+                pass
             answer = html(answer.status)
         self._send(answer)
 

@@ -83,7 +83,8 @@ class Ledger:
 
     def stats(self) -> JsonObject:
         """The counters GET /stats answers with: /import's at the top, as they always were, then a block for
-        each other endpoint that has had a request, under its name without the slash."""
+        each other endpoint that has had a request, under its name without the slash. Each has `by_fault` (requests
+        by RequestLog.fault: `rate-limit`, `outage:503`, ...) once one of its requests met a fault."""
         with self._lock:
             by_endpoint: dict[str, list[RequestLog]] = collections.defaultdict(list)
             for request in self._requests:
@@ -94,6 +95,7 @@ class Ledger:
                 "duplicates": self._duplicates,
                 "requests": len(imports),
                 "by_status": _by_status(imports),
+                **_by_fault(imports),
             }
         for endpoint, requests in sorted(by_endpoint.items()):
             stats[endpoint.lstrip("/")] = _profile_stats(requests)
@@ -102,6 +104,11 @@ class Ledger:
 
 def _by_status(requests: Sequence[RequestLog]) -> dict[str, int]:
     return dict(sorted(collections.Counter(str(r.status) for r in requests).items()))
+
+
+def _by_fault(requests: Sequence[RequestLog]) -> JsonObject:
+    faults = collections.Counter(r.fault for r in requests if r.fault is not None)
+    return {"by_fault": dict(sorted(faults.items()))} if faults else {}
 
 
 def _profile_stats(requests: Sequence[RequestLog]) -> JsonObject:
@@ -115,4 +122,5 @@ def _profile_stats(requests: Sequence[RequestLog]) -> JsonObject:
         "applied": sum(r.imported for r in requests),
         "refused": sum(r.failed for r in requests),
         "wrong_token": sum(r.wrong_token for r in requests),
+        **_by_fault(requests),
     }
