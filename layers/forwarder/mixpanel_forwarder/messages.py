@@ -149,12 +149,13 @@ def _route_one(
     except Inexact:
         raise
     except TooLarge as exc:
-        return Refused(kind, Failure(exc.message, exc.field, Stage.INVALID), True, key)
+        return Refused(kind, Failure(exc.message, exc.field, Stage.INVALID), changed=True, message=key)
     except Invalid as exc:
         stage = Stage.DECODE if item.error is not None else Stage.INVALID
         return Refused(kind, Failure(exc.message, exc.field, stage), message=key)
     except (TypeError, ValueError) as exc:  # e.g. an integer JSON allows but Mixpanel cannot store
-        return Refused(kind, Failure(f"cannot be encoded as JSON: {exc}", "properties", Stage.INVALID), True, key)
+        failure = Failure(f"cannot be encoded as JSON: {exc}", "properties", Stage.INVALID)
+        return Refused(kind, failure, changed=True, message=key)
 
 
 def _transformed(kind: Kind, message: dict[str, object], transforms: Transforms) -> object:

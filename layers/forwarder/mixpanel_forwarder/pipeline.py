@@ -191,7 +191,7 @@ def _general_again(
         if len(body) < MAX_EVENT_BYTES:
             return body
         reason = f"{len(body)} bytes, over Mixpanel's 1 MiB per event"
-        outcome = Refused(Kind.EVENT, Failure(reason, "event", Stage.INVALID), True, message)
+        outcome = Refused(Kind.EVENT, Failure(reason, "event", Stage.INVALID), changed=True, message=message)
     if type(outcome) is Refused:
         arrived = _as_arrived(record, item) if outcome.changed else item
         ledger.fail(index, _failed(arrived, outcome.failure, message))
