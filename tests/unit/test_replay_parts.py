@@ -59,6 +59,22 @@ def test_an_amplitude_identify_with_one_refused_operation_parks_it_naming_that_o
     assert "rules" not in parked["source"]  # every mapping setting at its default
 
 
+def test_an_add_that_is_not_a_number_is_named_alone_and_replayed_without_the_set_that_landed() -> None:
+    identify = {**IDENTIFY, "user_properties": {"$set": {"plan": "pro"}, "$add": {"logins": "one"}}}
+    sender, parker = FakeSender(), FakeParker()
+    run([identify], sender, parker)
+
+    assert [update["$set"] for update in updates(sender)] == [{"plan": "pro"}]
+    [parked] = parker.messages
+    assert (parked["field"], parked["source"]["messages"]) == ("$add.logins", [parked["source"]["item"] + "/$add"])
+    parked["event"]["user_properties"]["$add"]["logins"] = 1  # fixed by hand
+    sender = FakeSender()
+    replayed = replay([parked], sender)
+
+    assert reported(replayed) == []
+    assert [update.get("$add") for update in updates(sender)] == [{"logins": 1}]  # no $set sent again
+
+
 def test_a_replay_of_that_identify_makes_the_refused_operation_alone_and_never_the_imported_add() -> None:
     parker = FakeParker()
     run([IDENTIFY], FakeSender(), parker)
