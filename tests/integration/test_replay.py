@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import io
 import json
+import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 
 from functions.sqs_forwarder.app import lambda_handler as sqs_handler
-from localdev.eventgen import lambda_context
+from localdev.eventgen import lambda_context, sqs_event, sqs_record
 from localdev.sink import MixpanelSink
+from mixpanel_forwarder import replay as replay_module
 from mixpanel_forwarder import runtime
 from mixpanel_forwarder.deadletter import SqsParker
 from mixpanel_forwarder.parked import Parked
@@ -108,10 +114,28 @@ def test_dry_run_sends_nothing_deletes_nothing_and_shows_the_events(
     assert main(["--queue-url", dlq, "--dry-run"]) == 0
 
     output = capsys.readouterr().out
-    assert "would import 1 events" in output
+    assert "would import 1 messages" in output
     assert json.loads(output.strip().splitlines()[-1])["event"] == "Dry"
     assert sink.requests == []
     assert visible(sqs, dlq) == 1
+
+
+def test_a_dry_run_reads_each_document_once_however_many_chunks_it_takes(
+    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
+    apply_env(monkeypatch, dict(sink.env()))
+    monkeypatch.setattr(replay_module, "REPLAY_CHUNK", 2)  # three documents: two chunks
+    for n in range(3):
+        event = {"event": "Dry", "properties": {"time": 1_764_000_000, "distinct_id": f"u{n}"}}
+        SqsParker(dlq).park([Parked({"reason": "x"}, {"item": f"sqs:m{n}:0"}, "event", event)])
+
+    report = replay(Settings.from_env(), dlq, dry_run=True, limit=10)  # the limit bounds a run that reads again
+
+    assert (report.documents, report.imported_events) == (3, 3)
+    assert sink.requests == []
+    assert visible(sqs, dlq) == 3
 
 
 def test_replay_of_a_document_parked_in_parts(sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,7 +197,10 @@ def test_a_parked_profile_update_goes_back_to_its_endpoint(
 
     # WHEN it is looked at, then replayed
     assert main(["--queue-url", dlq, "--dry-run"]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["$distinct_id"] == "u-7"
+    output = capsys.readouterr().out
+    assert json.loads(output.strip().splitlines()[-1])["$distinct_id"] == "u-7"
+    assert "$token" not in output
+    assert str(sink.token) not in output  # the project token is a secret: the sample never shows it
     assert sink.requests == []
     report = replay(Settings.from_env(), dlq)
 
@@ -182,3 +209,186 @@ def test_a_parked_profile_update_goes_back_to_its_endpoint(
     assert sink.users["u-7"].properties == {"plan": "pro"}
     assert sink.users["u-7"].ip == "0"
     assert visible(sqs, dlq) == 0
+
+
+TOO_DEEP = {"a": {"b": {"c": {"d": 1}}}}  # Mixpanel takes three levels of nesting
+
+
+def forward(sink: MixpanelSink, dlq: str, monkeypatch: pytest.MonkeyPatch, *messages: Any, **env: str | None) -> None:
+    """`messages` (one SQS record each) through the real handler, parking in `dlq`; `env` over the sink's (None
+    removes a variable)."""
+    apply_env(monkeypatch, {**sink.env(), **FAST_RETRIES, "DEAD_LETTER_QUEUE_URL": dlq, **env})
+    records = [sqs_record(json.dumps(message), message_id=f"m{n}") for n, message in enumerate(messages)]
+    assert sqs_handler(sqs_event(records), lambda_context()) == {"batchItemFailures": []}
+    runtime.reset()
+
+
+def apply_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str | None]) -> None:
+    for name, value in env.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
+
+def fix_parked(sqs: Any, dlq: str, fix: Callable[[dict[str, Any]], None]) -> None:
+    """The one parked document, corrected by hand as an operator would once the producer is fixed."""
+    [message] = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+    document = json.loads(message["Body"])
+    fix(document)
+    sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(document))
+    sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
+
+
+def applied(sink: MixpanelSink, operation: str) -> list[Any]:
+    return [update.value for update in sink.updates if update.operation == operation]
+
+
+def test_a_replay_never_applies_the_add_an_amplitude_identify_had_imported_again(
+    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an Amplitude $identify whose $add was imported and whose $set was refused (nested too deep), parked
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
+    identify = {
+        "event_type": "$identify",
+        "user_id": "u1",
+        "user_properties": {"$add": {"logins": 1}, "$set": {"plan": "pro", "address": TOO_DEEP}},
+    }
+    token = {"MIXPANEL_PROJECT_TOKEN": str(sink.token)}
+    forward(sink, dlq, monkeypatch, identify, **token)
+    assert sink.users["u1"].properties == {"logins": 1}
+
+    # WHEN it is replayed twice as it is (the $set refused again), then once its $set is fixed
+    # THEN the counter stays 1: only the refused $set is made again, each time
+    for _ in range(2):
+        again = replay(Settings.from_env(), dlq)
+        assert (again.documents, again.kept_documents) == (1, 1)
+        assert again.reasons == {"$set.address.a.b.c: nests deeper than 3 levels": 1}
+        assert sink.users["u1"].properties == {"logins": 1}
+    fix_parked(sqs, dlq, lambda document: document["event"]["user_properties"]["$set"].update(address="1 Main St"))
+    fixed = replay(Settings.from_env(), dlq)
+
+    assert (fixed.imported_events, fixed.kept_documents) == (1, 0)
+    assert sink.users["u1"].properties == {"logins": 1, "plan": "pro", "address": "1 Main St"}
+    assert applied(sink, "$add") == [{"logins": 1}]
+    assert visible(sqs, dlq) == 0
+
+
+def test_a_replay_of_a_segment_group_call_sends_the_refused_group_update_alone(
+    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a group call whose group update was refused (a trait nested too deep) and whose membership was imported
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
+    group = {"type": "group", "userId": "u1", "groupId": "acme", "messageId": "g-1", "traits": {"deep": TOO_DEEP}}
+    forward(sink, dlq, monkeypatch, group, MIXPANEL_PROJECT_TOKEN=str(sink.token))
+    assert applied(sink, "$union") == [{"$group_id": ["acme"]}]
+    assert sink.groups == {}
+
+    # WHEN the trait is fixed and the call replayed
+    fix_parked(sqs, dlq, lambda document: document["event"]["traits"].update(deep="shallow"))
+    report = replay(Settings.from_env(), dlq)
+
+    # THEN the group has its profile, and the membership was sent once, the first time
+    assert (report.imported_events, report.kept_documents) == (1, 0)
+    assert sink.groups[("$group_id", "acme")].properties == {"deep": "shallow"}
+    assert applied(sink, "$union") == [{"$group_id": ["acme"]}]
+    assert visible(sqs, dlq) == 0
+
+
+def test_an_amplitude_event_s_profile_update_is_replayed_alone_and_only_under_the_setting_that_made_it(
+    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an Amplitude event imported, and the profile update AMPLITUDE_USER_PROPERTIES=profile made of it parked
+    # for want of a project token
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
+    play = {"event_type": "Song Played", "user_id": "u1", "insert_id": "i-1", "user_properties": {"plan": "pro"}}
+    forward(sink, dlq, monkeypatch, play, AMPLITUDE_USER_PROPERTIES="profile", MIXPANEL_PROJECT_TOKEN=None)
+    assert [event["event"] for event in sink.events] == ["Song Played"]
+    imports = len(sink.requests)
+
+    # WHEN it is replayed with the token now set: first without AMPLITUDE_USER_PROPERTIES, then with it
+    apply_env(monkeypatch, {"MIXPANEL_PROJECT_TOKEN": str(sink.token), "AMPLITUDE_USER_PROPERTIES": None})
+    without = replay(Settings.from_env(), dlq)
+    monkeypatch.setenv("AMPLITUDE_USER_PROPERTIES", "profile")
+    report = replay(Settings.from_env(), dlq)
+
+    # THEN the first kept it, saying what is missing; the second sent the update alone, not the event again
+    [reason] = without.reasons
+    assert reason.startswith("record: parked under AMPLITUDE_USER_PROPERTIES, which this replay does not have")
+    assert "--function" in reason
+    assert (report.imported_events, report.kept_documents) == (1, 0)
+    assert sink.users["u1"].properties == {"plan": "pro"}
+    assert len(sink.requests) == imports + 1  # the /engage request alone
+    assert sink.duplicates == 0
+    assert visible(sqs, dlq) == 0
+
+
+def create_function(sink: MixpanelSink, variables: dict[str, str]) -> str:
+    """A forwarder function as Lambda keeps its configuration (moto stores it; nothing is invoked)."""
+    trust = {"Version": "2012-10-17", "Statement": []}
+    role = boto3.client("iam").create_role(RoleName="forwarder", AssumeRolePolicyDocument=json.dumps(trust))
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "def lambda_handler(event, context):\n    return {}\n")
+    answer = boto3.client("lambda").create_function(
+        FunctionName="sqs-forwarder",
+        Runtime="python3.13",
+        Role=role["Role"]["Arn"],
+        Handler="app.lambda_handler",
+        Code={"ZipFile": code.getvalue()},
+        Environment={"Variables": variables},
+    )
+    name: str = answer["FunctionName"]
+    return name
+
+
+def test_the_runbook_replay_reads_the_function_s_settings_and_hashes_what_the_env_recipe_would_not(
+    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a user update parked for want of a project token, by a function that hashes e-mails (TRANSFORMS), and
+    # the token since put in the function's secret
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
+    rules = json.dumps({"hash_properties": ["$email"]})
+    key = "a-test-key-of-32-characters-long"
+    update = {"$distinct_id": "u1", "$set": {"$email": "ada@example.com"}}
+    forward(sink, dlq, monkeypatch, update, TRANSFORMS=rules, TRANSFORM_HASH_KEY=key, MIXPANEL_PROJECT_TOKEN=None)
+    secret = {"username": "sink-user", "secret": "sink-secret", "token": str(sink.token), "hash_key": key}
+    arn = boto3.client("secretsmanager").create_secret(Name="forwarder", SecretString=json.dumps(secret))["ARN"]
+    function = create_function(
+        sink,
+        {
+            "MIXPANEL_API_URL": sink.url,
+            "MIXPANEL_PROJECT_ID": sink.env()["MIXPANEL_PROJECT_ID"],
+            "MIXPANEL_CREDENTIALS_SECRET_ARN": arn,
+            "DEAD_LETTER_QUEUE_URL": dlq,
+            "TRANSFORMS": rules,
+        },
+    )
+
+    # WHEN it is replayed as the old recipe did (credentials and token in the environment, no TRANSFORMS), then
+    # with --function
+    apply_env(monkeypatch, {"TRANSFORMS": None, "TRANSFORM_HASH_KEY": None, "MIXPANEL_PROJECT_TOKEN": str(sink.token)})
+    recipe = replay(Settings.from_env(), dlq)
+    assert main(["--function", function]) == 0
+
+    # THEN the first sent nothing and named TRANSFORMS; the second sent it hashed, as the function would have
+    assert recipe.kept_documents == 1
+    assert "parked under TRANSFORMS" in next(iter(recipe.reasons))
+    digest = hmac.new(key.encode(), b"ada@example.com", hashlib.sha256).hexdigest()
+    assert [update.value for update in sink.updates] == [{"$email": digest}]
+    assert "imported 1 messages" in capsys.readouterr().out
+    assert visible(sqs, dlq) == 0
+
+
+def test_a_function_that_cannot_be_read_is_named_in_one_line(aws: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--function", "no-such-forwarder", "--dry-run"]) == 2
+
+    captured = capsys.readouterr()
+    [line] = captured.err.splitlines()
+    assert line.startswith("error: cannot read the settings of the function 'no-such-forwarder'")
+    assert "ResourceNotFoundException" in line
+    assert captured.out == ""

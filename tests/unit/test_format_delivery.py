@@ -11,7 +11,7 @@ from typing import Any
 
 from mixpanel_forwarder.forwarder import Forwarder, Result
 from mixpanel_forwarder.model import State
-from mixpanel_forwarder.replay import ReplaySource
+from mixpanel_forwarder.replay_source import ReplaySource
 from mixpanel_forwarder.sources import sqs
 from mixpanel_forwarder.transform_rules import read_rules
 from tests.conftest import FakeParker, FakeSender, make_settings

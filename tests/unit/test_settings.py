@@ -213,6 +213,26 @@ def test_formats_and_transforms_settings_default_to_auto_and_none() -> None:
     assert given.transforms.drop_events("Heartbeat")
 
 
+def test_the_mapping_rules_are_the_mapping_settings_not_at_their_defaults() -> None:
+    explicit_defaults = {
+        "PAYLOAD_FORMAT": "auto",
+        "SEGMENT_GROUP_KEY": "$group_id",
+        "AMPLITUDE_USER_PROPERTIES": "ignore",
+        "MIXPANEL_ID_MERGE": "simplified",
+    }
+    assert Settings.from_env(BASE_ENV).mapping_rules() == ()
+    assert Settings.from_env({**BASE_ENV, **explicit_defaults}).mapping_rules() == ()
+    given = {
+        "TRANSFORMS": '{"drop_events": ["Heartbeat"]}',
+        "PAYLOAD_FORMAT": "segment",
+        "SEGMENT_GROUP_KEY": "company_id",
+        "AMPLITUDE_USER_PROPERTIES": "profile",
+        "MIXPANEL_ID_MERGE": "original",
+    }
+    assert Settings.from_env({**BASE_ENV, **given}).mapping_rules() == tuple(given)
+    assert Settings.from_env({**BASE_ENV, "MIXPANEL_ID_MERGE": "original"}).mapping_rules() == ("MIXPANEL_ID_MERGE",)
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "named"),
     [

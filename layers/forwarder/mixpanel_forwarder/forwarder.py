@@ -69,6 +69,7 @@ class Forwarder:
         self._backoff = Backoff(settings, rng)
         self._clock = clock
         self._bound: tuple[str | None, Transforms] | None = None  # the transforms and the hash key they hash with
+        self._mapping_rules = settings.mapping_rules()  # what a message parked as it arrived says mapped it
 
     def _transforms(self, hash_key: str | None) -> Transforms | None:
         """The TRANSFORMS rules bound to the hash key, made again only when the key changes (a rotated secret)."""
@@ -117,7 +118,7 @@ class Forwarder:
         encode_records(source, records, ledger, batchers, delivery.submit, rules)
         stats = delivery.wait()
         if self._parker is not None:  # without one, permanent failures stay pending and are reported
-            park(self._parker, records, ledger, deadline)
+            park(self._parker, records, ledger, deadline, self._mapping_rules)
         ledger.settle()
         failures = batch_item_failures(kind, records, ledger.records_to_retry())
         return Result(source.NAME, kind, len(records), ledger, stats, failures)

@@ -19,17 +19,27 @@ PROFILE_KINDS = (Kind.USER, Kind.GROUP)
 
 
 class FailedEvent:
-    """A failed event: why, and what a parked message needs (the payload as it arrived, its coordinates)."""
+    """A failed event: why, and what a parked message needs (the payload as it arrived, its coordinates).
 
-    __slots__ = ("default_time_ms", "failure", "key", "payload")
+    `key` is its item's (None for a message parked as it was sent); `message` the refused message's own key, which
+    tells it apart from the other messages its item makes.
+    """
+
+    __slots__ = ("default_time_ms", "failure", "key", "message", "payload")
 
     def __init__(
-        self, failure: Failure, payload: Any = None, key: str | None = None, default_time_ms: int | None = None
+        self,
+        failure: Failure,
+        payload: Any = None,
+        key: str | None = None,
+        default_time_ms: int | None = None,
+        message: str | None = None,
     ):
         self.failure = failure
         self.payload = payload
         self.key = key
         self.default_time_ms = default_time_ms
+        self.message = message
 
 
 class Ledger:

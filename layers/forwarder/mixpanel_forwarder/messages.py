@@ -40,14 +40,16 @@ class Routed:
 
 class Refused:
     """A message that will not be sent, and why. `changed`: the refusal came after normalizing edited the message
-    (too large, or not encodable), so what is parked must be read again as it arrived."""
+    (too large, or not encodable), so what is parked must be read again as it arrived. `message`: the message's key
+    (its item's, with a suffix when the item makes several), which a parked item names to be made again alone."""
 
-    __slots__ = ("changed", "failure", "kind")
+    __slots__ = ("changed", "failure", "kind", "message")
 
-    def __init__(self, kind: Kind, failure: Failure, changed: bool = False) -> None:
+    def __init__(self, kind: Kind, failure: Failure, changed: bool = False, message: str | None = None) -> None:
         self.kind = kind
         self.failure = failure
         self.changed = changed
+        self.message = message
 
 
 class FilteredOut:
@@ -97,18 +99,41 @@ def route_item(item: Item, rules: MessageRules, exact: bool = False) -> list[Out
     item again exactly) when a number may be an integer beyond 64 bits, rounded.
     """
     transforms = None if item.sent else rules.transforms  # a message parked as sent was transformed then
+    return [_route_one(message, rules, transforms, exact, item) for message in item_messages(item, rules)]
+
+
+def item_messages(item: Item, rules: MessageRules) -> list[Message]:
+    """The messages `route_item` routes, in its order; Invalid as it says."""
     messages = read_messages(item, rules.payload_format, rules.formats)
-    return [_route_one(message, rules, transforms, exact, item) for message in messages]
+    if item.message_keys is not None:  # replayed: the others were imported when it was parked
+        messages = _named(messages, item.message_keys)
+    return messages
+
+
+def _named(messages: list[Message], keys: frozenset[str]) -> list[Message]:
+    """The messages `keys` name; Invalid when one of them is not made any more (other settings than when it was
+    parked), since routing the rest alone would drop it silently. An item refused as a whole now says why instead."""
+    if keys <= {message.item.key for message in messages}:
+        return [message for message in messages if message.item.key in keys]
+    refusals = [message for message in messages if message.refusal is not None]
+    if refusals:
+        return refusals
+    raise Invalid(
+        "source.messages",
+        f"names {len(keys)} message(s) of this item, and not all of them are made of it under these settings: "
+        "replay with the settings it was parked under (--function)",
+    )
 
 
 def _route_one(
     message: Message, rules: MessageRules, transforms: Transforms | None, exact: bool, original: Item
 ) -> Outcome:
     kind, item = message.kind, message.item
+    key = item.key
     if message.skipped is not None:
         return FilteredOut(kind, message.skipped)
     if message.refusal is not None:
-        return Refused(kind, Failure(message.refusal.message, message.refusal.field, Stage.INVALID))
+        return Refused(kind, Failure(message.refusal.message, message.refusal.field, Stage.INVALID), message=key)
     try:
         if transforms is not None and item.error is None and type(item.payload) is dict:
             transformed = _transformed(kind, item.payload, transforms)
@@ -124,11 +149,13 @@ def _route_one(
     except Inexact:
         raise
     except TooLarge as exc:
-        return Refused(kind, Failure(exc.message, exc.field, Stage.INVALID), changed=True)
+        return Refused(kind, Failure(exc.message, exc.field, Stage.INVALID), changed=True, message=key)
     except Invalid as exc:
-        return Refused(kind, Failure(exc.message, exc.field, Stage.DECODE if item.error is not None else Stage.INVALID))
+        stage = Stage.DECODE if item.error is not None else Stage.INVALID
+        return Refused(kind, Failure(exc.message, exc.field, stage), message=key)
     except (TypeError, ValueError) as exc:  # e.g. an integer JSON allows but Mixpanel cannot store
-        return Refused(kind, Failure(f"cannot be encoded as JSON: {exc}", "properties", Stage.INVALID), changed=True)
+        failure = Failure(f"cannot be encoded as JSON: {exc}", "properties", Stage.INVALID)
+        return Refused(kind, failure, changed=True, message=key)
 
 
 def _transformed(kind: Kind, message: dict[str, object], transforms: Transforms) -> object:

@@ -98,8 +98,12 @@ class Item:
         self._default_time = default_time_ms
         self.error = error
 
-    # A message parked after Mixpanel refused it is replayed as `replay.SentItem`: in Mixpanel's shape, transformed.
+    # A message parked after Mixpanel refused it is replayed as `replay_source.SentItem`: in Mixpanel's shape, and
+    # transformed.
     sent = False
+    # The keys of the messages to make of it; None: all. A replayed item some of whose messages were imported when it
+    # was parked names the others (`replay_source.PartItem`), so that what Mixpanel took is never sent again.
+    message_keys: frozenset[str] | None = None
 
     @property
     def default_time_ms(self) -> int | None:

@@ -2,13 +2,18 @@
 
 One refused event, or one record that could not be decoded:
 
-    {"reason", "field"?, "kind"?, "source": {...origin, "item"?, "defaultTimeMs"?}, "event" | "record": <payload>}
+    {"reason", "field"?, "kind"?, "source": {...origin, <coordinates>}, "event" | "record": <payload>}
 
 `kind` is there for a profile update only ("user" or "group"): its payload, under "event", is the update.
+The coordinates are those of a message refused before sending, parked as its item arrived, for a replay to map it
+again as it was then: `item` (the item's key: its `$insert_id` is derived from it), `defaultTimeMs` (the envelope's
+time), `messages` (when the item made other messages too, which were imported, filtered or parked apart: the keys
+of the refused ones, the only ones a replay makes again) and `rules` (the settings that mapped it, not at their
+defaults: `Settings.mapping_rules`). A message parked after Mixpanel refused it has none: it is as it was sent.
 
 Several refused events of one record share one document, as many as fit in one message:
 
-    {"source": {...origin of the record}, "events": [{"reason", "field"?, "item"?, "defaultTimeMs"?, "event"}, ...]}
+    {"source": {...origin of the record}, "events": [{"reason", "field"?, "kind"?, <coordinates>, "event"}, ...]}
 
 Payloads are kept as they arrived. Bytes (a KPL sub-record or NDJSON line that is not text) are kept as
 `{"base64": …}`. A payload that cannot be written back as JSON (nesting deeper than the encoder goes, an
@@ -24,6 +29,9 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from . import codec
+
+# What a message refused before sending keeps beside its record's origin (the module docstring says what each is).
+COORDINATES = ("item", "defaultTimeMs", "messages", "rules")
 
 
 class Parked(NamedTuple):
@@ -60,7 +68,7 @@ class Parked(NamedTuple):
             return None
 
     def source_coordinates(self) -> dict[str, Any]:
-        return {name: self.source[name] for name in ("item", "defaultTimeMs") if name in self.source}
+        return {name: self.source[name] for name in COORDINATES if name in self.source}
 
     def _payloads(self) -> Iterator[tuple[str, Any]]:
         yield self.payload_key, _plain(self.payload)
@@ -77,7 +85,7 @@ def shared_document(source: dict[str, Any], entries: list[bytes]) -> bytes:
 
 
 def shared_source(item: Parked) -> dict[str, Any]:
-    return {name: value for name, value in item.source.items() if name not in ("item", "defaultTimeMs")}
+    return {name: value for name, value in item.source.items() if name not in COORDINATES}
 
 
 def _plain(payload: Any) -> Any:
@@ -116,8 +124,8 @@ def failures(document: dict[str, Any]) -> list[dict[str, Any]]:
     source = document.get("source") or {}
     out = []
     for entry in entries:
-        coordinates = {name: entry[name] for name in ("item", "defaultTimeMs") if name in entry}
-        reason = {name: entry[name] for name in ("reason", "field") if name in entry}
+        coordinates = {name: entry[name] for name in COORDINATES if name in entry}
+        reason = {name: entry[name] for name in ("reason", "field", "kind") if name in entry}
         out.append({**reason, "source": {**source, **coordinates}, "event": entry.get("event")})
     return out
 

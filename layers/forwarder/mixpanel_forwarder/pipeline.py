@@ -17,7 +17,7 @@ from .batching import Batch, Batcher
 from .errors import DecodeError, Inexact, Invalid
 from .formats import common_event
 from .ledger import FailedEvent, Ledger
-from .messages import FilteredOut, MessageRules, Refused, Routed, route_item
+from .messages import FilteredOut, MessageRules, Refused, Routed, item_messages, route_item
 from .model import FORMAT_AUTO, FORMAT_MIXPANEL, Failure, Item, Kind, SourceRecord, Stage
 from .normalize import MAX_EVENT_BYTES, normalize_common
 from .sources import Source
@@ -175,6 +175,8 @@ def _general_again(
     first = index
     while first in ledger.extra:
         first -= 1
+    # The message's key, for a parked item to name it: the others of its item may have been imported.
+    message = item_messages(item, rules)[index - first].item.key
     try:
         try:
             outcome = route_item(item, rules)[index - first]
@@ -182,16 +184,17 @@ def _general_again(
             item = _exact_item(record, item)
             outcome = route_item(item, rules, exact=True)[index - first]
     except Invalid as exc:
-        ledger.fail(index, _failed(item, Failure(exc.message, exc.field, Stage.INVALID)))
+        ledger.fail(index, _failed(item, Failure(exc.message, exc.field, Stage.INVALID), message))
         return None
     if type(outcome) is Routed:
         body = outcome.body
         if len(body) < MAX_EVENT_BYTES:
             return body
         reason = f"{len(body)} bytes, over Mixpanel's 1 MiB per event"
-        outcome = Refused(Kind.EVENT, Failure(reason, "event", Stage.INVALID), changed=True)
+        outcome = Refused(Kind.EVENT, Failure(reason, "event", Stage.INVALID), changed=True, message=message)
     if type(outcome) is Refused:
-        ledger.fail(index, _failed(_as_arrived(record, item) if outcome.changed else item, outcome.failure))
+        arrived = _as_arrived(record, item) if outcome.changed else item
+        ledger.fail(index, _failed(arrived, outcome.failure, message))
     return None
 
 
@@ -222,12 +225,12 @@ def _general(
         else:
             assert type(outcome) is Refused
             arrived = _as_arrived(record, item) if outcome.changed else item
-            ledger.fail(message_index, _failed(arrived, outcome.failure))
+            ledger.fail(message_index, _failed(arrived, outcome.failure, outcome.message))
     return routed
 
 
-def _failed(item: Item, failure: Failure) -> FailedEvent:
-    return FailedEvent(failure, item.payload, item.key, item.default_time_ms)
+def _failed(item: Item, failure: Failure, message: str | None = None) -> FailedEvent:
+    return FailedEvent(failure, item.payload, item.key, item.default_time_ms, message)
 
 
 def _exact_item(record: SourceRecord, item: Item) -> Item:

@@ -1,32 +1,33 @@
 """Replay parked events: re-drive what the dead-letter queue holds through the same pipeline, once the
 cause is fixed, and delete from the queue only what Mixpanel imported.
 
-    python -m mixpanel_forwarder.replay --queue-url URL --dry-run     # what would be sent, nothing deleted
-    python -m mixpanel_forwarder.replay --queue-url URL [--limit N]
+    python -m mixpanel_forwarder.replay --function NAME --dry-run     # what would be sent, nothing deleted
+    python -m mixpanel_forwarder.replay --function NAME [--limit N]   # its queue, with its settings
+    python -m mixpanel_forwarder.replay --queue-url URL [...]         # with the settings of this environment
 
-It reads the same settings as the functions (MIXPANEL_* or MIXPANEL_CREDENTIALS_SECRET_ARN). Parked
-events keep their source coordinates, so a replayed event gets the same `$insert_id` and time it would
+It maps and sends as the function does: with `--function`, under the function's own settings (its environment, read
+with lambda:GetFunctionConfiguration; its DEAD_LETTER_QUEUE_URL is the queue unless --queue-url says otherwise),
+else under this environment's (MIXPANEL_* or MIXPANEL_CREDENTIALS_SECRET_ARN, TRANSFORMS, PAYLOAD_FORMAT, ...).
+Parked events keep their source coordinates, so a replayed event gets the same `$insert_id` and time it would
 have had, and Mixpanel deduplicates anything already imported. What fails again stays in the queue.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import codec
+from . import aws, codec
 from .deadletter import sqs_batches
-from .errors import DecodeError, ForwarderError
+from .errors import ConfigError, ForwarderError
 from .forwarder import Forwarder
-from .model import Item, SourceKind, SourceRecord
-from .parked import ParkedReader, failures
+from .parked import ParkedReader
+from .replay_source import ReplaySource
 from .settings import Settings
-from .sources import kinesis, sqs
 from .transport import Endpoint, Response, Sender
 
 RECEIVE_BATCH = 10
@@ -52,50 +53,9 @@ class ReplayReport:
     sample: list[dict[str, Any]] = field(default_factory=list)
 
 
-class ReplaySource:
-    """A parked document as a source record: a whole record is decoded again, an event is an item."""
-
-    NAME = "replay"
-
-    def source_records(self, event: Any) -> tuple[SourceKind, list[SourceRecord]]:
-        return SourceKind.SQS, [SourceRecord(f"p{i}", doc, doc.get("source", {})) for i, doc in enumerate(event)]
-
-    def decode(self, record: SourceRecord) -> list[Item]:
-        document = record.raw
-        if "events" in document:  # several events of one record, parked together
-            return [_parked_item(one) for one in failures(document)]
-        if "event" in document:
-            return [_parked_item(document)]
-        raw = document.get("record")
-        if not isinstance(raw, dict):
-            raise DecodeError("parked document holds neither an event nor a record")
-        module = kinesis if raw.get("eventSource") == "aws:kinesis" or "kinesis" in raw else sqs
-        _, [original] = module.source_records({"Records": [raw]})
-        items: list[Item] = module.decode(original)
-        return items
-
-
-class SentItem(Item):
-    """A message parked after Mixpanel refused it: as it was sent, in Mixpanel's shape and transformed already, so
-    neither PAYLOAD_FORMAT nor TRANSFORMS apply to it again (a hashed value would be hashed twice)."""
-
-    __slots__ = ()
-    sent = True
-
-
-def _parked_item(document: dict[str, Any]) -> Item:
-    source = document.get("source") or {}
-    key = source.get("item")
-    if not isinstance(key, str):
-        # Parked after Mixpanel refused it: it was sent, so it has its $insert_id and this key is unused.
-        key = "parked:" + hashlib.blake2b(codec.dumps(document), digest_size=16).hexdigest()
-        return SentItem(document["event"], key, source.get("defaultTimeMs"))
-    return Item(document["event"], key, source.get("defaultTimeMs"))
-
-
 class DryRunSender:
     """Keeps what would be sent and answers as if Mixpanel took it: /import's count, or /engage's and /groups'
-    verbose status 1."""
+    verbose status 1. What it keeps is printed: never the project token a profile update carries."""
 
     def __init__(self, keep: int) -> None:
         self.keep = keep
@@ -104,7 +64,10 @@ class DryRunSender:
     def send(self, endpoint: Endpoint, body: bytes, timeout: float) -> Response:
         messages = codec.loads(codec.gunzip(body) if endpoint.content_encoding == "gzip" else body)
         if len(self.events) < self.keep:
-            self.events.extend(messages[: self.keep - len(self.events)])
+            kept = messages[: self.keep - len(self.events)]
+            self.events.extend(
+                {k: v for k, v in one.items() if k != "$token"} if type(one) is dict else one for one in kept
+            )
         if "/import" not in endpoint.url:
             return Response(200, b'{"status":1,"error":null}')
         return Response(200, codec.dumps({"code": 200, "num_records_imported": len(messages), "status": "OK"}))
@@ -163,20 +126,31 @@ def replay(
     dry_sender = DryRunSender(keep=5) if dry_run else None
     # Without a dead-letter queue of its own, what fails again is reported, i.e. left where it is.
     forwarder = Forwarder(settings._replace(dead_letter_queue_url=None), sender=dry_sender or sender)
+    source = ReplaySource(settings.mapping_rules())
     report = ReplayReport()
     chunk: list[ParkedDocument] = []
     unfinished: dict[str, list[str]] = {}
+    kept: list[str] = []  # receipts of what stays in the queue
     for parked in read_queue(sqs_client, queue_url, limit, unfinished):
         progress(1)
         if parked is None:
             continue
         chunk.append(parked)
         if len(chunk) >= REPLAY_CHUNK:
-            _replay_chunk(forwarder, sqs_client, queue_url, chunk, report, dry_run)
+            kept += _replay_chunk(forwarder, source, sqs_client, queue_url, chunk, report, dry_run)
             chunk = []
     if chunk:
-        _replay_chunk(forwarder, sqs_client, queue_url, chunk, report, dry_run)
+        kept += _replay_chunk(forwarder, source, sqs_client, queue_url, chunk, report, dry_run)
     report.incomplete_parts = sum(map(len, unfinished.values()))
+    # Visible again once the queue is read to its end (released sooner, the same run would read them again), for
+    # the next replay or a look, rather than after the visibility timeout.
+    kept += [receipt for receipts in unfinished.values() for receipt in receipts]
+    _in_batches(
+        kept,
+        lambda entries: sqs_client.change_message_visibility_batch(
+            QueueUrl=queue_url, Entries=[{**entry, "VisibilityTimeout": 0} for entry in entries]
+        ),
+    )
     if dry_sender is not None:
         report.sample = dry_sender.events
     return report
@@ -184,33 +158,28 @@ def replay(
 
 def _replay_chunk(
     forwarder: Forwarder,
+    source: ReplaySource,
     sqs_client: Any,
     queue_url: str,
     chunk: list[ParkedDocument],
     report: ReplayReport,
     dry_run: bool,
-) -> None:
-    result = forwarder.forward(ReplaySource(), [parked.document for parked in chunk], None)
-    kept = {failure["itemIdentifier"] for failure in result.batch_item_failures}
+) -> list[str]:
+    """Replays `chunk` and deletes what was imported (nothing in a dry run); the receipts of what stays."""
+    result = forwarder.forward(source, [parked.document for parked in chunk], None)
+    failed = {failure["itemIdentifier"] for failure in result.batch_item_failures}
     report.documents += len(chunk)
     counts = result.ledger.counts()
     report.imported_events += counts["imported"] + counts["user_updates_imported"] + counts["group_updates_imported"]
     report.filtered += counts["filtered"] + counts["user_updates_filtered"] + counts["group_updates_filtered"]
-    report.kept_documents += len(kept)
+    report.kept_documents += len(failed)
     report.reasons.update(result.ledger.reasons())
-    done = [receipt for i, parked in enumerate(chunk) if f"p{i}" not in kept for receipt in parked.receipts]
     if dry_run:
-        # Nothing is deleted: make every message visible again at once.
-        done = [receipt for parked in chunk for receipt in parked.receipts]
-        _in_batches(
-            done,
-            lambda entries: sqs_client.change_message_visibility_batch(
-                QueueUrl=queue_url, Entries=[{**entry, "VisibilityTimeout": 0} for entry in entries]
-            ),
-        )
-        return
+        return [receipt for parked in chunk for receipt in parked.receipts]
+    done = [receipt for i, parked in enumerate(chunk) if f"p{i}" not in failed for receipt in parked.receipts]
     _in_batches(done, lambda entries: sqs_client.delete_message_batch(QueueUrl=queue_url, Entries=entries))
     report.deleted_messages += len(done)
+    return [receipt for i, parked in enumerate(chunk) if f"p{i}" in failed for receipt in parked.receipts]
 
 
 def _in_batches(receipts: list[str], call: Callable[[list[dict[str, str]]], Any]) -> None:
@@ -222,35 +191,70 @@ def _in_batches(receipts: list[str], call: Callable[[list[dict[str, str]]], Any]
             raise ForwarderError(f"the dead-letter queue refused {len(failed)} of {len(entries)} deletions/releases")
 
 
+def function_settings(function: str, lambda_client: Any = None) -> Settings:
+    """The settings a deployed forwarder function runs with: its environment, read with GetFunctionConfiguration.
+
+    ForwarderError naming the function when it cannot be read (denied, not found, no credentials); ConfigError when
+    a variable of it is refused (the message says the function's)."""
+    if lambda_client is None:
+        import boto3
+
+        lambda_client = boto3.client("lambda")
+    try:
+        configuration = lambda_client.get_function_configuration(FunctionName=function)
+    except Exception as exc:  # botocore's errors (AccessDeniedException, ResourceNotFoundException, no credentials)
+        # botocore's message names the error code, or says what else went wrong; never a secret
+        detail = aws.describe(exc)["detail"]
+        raise ForwarderError(
+            f"cannot read the settings of the function {function!r} (lambda:GetFunctionConfiguration): {detail}"
+        ) from None
+    variables = (configuration.get("Environment") or {}).get("Variables") or {}
+    try:
+        return Settings.from_env(variables)
+    except ConfigError as exc:
+        problem = str(exc).removeprefix(f"{exc.variable}: ")
+        raise ConfigError(exc.variable, f"{problem} (in the environment of the function {function!r})") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mixpanel_forwarder.replay", description=__doc__.split("\n")[0])
-    parser.add_argument("--queue-url", required=True, help="the forwarder's dead-letter queue (DEAD_LETTER_QUEUE_URL)")
+    parser.add_argument(
+        "--function",
+        help="the forwarder function (name or ARN) whose settings to replay with; its queue unless --queue-url",
+    )
+    parser.add_argument("--queue-url", help="the forwarder's dead-letter queue (DEAD_LETTER_QUEUE_URL)")
     parser.add_argument("--dry-run", action="store_true", help="show what would be sent; send and delete nothing")
     parser.add_argument("--limit", type=int, help="replay at most this many parked documents")
     args = parser.parse_args(argv)
+    try:
+        settings = function_settings(args.function) if args.function else Settings.from_env()
+    except ForwarderError as exc:  # a line that says what to fix, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    queue_url = args.queue_url or (settings.dead_letter_queue_url if args.function else None)
+    if not queue_url:
+        parser.error("--queue-url is needed (or --function, whose DEAD_LETTER_QUEUE_URL is the queue)")
 
     import boto3
     from tqdm import tqdm
 
     sqs_client = boto3.client("sqs")
-    attributes = sqs_client.get_queue_attributes(
-        QueueUrl=args.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-    )
+    attributes = sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
     total = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
     with tqdm(total=min(total, args.limit or total), unit="msg", desc="replaying", file=sys.stderr) as bar:
         report = replay(
-            Settings.from_env(),
-            args.queue_url,
-            dry_run=args.dry_run,
-            limit=args.limit,
-            sqs_client=sqs_client,
-            progress=bar.update,
+            settings, queue_url, dry_run=args.dry_run, limit=args.limit, sqs_client=sqs_client, progress=bar.update
         )
-    verb = "would import" if args.dry_run else "imported"
-    print(f"{report.documents} parked documents read; {verb} {report.imported_events} events")
+    _print_report(report, args.dry_run)
+    return 0
+
+
+def _print_report(report: ReplayReport, dry_run: bool) -> None:
+    verb = "would import" if dry_run else "imported"
+    print(f"{report.documents} parked documents read; {verb} {report.imported_events} messages (events and updates)")
     if report.filtered:
-        print(f"{report.filtered} filtered out by TRANSFORMS rules" + ("" if args.dry_run else ", and deleted"))
-    if not args.dry_run:
+        print(f"{report.filtered} filtered out by TRANSFORMS rules" + ("" if dry_run else ", and deleted"))
+    if not dry_run:
         print(f"{report.deleted_messages} messages deleted from the queue")
     print(f"{report.kept_documents} documents stay parked" + (":" if report.reasons else ""))
     for reason, count in report.reasons.most_common(20):
@@ -259,7 +263,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{report.incomplete_parts} messages are parts of documents whose other parts were not found; left as is")
     for event in report.sample:
         print(codec.dumps(event).decode())
-    return 0
 
 
 if __name__ == "__main__":

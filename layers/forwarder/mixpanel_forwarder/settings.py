@@ -83,6 +83,22 @@ class Settings(NamedTuple):
     segment_group_key: str = SEGMENT_DEFAULT_GROUP_KEY  # the group key a Segment group call's profile is under
     amplitude_user_properties: bool = False  # an Amplitude event's user_properties also a $set on its user
 
+    def mapping_rules(self) -> tuple[str, ...]:
+        """The settings that change how an arriving message is mapped, by variable name, those not at their
+        defaults: a message parked before sending names them, and a replay without them refuses it."""
+        defaults = Settings(self.api_url, self.credentials)
+        return tuple(
+            name
+            for name, differs in (
+                (TRANSFORMS, self.transforms is not None),
+                (PAYLOAD_FORMAT, self.payload_format != defaults.payload_format),
+                (SEGMENT_GROUP_KEY, self.segment_group_key != defaults.segment_group_key),
+                (AMPLITUDE_USER_PROPERTIES, self.amplitude_user_properties != defaults.amplitude_user_properties),
+                (MIXPANEL_ID_MERGE, self.id_merge != defaults.id_merge),
+            )
+            if differs
+        )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = _Env(os.environ if environ is None else environ)
