@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from localdev.sink import MixpanelSink
 
+from .answers import payload_problem
 from .environment import check_sections, function_environment, overrides_for, read_env_vars
 from .errors import LocalRunError
 from .functions import BUILD, FunctionSpec, host_architecture, read_functions
@@ -89,12 +90,9 @@ def read_event(path: Path) -> bytes:
         raise LocalRunError(
             f"cannot read the event {path} ({exc.strerror}): give a JSON file, e.g. EVENT=events/sqs-standard.json"
         ) from None
-    try:
-        json.loads(payload)
-    except ValueError as exc:
-        raise LocalRunError(
-            f"the event {path} is not JSON ({exc}): give a JSON file, e.g. EVENT=events/sqs-standard.json"
-        ) from None
+    problem = payload_problem(payload)
+    if problem is not None:
+        raise LocalRunError(f"the event {path} {problem}: give a JSON file, e.g. EVENT=events/sqs-standard.json")
     return payload
 
 

@@ -75,6 +75,26 @@ def test_invoke_bad_input_is_one_line(
     assert says in one_error_line(capsys)
 
 
+def test_invoke_event_nested_too_deeply_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    event = tmp_path / "deep.json"
+    event.write_bytes(b"[" * 100_000 + b"]" * 100_000)  # JSON, but deeper than Python's parser goes
+
+    assert invoke.main([SQS_FUNCTION, str(event)]) == 2
+
+    assert "deep.json is nested too deeply" in one_error_line(capsys)
+
+
+def test_invoke_env_vars_no_environment_can_hold_is_one_line_before_anything_runs(
+    session: Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env_vars = tmp_path / "env.json"
+    env_vars.write_text(json.dumps({SQS_FUNCTION: {"MIXPANEL_REGION=EU": "1"}}))
+
+    assert invoke.main([SQS_FUNCTION, STANDARD, "--env-vars", str(env_vars)]) == 2
+
+    assert f"{SQS_FUNCTION} sets a variable named 'MIXPANEL_REGION=EU'" in one_error_line(capsys)
+
+
 def test_missing_build_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
