@@ -3,7 +3,7 @@
 The order: Lambda's own variables (name, memory, timeout, region, task root), then the template's (functions.py),
 then the overrides. Unlike `sam local`, an override may add a variable the template does not declare (SAM drops
 those): that is how the embedded sink's URL reaches a function whose template has no MIXPANEL_API_URL. A name or
-value no environment can hold is refused as the file is read.
+value no environment can hold is refused as the file is read; a name that is nearly a forwarder setting is warned of.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from mixpanel_forwarder.setting_names import misspelt_settings
 
 from .errors import LocalRunError
 from .functions import FunctionSpec
@@ -42,6 +44,17 @@ def read_env_vars(path: Path) -> dict[str, dict[str, str]]:
         for name, value in variables.items():
             _check_variable(path, section, name, value)
     return values
+
+
+def misspelt_lines(path: Path, values: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """A warning for each variable of the file that is no forwarder setting but nearly one (`MIXPANEL_REGOIN`): the
+    function would run with that setting at its default, and nothing else would say so."""
+    return [
+        f"warning: {path}: {section} sets {name}, which is no setting of the forwarder and is unused: "
+        f"did you mean {setting}?"
+        for section, variables in values.items()
+        for name, setting in misspelt_settings(variables)
+    ]
 
 
 def check_sections(path: Path, values: Mapping[str, object], functions: Mapping[str, FunctionSpec]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any, TextIO
 from localdev.sink import MixpanelSink
 
 from .answers import payload_problem
-from .environment import check_sections, function_environment, overrides_for, read_env_vars
+from .environment import check_sections, function_environment, misspelt_lines, overrides_for, read_env_vars
 from .errors import LocalRunError
 from .functions import BUILD, FunctionSpec, host_architecture, read_functions
 from .process import Emulator
@@ -57,6 +58,8 @@ def prepare(env_vars: Path | None = None, parameters: str = "", build: Path | No
     if env_vars is not None:
         values = read_env_vars(env_vars)
         check_sections(env_vars, values, functions)
+        for line in misspelt_lines(env_vars, values):
+            print(line, file=sys.stderr)  # the invocation still runs: the name may be meant for something else
     return Session(functions, runtime_python(), emulator_binary(host_architecture()), values)
 
 

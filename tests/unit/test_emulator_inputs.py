@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from localdev.emulator.environment import check_sections, overrides_for, read_env_vars
+from localdev.emulator.environment import check_sections, misspelt_lines, overrides_for, read_env_vars
 from localdev.emulator.errors import LocalRunError
 from localdev.emulator.functions import FunctionSpec
 from localdev.emulator.server import InvokeFront
@@ -130,3 +130,12 @@ def test_invoke_api_answers_a_payload_nested_too_deeply_as_lambda_answers_one_it
 
     assert (reply.status, reply.headers["x-amzn-ErrorType"]) == (400, "InvalidRequestContentException")
     assert "nested too deeply" in json.loads(reply.body)["Message"]
+
+
+def test_a_variable_that_is_nearly_a_setting_is_warned_about_in_one_line() -> None:
+    values = {"Parameters": {"MIXPANEL_REGOIN": "EU"}, "SqsForwarderFunction": {"AWS_ENDPOINT_URL": "http://x"}}
+
+    assert misspelt_lines(Path("env.json"), values) == [
+        "warning: env.json: Parameters sets MIXPANEL_REGOIN, which is no setting of the forwarder and is unused: "
+        "did you mean MIXPANEL_REGION?"
+    ]

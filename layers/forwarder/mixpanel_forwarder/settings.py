@@ -42,6 +42,7 @@ PAYLOAD_FORMAT = "PAYLOAD_FORMAT"
 SEGMENT_GROUP_KEY = "SEGMENT_GROUP_KEY"
 AMPLITUDE_USER_PROPERTIES = "AMPLITUDE_USER_PROPERTIES"
 AMPLITUDE_USER_PROPERTY_CHOICES = ("ignore", "profile")  # profile: a $set on the user's profile
+TRACING_ENABLED = "TRACING_ENABLED"  # read by runtime.py, before any setting: it decides how the handler is wrapped
 
 REGION_HOSTS = {
     "US": "https://api.mixpanel.com",
