@@ -58,8 +58,24 @@ def function_not_found(name: str) -> Reply:
     return service_error("ResourceNotFoundException", 404, f"Function not found: {arn}")
 
 
-def payload_not_json(error: ValueError) -> Reply:
-    return service_error("InvalidRequestContentException", 400, f"Could not parse request body into json: {error}")
+def payload_problem(payload: bytes) -> str | None:
+    """What keeps `payload` from being a JSON document Lambda would pass on ("is not JSON (…)", "is nested too
+    deeply …"), or None. Python's parser raises RecursionError, which is no ValueError, for the second."""
+    try:
+        json.loads(payload)
+    except ValueError as exc:
+        return f"is not JSON ({exc})"
+    except RecursionError:
+        return "is nested too deeply (arrays or objects within each other) for a JSON parser"
+    return None
+
+
+def payload_not_json(problem: str) -> Reply:
+    """Lambda's answer to a payload it cannot parse: `aws lambda invoke` shows "An error occurred
+    (InvalidRequestContentException) when calling the Invoke operation: Could not parse request body into json: …"."""
+    return service_error(
+        "InvalidRequestContentException", 400, f"Could not parse request body into json: the payload {problem}"
+    )
 
 
 def payload_too_large(size: int) -> Reply:

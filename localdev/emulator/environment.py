@@ -2,7 +2,8 @@
 
 The order: Lambda's own variables (name, memory, timeout, region, task root), then the template's (functions.py),
 then the overrides. Unlike `sam local`, an override may add a variable the template does not declare (SAM drops
-those): that is how the embedded sink's URL reaches a function whose template has no MIXPANEL_API_URL.
+those): that is how the embedded sink's URL reaches a function whose template has no MIXPANEL_API_URL. A name or
+value no environment can hold is refused as the file is read; a name that is nearly a forwarder setting is warned of.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from mixpanel_forwarder.setting_names import misspelt_settings
 
 from .errors import LocalRunError
 from .functions import FunctionSpec
@@ -32,9 +35,26 @@ def read_env_vars(path: Path) -> dict[str, dict[str, str]]:
         raise LocalRunError(f"{path}: no such file (ENV_VARS names a JSON file in {ENV_VARS_FORMAT})") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise LocalRunError(f"{path} is not JSON ({exc}): write it in {ENV_VARS_FORMAT}") from None
+    except RecursionError:
+        raise LocalRunError(f"{path} is nested too deeply for a JSON parser: write it in {ENV_VARS_FORMAT}") from None
     if not isinstance(document, dict) or not all(isinstance(values, dict) for values in document.values()):
         raise LocalRunError(f"{path} is not in {ENV_VARS_FORMAT}")
-    return {section: {name: _text(value) for name, value in values.items()} for section, values in document.items()}
+    values = {section: {name: _text(value) for name, value in values.items()} for section, values in document.items()}
+    for section, variables in values.items():
+        for name, value in variables.items():
+            _check_variable(path, section, name, value)
+    return values
+
+
+def misspelt_lines(path: Path, values: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """A warning for each variable of the file that is no forwarder setting but nearly one (`MIXPANEL_REGOIN`): the
+    function would run with that setting at its default, and nothing else would say so."""
+    return [
+        f"warning: {path}: {section} sets {name}, which is no setting of the forwarder and is unused: "
+        f"did you mean {setting}?"
+        for section, variables in values.items()
+        for name, setting in misspelt_settings(variables)
+    ]
 
 
 def check_sections(path: Path, values: Mapping[str, object], functions: Mapping[str, FunctionSpec]) -> None:
@@ -82,6 +102,19 @@ def function_environment(spec: FunctionSpec, *overrides: Mapping[str, str]) -> d
     for values in overrides:
         merged.update(values)
     return merged
+
+
+def _check_variable(path: Path, section: str, name: str, value: str) -> None:
+    """What no process's environment can hold, refused here, naming it, rather than by the launch (a ValueError)."""
+    if not name or "=" in name or "\0" in name:
+        raise LocalRunError(
+            f"{path}: {section} sets a variable named {name!r}, which no environment can hold (a name is not empty "
+            "and has no '=' or NUL character): rename it"
+        )
+    if "\0" in value:
+        raise LocalRunError(
+            f"{path}: {section} sets {name} to a value holding a NUL character, which no environment can: remove it"
+        )
 
 
 def _text(value: object) -> str:

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import re
 import threading
 import uuid
@@ -75,10 +74,9 @@ class InvokeFront:
         if len(payload) > answers.MAX_PAYLOAD_BYTES:
             return answers.payload_too_large(len(payload))
         payload = payload or b"{}"
-        try:
-            json.loads(payload)
-        except ValueError as exc:
-            return answers.payload_not_json(exc)
+        problem = answers.payload_problem(payload)
+        if problem is not None:
+            return answers.payload_not_json(problem)
         kind = headers.get("x-amz-invocation-type", "RequestResponse")
         if kind == "DryRun":
             return answers.Reply(HTTPStatus.NO_CONTENT)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any, TextIO
 
 from localdev.sink import MixpanelSink
 
-from .environment import check_sections, function_environment, overrides_for, read_env_vars
+from .answers import payload_problem
+from .environment import check_sections, function_environment, misspelt_lines, overrides_for, read_env_vars
 from .errors import LocalRunError
 from .functions import BUILD, FunctionSpec, host_architecture, read_functions
 from .process import Emulator
@@ -56,6 +58,8 @@ def prepare(env_vars: Path | None = None, parameters: str = "", build: Path | No
     if env_vars is not None:
         values = read_env_vars(env_vars)
         check_sections(env_vars, values, functions)
+        for line in misspelt_lines(env_vars, values):
+            print(line, file=sys.stderr)  # the invocation still runs: the name may be meant for something else
     return Session(functions, runtime_python(), emulator_binary(host_architecture()), values)
 
 
@@ -89,12 +93,9 @@ def read_event(path: Path) -> bytes:
         raise LocalRunError(
             f"cannot read the event {path} ({exc.strerror}): give a JSON file, e.g. EVENT=events/sqs-standard.json"
         ) from None
-    try:
-        json.loads(payload)
-    except ValueError as exc:
-        raise LocalRunError(
-            f"the event {path} is not JSON ({exc}): give a JSON file, e.g. EVENT=events/sqs-standard.json"
-        ) from None
+    problem = payload_problem(payload)
+    if problem is not None:
+        raise LocalRunError(f"the event {path} {problem}: give a JSON file, e.g. EVENT=events/sqs-standard.json")
     return payload
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -263,6 +264,44 @@ def test_missing_setting_fails_the_invocation_naming_the_variable(forwarder_env:
     forwarder_env(MIXPANEL_PROJECT_ID=None)
     with pytest.raises(ConfigError, match="MIXPANEL_PROJECT_ID"):
         sqs_handler(load_event("sqs-standard.json"), context)
+
+
+@contextmanager
+def warnings_logged() -> Iterator[list[dict[str, Any]]]:
+    """The forwarder's WARNING log lines while the block runs, as the JSON documents Lambda would receive."""
+    stream, found = io.StringIO(), []
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logging.getLogger(logger.service).addHandler(handler)
+    try:
+        yield found
+    finally:
+        logging.getLogger(logger.service).removeHandler(handler)
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+        found.extend(line for line in lines if line["level"] == "WARNING")
+
+
+def test_a_misspelt_setting_is_logged_naming_the_setting_it_nearly_is(
+    sink: MixpanelSink, forwarder_env: Any, context: Any
+) -> None:
+    forwarder_env(MIXPANEL_REGOIN="EU")  # the sink's URL is set: the region would be unused anyway
+
+    with warnings_logged() as warnings:
+        response = sqs_handler(load_event("sqs-standard.json"), context)
+
+    assert response == {"batchItemFailures": []}  # a warning only: the invocation runs
+    assert [(warning["variable"], warning["did_you_mean"]) for warning in warnings] == [
+        ("MIXPANEL_REGOIN", "MIXPANEL_REGION")
+    ]
+
+
+def test_a_misspelt_required_setting_is_logged_before_it_fails_the_invocation(forwarder_env: Any, context: Any) -> None:
+    forwarder_env(MIXPANEL_PROJECT_ID=None, MIXPANEL_PROJECTID="4242")
+
+    with warnings_logged() as warnings, pytest.raises(ConfigError, match="MIXPANEL_PROJECT_ID"):
+        sqs_handler(load_event("sqs-standard.json"), context)
+
+    assert [warning["did_you_mean"] for warning in warnings] == ["MIXPANEL_PROJECT_ID"]
 
 
 def test_logs_carry_the_summary_but_never_the_secret_or_payloads(

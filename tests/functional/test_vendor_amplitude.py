@@ -104,6 +104,25 @@ def test_amplitude_user_properties_as_profiles(
     assert sink.users[played["user_id"]].ips == (played["ip_address"], upgraded["ip_address"], identify["ip_address"])
 
 
+GROUP_IDENTIFY = {"event_type": "$groupidentify", "user_id": "u-7", "groups": {"company": "acme"}}
+
+
+def test_identify_flat_properties_beside_operations_all_reach_the_profile(
+    sink: MixpanelSink, token_env: Callable[..., None], context: Any
+) -> None:
+    identify = {
+        "event_type": "$identify",
+        "user_id": "u-7",
+        "user_properties": {"$set": {"plan": "team"}, "plan": "pro", "seats": 5, "$add": {"logins": 2}},
+    }
+    group = {**GROUP_IDENTIFY, "group_properties": {"$setOnce": {"founded": 1999}, "employees": 40}}
+
+    assert sqs_handler(one_by_one(identify, group), context) == {"batchItemFailures": []}
+
+    assert sink.users["u-7"].properties == {"plan": "team", "seats": 5, "logins": 2}  # $set wins on "plan"
+    assert sink.groups[("company", "acme")].properties == {"employees": 40, "founded": 1999}
+
+
 def one_by_one(*messages: Any) -> dict[str, Any]:
     return sqs_event([sqs_record(json.dumps(m), index=i, message_id=f"m{i}") for i, m in enumerate(messages)])
 
@@ -119,6 +138,7 @@ def one_by_one(*messages: Any) -> dict[str, Any]:
         ("segment", sample_event(1850), "type", "not a Segment-spec call"),
         ("mixpanel", segment_calls(1860)[1], "message", "PAYLOAD_FORMAT is mixpanel"),
         ("amplitude", sample_event(1870), "event_type", "needs event_type"),
+        ("auto", {**GROUP_IDENTIFY, "groups": {"company": []}}, "groups", "names no group id"),
     ],
     ids=[
         "segment-no-ids",
@@ -129,6 +149,7 @@ def one_by_one(*messages: Any) -> dict[str, Any]:
         "mixpanel-under-segment",
         "segment-under-mixpanel",
         "mixpanel-under-amplitude",
+        "amplitude-groupidentify-naming-no-group",
     ],
 )
 def test_what_cannot_be_mapped_is_parked_with_the_field_and_reason(

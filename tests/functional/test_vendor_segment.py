@@ -290,6 +290,23 @@ def test_rudderstack_identify_traits_in_context_make_a_profile(
     assert sink.users[identify["userId"]].properties["$email"] == identify["context"]["traits"]["email"]
 
 
+def test_identify_with_empty_traits_sets_the_context_traits(
+    sink: MixpanelSink, token_env: Callable[..., None], context: Any
+) -> None:
+    identify = {
+        "type": "identify",
+        "userId": "user-empty-traits",
+        "messageId": "m-1",
+        "traits": {},
+        "context": {"traits": {"email": "sam@example.com", "plan": "pro"}},
+    }
+    event = sqs_event([sqs_record(json.dumps(identify), message_id="m-1")])
+
+    assert sqs_handler(event, context) == {"batchItemFailures": []}
+
+    assert sink.users["user-empty-traits"].properties == {"$email": "sam@example.com", "plan": "pro"}
+
+
 def test_rudderstack_request_ip_places_an_event_without_context_ip(
     sink: MixpanelSink, token_env: Callable[..., None], context: Any
 ) -> None:

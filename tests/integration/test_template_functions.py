@@ -7,6 +7,7 @@ import re
 import pytest
 
 from mixpanel_forwarder.runtime import TRACING_ENABLED
+from mixpanel_forwarder.setting_names import KNOWN_SETTINGS
 from tests.integration.template import (
     FUNCTIONS,
     KINESIS_FUNCTION,
@@ -99,6 +100,12 @@ def test_functions_get_every_setting_they_read(function: str) -> None:
     assert isinstance(variables["POWERTOOLS_SERVICE_NAME"], str)
     assert variables["POWERTOOLS_SERVICE_NAME"]
     assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_variable_the_template_sets_is_a_known_setting(function: str) -> None:
+    # The list the misspelt-setting warnings compare with: a variable the template adds must be on it.
+    assert set(environment(function)) <= KNOWN_SETTINGS
 
 
 # --- tracing ----------------------------------------------------------------------------------------------------------

@@ -85,6 +85,7 @@ def test_log_tail_holds_the_invocations_report(front: InvokeFront) -> None:
     [
         ("NoSuchFunction", b"{}", "ResourceNotFoundException"),
         (SQS_FUNCTION, b"{not json", "InvalidRequestContentException"),
+        (SQS_FUNCTION, b"[" * 100_000 + b"]" * 100_000, "InvalidRequestContentException"),  # nested too deeply
     ],
 )
 def test_invoke_api_refuses_as_lambda_does(front: InvokeFront, function: str, payload: bytes, error: str) -> None:

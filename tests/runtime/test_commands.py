@@ -75,6 +75,48 @@ def test_invoke_bad_input_is_one_line(
     assert says in one_error_line(capsys)
 
 
+def test_invoke_event_nested_too_deeply_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    event = tmp_path / "deep.json"
+    event.write_bytes(b"[" * 100_000 + b"]" * 100_000)  # JSON, but deeper than Python's parser goes
+
+    assert invoke.main([SQS_FUNCTION, str(event)]) == 2
+
+    assert "deep.json is nested too deeply" in one_error_line(capsys)
+
+
+def test_invoke_env_vars_no_environment_can_hold_is_one_line_before_anything_runs(
+    session: Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env_vars = tmp_path / "env.json"
+    env_vars.write_text(json.dumps({SQS_FUNCTION: {"MIXPANEL_REGION=EU": "1"}}))
+
+    assert invoke.main([SQS_FUNCTION, STANDARD, "--env-vars", str(env_vars)]) == 2
+
+    assert f"{SQS_FUNCTION} sets a variable named 'MIXPANEL_REGION=EU'" in one_error_line(capsys)
+
+
+def test_invoke_warns_of_a_misspelt_setting_in_one_line_and_still_runs(
+    session: Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env_vars = tmp_path / "env.json"
+    env_vars.write_text(json.dumps({"Parameters": {"MIXPANEL_REGOIN": "EU"}}))
+
+    assert invoke.main([SQS_FUNCTION, STANDARD, "--env-vars", str(env_vars)]) == 0
+
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        f"warning: {env_vars}: Parameters sets MIXPANEL_REGOIN, which is no setting of the forwarder and is unused: "
+        "did you mean MIXPANEL_REGION?"
+    ]
+    assert json.loads(out.splitlines()[-1]) == {"batchItemFailures": []}
+    [logged] = [json.loads(line) for line in out.splitlines() if "did_you_mean" in line]  # the function's own
+    assert (logged["level"], logged["variable"], logged["did_you_mean"]) == (
+        "WARNING",
+        "MIXPANEL_REGOIN",
+        "MIXPANEL_REGION",
+    )
+
+
 def test_missing_build_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

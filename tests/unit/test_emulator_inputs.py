@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from localdev.emulator.environment import check_sections, overrides_for, read_env_vars
+from localdev.emulator.environment import check_sections, misspelt_lines, overrides_for, read_env_vars
 from localdev.emulator.errors import LocalRunError
 from localdev.emulator.functions import FunctionSpec
-from localdev.emulator.session import parse_parameters
+from localdev.emulator.server import InvokeFront
+from localdev.emulator.session import parse_parameters, read_event
 
 SPEC = FunctionSpec("SqsForwarderFunction", Path("code"), (), "app.lambda_handler", "python3.13", 256, 60, {})
+DEEP = b"[" * 100_000 + b"]" * 100_000  # valid JSON, nested deeper than Python's parser goes
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -63,3 +65,77 @@ def test_parameter_overrides_in_sams_short_form() -> None:
     assert parse_parameters("") == {}
     with pytest.raises(LocalRunError, match="is not Name=value"):
         parse_parameters("LogLevel")
+
+
+@pytest.mark.parametrize(
+    ("variables", "says"),
+    [
+        ({"MIXPANEL_REGION=EU": "x"}, "SqsForwarderFunction sets a variable named 'MIXPANEL_REGION=EU'"),
+        ({"": "x"}, "SqsForwarderFunction sets a variable named ''"),
+        ({"A\u0000B": "x"}, "SqsForwarderFunction sets a variable named 'A\\x00B'"),
+        ({"TRANSFORMS": "{}\u0000"}, "SqsForwarderFunction sets TRANSFORMS to a value holding a NUL character"),
+    ],
+)
+def test_env_vars_no_environment_can_hold_are_refused_naming_the_function_and_variable(
+    tmp_path: Path, variables: dict[str, str], says: str
+) -> None:
+    # GIVEN what the process launch would refuse with a ValueError (a name with "=" or empty, a NUL anywhere)
+    path = write(tmp_path, json.dumps({"SqsForwarderFunction": variables}))
+
+    with pytest.raises(LocalRunError) as refused:
+        read_env_vars(path)
+
+    assert says in str(refused.value)
+    assert str(refused.value).endswith(("rename it", "remove it"))
+    assert "\n" not in str(refused.value)
+
+
+def test_env_vars_secret_holding_a_nul_is_refused_without_showing_it(tmp_path: Path) -> None:
+    path = write(tmp_path, json.dumps({"Parameters": {"MIXPANEL_SERVICE_ACCOUNT_SECRET": "s3cr3t\u0000"}}))
+
+    with pytest.raises(
+        LocalRunError, match="Parameters sets MIXPANEL_SERVICE_ACCOUNT_SECRET to a value holding a NUL"
+    ) as refused:
+        read_env_vars(path)
+
+    assert "s3cr3t" not in str(refused.value)
+
+
+def test_env_vars_file_nested_too_deeply_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "env.json"
+    path.write_bytes(DEEP)
+
+    with pytest.raises(LocalRunError, match="is nested too deeply") as refused:
+        read_env_vars(path)
+
+    assert "\n" not in str(refused.value)
+
+
+def test_event_nested_too_deeply_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "event.json"
+    path.write_bytes(DEEP)
+
+    with pytest.raises(LocalRunError, match=r"event\.json is nested too deeply") as refused:
+        read_event(path)
+
+    assert "\n" not in str(refused.value)
+
+
+def test_invoke_api_answers_a_payload_nested_too_deeply_as_lambda_answers_one_it_cannot_parse() -> None:
+    front = InvokeFront({SPEC.name: object()}, port=0)  # type: ignore[dict-item]  # refused before it is reached
+    try:
+        reply = front.reply(f"/2015-03-31/functions/{SPEC.name}/invocations", {}, DEEP)
+    finally:
+        front.stop()
+
+    assert (reply.status, reply.headers["x-amzn-ErrorType"]) == (400, "InvalidRequestContentException")
+    assert "nested too deeply" in json.loads(reply.body)["Message"]
+
+
+def test_a_variable_that_is_nearly_a_setting_is_warned_about_in_one_line() -> None:
+    values = {"Parameters": {"MIXPANEL_REGOIN": "EU"}, "SqsForwarderFunction": {"AWS_ENDPOINT_URL": "http://x"}}
+
+    assert misspelt_lines(Path("env.json"), values) == [
+        "warning: env.json: Parameters sets MIXPANEL_REGOIN, which is no setting of the forwarder and is unused: "
+        "did you mean MIXPANEL_REGION?"
+    ]

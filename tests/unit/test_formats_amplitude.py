@@ -157,6 +157,74 @@ def test_identify_records_are_profile_updates_one_per_operation() -> None:
     assert unknown.failure.field == "user_properties.$prepend"
 
 
+def test_flat_user_properties_beside_operations_join_their_set_which_wins_on_a_name_in_both() -> None:
+    # GIVEN flat keys beside operations, which Amplitude's identify API says belong "inside the $set operation"
+    identify = {
+        "event_type": "$identify",
+        "user_id": "u-1",
+        "user_properties": {"$set": {"plan": "team"}, "plan": "pro", "seats": 5, "$add": {"logins": 1}},
+    }
+
+    updates = [sent(outcome)[1] for outcome in routed(identify)]
+
+    # THEN every flat key is set, the explicit $set's value winning for a name in both; the other operation is kept
+    user = {"$distinct_id": "u-1", "$token": "project-token", "$ip": "0"}
+    assert updates == [{**user, "$set": {"plan": "team", "seats": 5}}, {**user, "$add": {"logins": 1}}]
+
+
+def test_flat_user_properties_beside_operations_without_a_set_are_a_set_first() -> None:
+    identify = {"event_type": "$identify", "user_id": "u-1", "user_properties": {"$unset": ["trial"], "plan": "pro"}}
+
+    user = {"$distinct_id": "u-1", "$token": "project-token", "$ip": "0"}
+    assert [sent(outcome)[1] for outcome in routed(identify)] == [
+        {**user, "$set": {"plan": "pro"}},
+        {**user, "$unset": ["trial"]},
+    ]
+
+
+def test_flat_group_properties_beside_operations_are_kept_too() -> None:
+    record = {
+        "event_type": "$groupidentify",
+        "user_id": "u",
+        "groups": {"company": "acme"},
+        "group_properties": {"$setOnce": {"founded": 1999}, "seats": 300},
+    }
+
+    assert [sent(outcome)[1] for outcome in routed(record)] == [
+        {"$group_key": "company", "$group_id": "acme", "$set": {"seats": 300}, "$token": "project-token"},
+        {"$group_key": "company", "$group_id": "acme", "$set_once": {"founded": 1999}, "$token": "project-token"},
+    ]
+
+
+def test_a_set_that_is_no_object_beside_flat_user_properties_is_refused_naming_it() -> None:
+    identify = {"event_type": "$identify", "user_id": "u-1", "user_properties": {"$set": ["plan"], "plan": "pro"}}
+
+    [refused] = routed(identify)
+
+    assert isinstance(refused, Refused)
+    assert refused.failure.field == "user_properties.$set"
+
+
+@pytest.mark.parametrize("groups", [{"company": []}, {"company": [], "team": []}])
+def test_group_identify_naming_no_group_id_is_refused_naming_groups(groups: dict[str, Any]) -> None:
+    record = {"event_type": "$groupidentify", "user_id": "u", "groups": groups, "group_properties": {"seats": 300}}
+
+    [refused] = routed(record)
+
+    assert isinstance(refused, Refused)
+    assert (refused.kind, refused.failure.field) == (Kind.GROUP, "groups")
+    assert "names no group id" in refused.failure.reason
+
+
+def test_group_identify_without_group_properties_is_still_filtered() -> None:
+    record = {"event_type": "$groupidentify", "user_id": "u", "groups": {"company": "acme"}}
+
+    [filtered] = routed(record)
+
+    assert isinstance(filtered, FilteredOut)
+    assert filtered.rule == "identify without properties"
+
+
 def test_group_identify_records_update_each_group_named() -> None:
     record = {
         "event_type": "$groupidentify",

@@ -245,6 +245,49 @@ def test_identify_under_original_id_merge_also_links_the_anonymous_id() -> None:
     assert (nothing.kind, nothing.rule) == (Kind.USER, "identify without traits")
 
 
+def test_identify_merges_context_traits_under_its_own_traits() -> None:
+    # GIVEN a RudderStack identify: traits in context.traits, some given again (newer) in the call's own traits
+    identify = {
+        "type": "identify",
+        "userId": "user-42",
+        "context": {"traits": {"email": "old@example.com", "plan": "free", "firstName": "Ann"}},
+        "traits": {"email": "ann@example.com", "seats": 5},
+    }
+
+    [outcome] = routed(identify)
+
+    assert sent(outcome)[1]["$set"] == {"plan": "free", "seats": 5, "$email": "ann@example.com", "$first_name": "Ann"}
+
+
+def test_identify_with_empty_traits_sets_the_context_traits() -> None:
+    identify = {"type": "identify", "userId": "user-42", "traits": {}, "context": {"traits": {"plan": "pro"}}}
+
+    [outcome] = routed(identify)
+
+    assert sent(outcome) == (
+        Kind.USER,
+        {"$distinct_id": "user-42", "$set": {"plan": "pro"}, "$token": "project-token", "$ip": "0"},
+    )
+
+
+def test_identify_context_traits_that_are_no_object_are_refused_naming_them() -> None:
+    identify = {"type": "identify", "userId": "user-42", "traits": {"plan": "pro"}, "context": {"traits": "pro"}}
+
+    [refused] = routed(identify)
+
+    assert isinstance(refused, Refused)
+    assert refused.failure.field == "context.traits"
+
+
+def test_group_takes_no_trait_of_the_user_from_context_traits() -> None:
+    # GIVEN a group call: its traits are the group's, its context.traits the user's ("traits of the current user")
+    group = {"type": "group", "userId": "user-42", "groupId": "acme", "context": {"traits": {"email": "a@example.com"}}}
+
+    [member] = routed(group)
+
+    assert sent(member)[1]["$union"] == {"$group_id": ["acme"]}  # no group profile: the group has no traits
+
+
 def test_group_sets_the_group_profile_and_the_users_membership() -> None:
     group = {
         "type": "group",

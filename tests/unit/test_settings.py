@@ -43,6 +43,12 @@ def test_settings_explicit_url_wins_and_loses_a_trailing_import() -> None:
     assert endpoint(settings).url == "http://127.0.0.1:8765/import?strict=1&project_id=4242"
 
 
+def test_settings_a_valid_region_beside_an_explicit_url_is_unused() -> None:
+    env = {**BASE_ENV, "MIXPANEL_REGION": "EU", "MIXPANEL_API_URL": "https://proxy.example.com/mixpanel"}
+
+    assert Settings.from_env(env).api_url == "https://proxy.example.com/mixpanel"
+
+
 def test_settings_project_token_auth_needs_no_project_id() -> None:
     settings = Settings.from_env({"MIXPANEL_PROJECT_TOKEN": "tok123"})
     assert endpoint(settings).url.endswith("/import?strict=1")
@@ -84,6 +90,7 @@ def test_settings_secret_arn_replaces_environment_credentials() -> None:
         (without("MIXPANEL_PROJECT_ID"), "MIXPANEL_PROJECT_ID"),
         ({**BASE_ENV, "MIXPANEL_PROJECT_ID": "my-project"}, "MIXPANEL_PROJECT_ID"),
         ({**BASE_ENV, "MIXPANEL_REGION": "APAC"}, "MIXPANEL_REGION"),
+        ({**BASE_ENV, "MIXPANEL_REGION": "APAC", "MIXPANEL_API_URL": "https://proxy.example.com"}, "MIXPANEL_REGION"),
         ({**BASE_ENV, "MIXPANEL_API_URL": "ftp://example.com"}, "MIXPANEL_API_URL"),
         ({**BASE_ENV, "MIXPANEL_API_URL": "http://mixpanel.example.com"}, "MIXPANEL_API_URL"),
         ({**BASE_ENV, "BATCH_MAX_EVENTS": "2001"}, "BATCH_MAX_EVENTS"),

@@ -12,11 +12,11 @@ from .deadline import LambdaContext
 from .forwarder import Forwarder
 from .log import logger
 from .result import Result
-from .settings import Settings
+from .setting_names import misspelt_settings
+from .settings import TRACING_ENABLED, Settings
 from .sources import Source
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-TRACING_ENABLED = "TRACING_ENABLED"
 
 _forwarder: Forwarder | None = None
 _last_result: Result | None = None
@@ -25,6 +25,12 @@ _last_result: Result | None = None
 def forwarder() -> Forwarder:
     global _forwarder
     if _forwarder is None:
+        # Before the settings are read: a misspelt required one fails them, and this says why it is "not set".
+        for name, setting in misspelt_settings(os.environ):
+            logger.warning(
+                "variable unused: no setting of the forwarder is named so, but one is close",
+                extra={"variable": name, "did_you_mean": setting},
+            )
         _forwarder = Forwarder(Settings.from_env())
     return _forwarder
 

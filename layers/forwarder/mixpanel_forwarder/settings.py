@@ -42,6 +42,7 @@ PAYLOAD_FORMAT = "PAYLOAD_FORMAT"
 SEGMENT_GROUP_KEY = "SEGMENT_GROUP_KEY"
 AMPLITUDE_USER_PROPERTIES = "AMPLITUDE_USER_PROPERTIES"
 AMPLITUDE_USER_PROPERTY_CHOICES = ("ignore", "profile")  # profile: a $set on the user's profile
+TRACING_ENABLED = "TRACING_ENABLED"  # read by runtime.py, before any setting: it decides how the handler is wrapped
 
 REGION_HOSTS = {
     "US": "https://api.mixpanel.com",
@@ -199,11 +200,13 @@ def _api_url(env: _Env) -> str:
     proxy or gateway in front of Mixpanel works; a trailing `/import` is dropped. A query, a fragment or
     `user:password@` are refused: the forwarder writes the query and the Authorization header itself.
     """
+    # Checked even beside MIXPANEL_API_URL, which it does not pick then: the template always sets it, and a wrong
+    # one is a mistake to say, not a value to ignore.
+    region = (env.text(MIXPANEL_REGION) or "US").upper()
+    if region not in REGION_HOSTS:
+        raise ConfigError(MIXPANEL_REGION, f"must be one of {', '.join(REGION_HOSTS)}, got {region!r}")
     url = env.text(MIXPANEL_API_URL)
     if url is None:
-        region = (env.text(MIXPANEL_REGION) or "US").upper()
-        if region not in REGION_HOSTS:
-            raise ConfigError(MIXPANEL_REGION, f"must be one of {', '.join(REGION_HOSTS)}, got {region!r}")
         return REGION_HOSTS[region]
     try:
         parts = urlsplit(url)

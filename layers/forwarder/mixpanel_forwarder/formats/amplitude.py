@@ -109,7 +109,8 @@ def _event(item: Item, name: str, user_id: str | int | None, device_id: str | in
 
 def _updates(item: Item, properties: Any, field: str, target: dict[str, Any], suffix: str = "") -> list[Message]:
     """One update of `target` (a user's or group's keys) per operation in `properties`: flat properties are a
-    `$set`."""
+    `$set`, and beside operations they join the `$set` operation's, which wins on a name in both: Amplitude's own
+    identify API allows no flat properties beside operations, and says to put them "inside the `$set` operation"."""
     if properties is None:
         return []
     if type(properties) is not dict:
@@ -118,12 +119,19 @@ def _updates(item: Item, properties: Any, field: str, target: dict[str, Any], su
     operations = [key for key in properties if key.startswith("$")]
     if not operations:
         return [Message(kind, item.with_payload(_with_ip(item.payload, {**target, "$set": properties}), suffix))]
+    flat = {key: value for key, value in properties.items() if not key.startswith("$")}
+    if flat and "$set" not in properties:
+        operations.insert(0, "$set")  # the flat properties, before the operations, as if they had been a `$set`
     made = []
     for operation in operations:
         mixpanel = _OPERATIONS.get(operation)
         if mixpanel is None:
             raise Invalid(f"{field}.{operation}", f"has no Mixpanel operation; these do: {', '.join(_OPERATIONS)}")
-        values = properties[operation]
+        values = properties.get(operation, {})
+        if operation == "$set" and flat:
+            if type(values) is not dict:
+                raise Invalid(f"{field}.$set", "must be an object")
+            values = {**flat, **values}
         if mixpanel == "$unset" and type(values) is dict:
             values = list(values)  # Amplitude names the properties as keys ("$unset": {"plan": "-"})
         update = _with_ip(item.payload, {**target, mixpanel: values})
@@ -136,11 +144,13 @@ def _group_updates(item: Item) -> list[Message]:
     groups = item.payload.get("groups")
     if type(groups) is not dict or not groups:
         raise Invalid("groups", "a $groupidentify record needs groups: the group's key and id")
+    named = [(key, group_id) for key, ids in groups.items() for group_id in (ids if type(ids) is list else [ids])]
+    if not named:  # {"company": []}: whatever its properties, there is no group to give them to
+        raise Invalid("groups", "names no group id (each list is empty): a $groupidentify record needs the group's id")
     made = []
-    for key, ids in groups.items():
-        for group_id in ids if type(ids) is list else [ids]:
-            target = {"$group_key": key, "$group_id": group_id}
-            made += _updates(item, item.payload.get("group_properties"), "group_properties", target, f"/{key}")
+    for key, group_id in named:
+        target = {"$group_key": key, "$group_id": group_id}
+        made += _updates(item, item.payload.get("group_properties"), "group_properties", target, f"/{key}")
     return made
 
 

@@ -170,7 +170,7 @@ def _identify(
 ) -> list[Message]:
     message = item.payload
     made: list[Message] = []
-    traits = _traits(message)
+    traits = _user_traits(message)
     if traits:
         update = {"$distinct_id": user_id if user_id is not None else anonymous_id, "$set": _profile_traits(traits)}
         _with_ip(message, update)
@@ -207,7 +207,7 @@ def _group(
     item: Item, user_id: str | int | None, anonymous_id: str | int | None, options: FormatOptions
 ) -> list[Message]:
     message = item.payload
-    traits = _traits(message) or {}
+    traits = _traits(message)
     group_key = options.segment_group_key
     group_id = traits.get(group_key) if traits.get(group_key) is not None else identifier(message, "groupId")
     if group_id is None:
@@ -233,16 +233,25 @@ def _copy_created(traits: dict[str, Any], into: dict[str, Any]) -> None:
         into["$created"] = created
 
 
-def _traits(message: dict[str, Any]) -> dict[str, Any] | None:
-    """An identify's or group's traits: `traits`, else `context.traits`, where RudderStack's SDKs put them."""
-    traits = message.get("traits")
-    field = "traits"
-    if traits is None:
-        context = message.get("context")
-        traits, field = (context.get("traits") if type(context) is dict else None), "context.traits"
-    if traits is not None and type(traits) is not dict:
+def _traits(message: dict[str, Any]) -> dict[str, Any]:
+    """A group's traits: its `traits` alone. Its `context.traits` are the user's ("traits of the current user", the
+    Segment spec), not the group's; RudderStack's destination reads only `traits` for a group too."""
+    return _object(message.get("traits"), "traits")
+
+
+def _user_traits(message: dict[str, Any]) -> dict[str, Any]:
+    """An identify's traits: `context.traits` (where RudderStack's SDKs put them), then the call's own `traits` over
+    them, as a call's properties win over its context."""
+    context = message.get("context")
+    in_context = _object(context.get("traits") if type(context) is dict else None, "context.traits")
+    own = _traits(message)
+    return {**in_context, **own} if in_context else own
+
+
+def _object(value: Any, field: str) -> dict[str, Any]:
+    if value is not None and type(value) is not dict:
         raise Invalid(field, "must be an object")
-    return traits
+    return value or {}
 
 
 def _ip(message: dict[str, Any]) -> Any:
