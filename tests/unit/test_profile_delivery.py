@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mixpanel_forwarder.credentials import Credentials, CredentialsSource
 from mixpanel_forwarder.forwarder import Forwarder, Result
 from mixpanel_forwarder.sources import sqs
 from mixpanel_forwarder.transport import Response
@@ -22,13 +23,33 @@ from tests.unit.test_forwarder import NOW, event, reported, sqs_invocation
 TOKEN = "project-token"
 
 
-def run(bodies: list[Any], sender: FakeSender, parker: FakeParker | None = None, **settings: Any) -> Result:
+def run(
+    bodies: list[Any],
+    sender: FakeSender,
+    parker: FakeParker | None = None,
+    source: CredentialsSource | None = None,
+    **settings: Any,
+) -> Result:
     token = settings.pop("token", TOKEN)
     base = make_settings(**settings)
     assert base.credentials is not None
     credentials = base.credentials._replace(token=token)
-    forwarder = Forwarder(base._replace(credentials=credentials), sender=sender, parker=parker, clock=lambda: NOW)
+    forwarder = Forwarder(
+        base._replace(credentials=credentials), sender=sender, parker=parker, credentials=source, clock=lambda: NOW
+    )
     return forwarder.forward(sqs, sqs_invocation(*bodies), None)
+
+
+class RotatedCredentials:
+    """The credentials a container read before a rotation; read again (refresh), the rotated ones."""
+
+    def __init__(self, before: Credentials, after: Credentials) -> None:
+        self.before, self.after = before, after
+        self.refreshed = 0
+
+    def get(self, *, refresh: bool = False, within: float | None = None) -> Credentials:
+        self.refreshed += refresh
+        return self.after if self.refreshed else self.before
 
 
 def set_plan(user: str, plan: str) -> dict[str, Any]:
@@ -169,6 +190,45 @@ def test_original_id_merge_sends_identity_events_as_they_are() -> None:
     [sent] = sender.sent_events
     assert sent["event"] == "$identify"
     assert "distinct_id" not in sent["properties"]
+
+
+def test_after_a_401_and_a_fresh_read_the_updates_are_resent_with_the_new_token() -> None:
+    def answer(messages: list[dict[str, Any]]) -> Response:  # the scripted sender serves /import too
+        if "event" in messages[0]:
+            return imported(messages)
+        if messages[0]["$token"] == "old-token":
+            return Response(401, b'{"error": "Invalid credentials"}')
+        return verbose_ok(messages)
+
+    settings = make_settings()
+    assert settings.credentials is not None
+    rotated = RotatedCredentials(
+        settings.credentials._replace(token="old-token"), settings.credentials._replace(token="new-token")
+    )
+    sender = FakeSender(*[answer] * 10)
+    result = run([set_plan("u1", "pro"), event(2), set_plan("u2", "pro")], sender, source=rotated)
+
+    assert reported(result) == []
+    assert rotated.refreshed == 1
+    assert [[update["$token"] for update in request] for request in sender.sent_to("/engage")] == [
+        ["old-token", "old-token"],
+        ["new-token", "new-token"],
+    ]
+    assert [e["event"] for e in sender.sent_to("/import")[0]] == ["E2"]
+    assert result.counts()["user_updates_imported"] == 2
+
+
+def test_credentials_read_again_without_a_token_report_the_updates_naming_the_setting() -> None:
+    settings = make_settings()
+    assert settings.credentials is not None
+    rotated = RotatedCredentials(settings.credentials._replace(token="old-token"), settings.credentials)
+    sender = FakeSender(Response(401, b'{"error": "Invalid credentials"}'))
+    result = run([set_plan("u1", "pro")], sender, source=rotated)
+
+    assert reported(result) == ["m0"]
+    assert len(sender.sent_to("/engage")) == 1
+    [reason] = result.summary()["reasons"]
+    assert "MIXPANEL_PROJECT_TOKEN" in reason
 
 
 def test_a_400_from_a_profile_endpoint_isolates_the_update_and_stops_nothing_else() -> None:

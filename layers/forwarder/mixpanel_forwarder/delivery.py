@@ -22,7 +22,7 @@ from .deadline import Deadline
 from .delivery_stats import DeliveryStats
 from .destinations import Destination, Verdict
 from .destinations.base import ACCEPTED, HALT, PARTIAL, REAUTHORIZE, REFUSE_ALL, RETRY, SPLIT
-from .errors import ForwarderError, RequestTimeout, TransportError
+from .errors import ForwarderError, Invalid, RequestTimeout, TransportError
 from .ledger import FailedEvent, Ledger, Outcomes
 from .model import Failure, Kind
 from .retry import Backoff
@@ -110,8 +110,7 @@ class Delivery:
             batch = self._hold_back(batch)
             if not batch.indices:
                 return
-        payload = batch.payload()
-        body = destination.encode(payload)
+        body, raw_size, encoded_with = b"", 0, None  # the request as encoded, and the credentials it was encoded with
         attempt = 0
         while True:
             if self._stop.is_set():
@@ -123,8 +122,15 @@ class Delivery:
                 return
             attempt += 1
             credentials = self._credentials
+            if encoded_with is None or (destination.token_inside and credentials is not encoded_with):
+                try:  # once, or again with credentials read again after a 401 when they are inside the body
+                    body, raw_size = destination.encode(batch, credentials)
+                except Invalid as exc:  # the credentials read again lack the project token
+                    self._give_up(batch, Failure(exc.message, exc.field))
+                    return
+                encoded_with = credentials
             verdict, response = self._send(
-                destination, credentials, body, len(payload), batch, min(self._settings.request_timeout, remaining)
+                destination, credentials, body, raw_size, batch, min(self._settings.request_timeout, remaining)
             )
             kind = verdict.kind
             if kind == REAUTHORIZE and self._fresh_credentials(credentials):
@@ -250,12 +256,9 @@ class Delivery:
 
     def _refuse(self, batch: Batch, position: int, failure: Failure | None) -> None:
         """A permanent refusal: the message is parked as it was sent, so it is read back from the batch (a profile
-        update without the project token, which replay puts back)."""
+        update there has no project token: it is written in when sent, and replay's goes in then)."""
         assert failure is not None  # refuse_all and split verdicts carry their failure
-        sent = codec.loads(batch.body(position))
-        if batch.keys is not None and type(sent) is dict:
-            sent.pop("$token", None)
-        self._outcomes.fail(batch.indices[position], FailedEvent(failure, sent))
+        self._outcomes.fail(batch.indices[position], FailedEvent(failure, codec.loads(batch.body(position))))
 
     def _partial(self, batch: Batch, verdict: Verdict) -> None:
         imported = []

@@ -1,9 +1,10 @@
 """Mixpanel's `/engage` (user profiles) and `/groups` (group profiles): the endpoints, plain JSON bodies, and how
 their answers read.
 
-These endpoints take the project token inside each update, so a request has no Authorization header; they do
-not take gzip ("This API does not support gzip encoding"); and they answer 200 even when they refuse: with
-`verbose=1` the body is `{"status": 1|0, "error": …}` (README, "Message kinds", cites each).
+These endpoints take the project token inside each update, so a request has no Authorization header: it is
+written into each update as the request is encoded, from the credentials it is sent with. They do not take gzip
+("This API does not support gzip encoding"), and they answer 200 even when they refuse: with `verbose=1` the body
+is `{"status": 1|0, "error": …}` (README, "Message kinds", cites each).
 
 | answer | verdict |
 |---|---|
@@ -22,8 +23,9 @@ from typing import Any
 from .. import codec
 from ..batching import Batch
 from ..credentials import Credentials
+from ..errors import Invalid
 from ..model import Failure, Kind, Stage
-from ..profiles import NOT_IDEMPOTENT
+from ..profiles import NO_TOKEN, NOT_IDEMPOTENT, token_field
 from ..transport import Endpoint, Response
 from .base import ACCEPTED, RETRY, SPLIT, Verdict, common_verdict, snippet
 from .imports import UNCONFIRMED
@@ -36,6 +38,7 @@ class ProfileDestination:
 
     # Updates to one profile must arrive in the order they were written: a request waits for the one before.
     ordered = True
+    token_inside = True
 
     def __init__(self, kind: Kind, max_events: int, max_bytes: int) -> None:
         self.kind = kind
@@ -46,8 +49,12 @@ class ProfileDestination:
     def endpoint(self, api_url: str, credentials: Credentials) -> Endpoint:
         return Endpoint(f"{api_url}{self.name}?verbose=1", "", None)
 
-    def encode(self, payload: bytes) -> bytes:
-        return payload
+    def encode(self, batch: Batch, credentials: Credentials) -> tuple[bytes, int]:
+        """Plain JSON, each update opening with the token of `credentials` (the batch holds them without one)."""
+        if credentials.token is None:  # the secret read again after a 401 has none
+            raise Invalid("$token", NO_TOKEN)
+        body = batch.opened_with(token_field(credentials.token))
+        return body, len(body)
 
     def read(self, response: Response, batch: Batch) -> Verdict:
         status = response.status
