@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 
 from functions.kinesis_forwarder.app import lambda_handler as kinesis_handler
@@ -86,6 +87,25 @@ def test_a_200_with_status_0_is_split_until_what_was_refused_is_taken(with_token
         f"u{n}": {"plan": "pro"} for n in range(4)
     }
     assert sink.stats()["engage"]["by_answer"] == {"0": 1, "1": 2}  # refused whole, then its halves taken
+
+
+def test_a_400_from_engage_parks_no_update_and_reports_them_all(
+    sink: MixpanelSink, forwarder_env: Callable[..., None], context: Any, dlq: str
+) -> None:
+    # A gateway in front of Mixpanel answers 400 for its own reasons; Mixpanel documents none for /engage.
+    forwarder_env(MIXPANEL_PROJECT_TOKEN=sink.token, DEAD_LETTER_QUEUE_URL=dlq, PROFILE_BATCH_MAX_UPDATES="1")
+    sink.fail_next(400, body=b"<html><body><h1>400 Bad Request</h1></body></html>", endpoint="/engage")
+    invocation = sqs(user("u1", "$set", {"plan": "pro"}), user("u2", "$set", {"plan": "pro"}))
+
+    response = sqs_handler(invocation, context)
+
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": record["messageId"]} for record in invocation["Records"]]
+    }
+    assert boto3.client("sqs").receive_message(QueueUrl=dlq).get("Messages", []) == []  # nothing parked
+    assert sink.stats()["engage"]["requests"] == 1  # nothing more sent after it
+    assert sink.users == {}
+    assert any(reason.startswith("Mixpanel answered 400") for reason in reasons())
 
 
 @pytest.mark.parametrize(

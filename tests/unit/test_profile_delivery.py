@@ -192,6 +192,24 @@ def test_original_id_merge_sends_identity_events_as_they_are() -> None:
     assert "distinct_id" not in sent["properties"]
 
 
+def test_a_400_from_a_profile_endpoint_parks_nothing_and_sends_nothing_more() -> None:
+    # Mixpanel documents no 400 for /engage (it refuses updates in a 200): a 400 says nothing about the updates,
+    # and may come from a proxy, so none is parked for it; they are reported, as for any other 4xx.
+    sender = FakeSender(Response(400, b'{"error": "bad request"}'))
+    parker = FakeParker()
+    result = run(
+        [set_plan("u0", "pro"), set_plan("u1", "pro"), set_plan("u2", "pro")],
+        sender,
+        parker,
+        profile_batch_max_updates=2,
+    )
+
+    assert reported(result) == ["m0", "m1", "m2"]
+    assert parker.messages == []
+    assert len(sender.sent_to("/engage")) == 1  # the second request is not sent
+    assert any("Mixpanel answered 400" in reason for reason in result.summary()["reasons"])
+
+
 def test_after_a_401_and_a_fresh_read_the_updates_are_resent_with_the_new_token() -> None:
     def answer(messages: list[dict[str, Any]]) -> Response:  # the scripted sender serves /import too
         if "event" in messages[0]:
@@ -229,23 +247,3 @@ def test_credentials_read_again_without_a_token_report_the_updates_naming_the_se
     assert len(sender.sent_to("/engage")) == 1
     [reason] = result.summary()["reasons"]
     assert "MIXPANEL_PROJECT_TOKEN" in reason
-
-
-def test_a_400_from_a_profile_endpoint_isolates_the_update_and_stops_nothing_else() -> None:
-    def answer(messages: list[dict[str, Any]]) -> Response:  # the scripted sender serves /import too
-        if "event" in messages[0]:
-            return imported(messages)
-        if any(update["$distinct_id"] == "u1" for update in messages):
-            return Response(400, b'{"error": "bad request"}')
-        return verbose_ok(messages)
-
-    sender = FakeSender(*[answer] * 10)
-    parker = FakeParker()
-    result = run([set_plan("u0", "pro"), set_plan("u1", "pro"), event(3)], sender, parker)
-
-    assert reported(result) == []
-    assert [e["event"] for request in sender.sent_to("/import") for e in request] == ["E3"]
-    [parked] = parker.messages
-    assert parked["event"]["$distinct_id"] == "u1"
-    assert "Mixpanel answered 400" in parked["reason"]
-    assert result.counts()["user_updates_imported"] == 1
