@@ -108,6 +108,27 @@ def test_a_400_from_engage_parks_no_update_and_reports_them_all(
     assert any(reason.startswith("Mixpanel answered 400") for reason in reasons())
 
 
+def test_after_a_status_0_the_updates_resent_are_counted_not_those_held_back(
+    sink: MixpanelSink, forwarder_env: Callable[..., None], context: Any
+) -> None:
+    forwarder_env(MIXPANEL_PROJECT_TOKEN=sink.token, MAX_ATTEMPTS="2")
+    sink.reject_next(endpoint="/engage")  # status 0 for u1's $set; the two $add are applied
+    sink.fail_next(503, 2, endpoint="/engage")  # the first half, u1's $set alone, is never delivered
+    invocation = sqs(user("u1", "$set", {"plan": "pro"}), user("u2", "$add", {"n": 1}), user("u1", "$add", {"n": 1}))
+
+    response = sqs_handler(invocation, context)
+
+    # u1's $set, and its $add held back with it (never sent again), are reported; u2's $add is resent, applied twice.
+    assert [failure["itemIdentifier"] for failure in response["batchItemFailures"]] == [
+        invocation["Records"][0]["messageId"],
+        invocation["Records"][2]["messageId"],
+    ]
+    assert (sink.users["u1"].properties, sink.users["u2"].properties) == ({"n": 1}, {"n": 2})
+    result = runtime.last_result()
+    assert result is not None
+    assert result.delivery.resent_not_idempotent == 1
+
+
 @pytest.mark.parametrize(
     "fault",
     [

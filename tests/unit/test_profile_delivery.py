@@ -247,3 +247,22 @@ def test_credentials_read_again_without_a_token_report_the_updates_naming_the_se
     assert len(sender.sent_to("/engage")) == 1
     [reason] = result.summary()["reasons"]
     assert "MIXPANEL_PROJECT_TOKEN" in reason
+
+
+def test_only_the_updates_sent_again_after_a_status_0_count_as_resent_not_those_held_back() -> None:
+    def engage(updates: list[dict[str, Any]]) -> Response:
+        if len(updates) == 3:
+            return verbose_refused("$set: plan is not allowed")  # may have applied the two $add
+        if updates[0]["$distinct_id"] == "u1":
+            raise timeout_error()  # the first half (u1's $set) is not delivered
+        return verbose_ok(updates)
+
+    sender = FakeSender(*[engage] * 10)
+    add = {"$distinct_id": "u2", "$add": {"logins": 1}}
+    later = {"$distinct_id": "u1", "$add": {"logins": 1}}
+    result = run([set_plan("u1", "first"), add, later], sender, max_attempts=2)
+
+    assert reported(result) == ["m0", "m2"]  # u1's $set, and its $add held back with it: never sent again
+    sent = [[update["$distinct_id"] for update in request] for request in sender.sent_to("/engage")]
+    assert sent == [["u1", "u2", "u1"], ["u1"], ["u1"], ["u2"]]
+    assert result.delivery.resent_not_idempotent == 1  # u2's $add, the one resent

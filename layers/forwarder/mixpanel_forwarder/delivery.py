@@ -104,7 +104,8 @@ class Delivery:
         with self._lock:  # a request that outlived the invocation may still be counted: hand out a copy
             return self._stats.copy()
 
-    def _deliver(self, batch: Batch) -> None:
+    def _deliver(self, batch: Batch, resent: bool = False) -> None:
+        """`resent`: the messages were in a request whose answer may have applied them (a half after a status 0)."""
         destination = self._destinations[batch.kind]
         if batch.keys is not None:
             batch = self._hold_back(batch)
@@ -129,10 +130,13 @@ class Delivery:
                     self._give_up(batch, Failure(exc.message, exc.field))
                     return
                 encoded_with = credentials
+            if resent:
+                self._count_resent(destination, batch)
             verdict, response = self._send(
                 destination, credentials, body, raw_size, batch, min(self._settings.request_timeout, remaining)
             )
             kind = verdict.kind
+            resent = verdict.request_class in _AMBIGUOUS  # sent again from here on, the messages count as resent
             if kind == REAUTHORIZE and self._fresh_credentials(credentials):
                 continue
             if kind == ACCEPTED:
@@ -149,9 +153,8 @@ class Delivery:
                 if len(batch) == 1:
                     self._refuse(batch, 0, verdict.failure)
                     return
-                self._count_resent(destination, batch, verdict)
                 for half in batch.split():  # in order: the first half ends before the second is sent
-                    self._deliver(half)
+                    self._deliver(half, resent)
                 return
             if kind in (HALT, REAUTHORIZE):
                 self._halt(verdict.problem)
@@ -167,7 +170,6 @@ class Delivery:
                 return
             with self._lock:
                 self._stats.retries += 1
-            self._count_resent(destination, batch, verdict)
             self._stop.wait(delay)
 
     def _send(
@@ -204,13 +206,13 @@ class Delivery:
             stats.bytes_gzip += gzip_size
             stats.latencies_ms.append((time.perf_counter() - started) * 1000)
 
-    def _count_resent(self, destination: Destination, batch: Batch, verdict: Verdict) -> None:
-        """Updates sent again after an answer that may have applied them: those not idempotent are counted."""
-        if verdict.request_class in _AMBIGUOUS:
-            resent = destination.not_idempotent(batch)
-            if resent:
-                with self._lock:
-                    self._stats.resent_not_idempotent += resent
+    def _count_resent(self, destination: Destination, batch: Batch) -> None:
+        """Messages being sent again after an answer that may have applied them: those not idempotent are counted
+        (each time: after two such answers, an `$add` may have been applied three times)."""
+        resent = destination.not_idempotent(batch)
+        if resent:
+            with self._lock:
+                self._stats.resent_not_idempotent += resent
 
     def _fresh_credentials(self, refused: Credentials) -> bool:
         """After a 401: read the credentials again, once per invocation; True if there are new ones to try."""
