@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from functions.sqs_forwarder.app import lambda_handler as sqs_handler
+from localdev.eventgen import sqs_event, sqs_record
 from localdev.sink import MixpanelSink
 from mixpanel_forwarder.errors import ConfigError, CredentialsError
 from mixpanel_forwarder.log import logger
@@ -73,6 +74,33 @@ def test_rotated_secret_is_read_again_after_a_401(forwarder_env: Any, context: A
         assert second == {"batchItemFailures": []}
         assert [log.status for log in sink.requests] == [401, 401, 200]
         assert len(sink.events) == 5
+
+
+def test_updates_resent_after_a_401_carry_the_rotated_token_and_events_flow(
+    sink: MixpanelSink, forwarder_env: Any, context: Any, aws: str
+) -> None:
+    account = {"username": "sink-user", "secret": "sink-secret"}
+    arn = create_secret({**account, "token": "old-token"})
+    use_secret(forwarder_env, arn)
+    assert sqs_handler(load_event("sqs-sns.json"), context) == {"batchItemFailures": []}  # the old token, cached
+
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=arn, SecretString=json.dumps({**account, "token": "sink-token"})
+    )
+    # Mixpanel answers 401 to the token it no longer takes (scripted: the sink, like Mixpanel, takes any token's shape).
+    sink.fail_next(401, endpoint="/engage")
+    updates = [{"$distinct_id": f"u{n}", "$set": {"plan": "pro"}} for n in range(3)]
+    events = load_event("sqs-standard.json")["Records"]
+    records = [*events, *(sqs_record(json.dumps(update), index=len(events) + n) for n, update in enumerate(updates))]
+
+    assert sqs_handler(sqs_event(records), context) == {"batchItemFailures": []}
+
+    assert [log.status for log in sink.requests if log.endpoint == "/engage"] == [401, 200]
+    assert {key: profile.properties for key, profile in sink.users.items()} == {
+        f"u{n}": {"plan": "pro"} for n in range(3)
+    }
+    assert sink.stats()["engage"]["wrong_token"] == 0  # the resent updates carry the new token
+    assert len(sink.events) == 3 + 5  # the first invocation's, and this one's: nothing halted
 
 
 @pytest.mark.parametrize(

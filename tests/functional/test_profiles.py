@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 
 from functions.kinesis_forwarder.app import lambda_handler as kinesis_handler
@@ -86,6 +87,46 @@ def test_a_200_with_status_0_is_split_until_what_was_refused_is_taken(with_token
         f"u{n}": {"plan": "pro"} for n in range(4)
     }
     assert sink.stats()["engage"]["by_answer"] == {"0": 1, "1": 2}  # refused whole, then its halves taken
+
+
+def test_a_400_from_engage_parks_no_update_and_reports_them_all(
+    sink: MixpanelSink, forwarder_env: Callable[..., None], context: Any, dlq: str
+) -> None:
+    # A gateway in front of Mixpanel answers 400 for its own reasons; Mixpanel documents none for /engage.
+    forwarder_env(MIXPANEL_PROJECT_TOKEN=sink.token, DEAD_LETTER_QUEUE_URL=dlq, PROFILE_BATCH_MAX_UPDATES="1")
+    sink.fail_next(400, body=b"<html><body><h1>400 Bad Request</h1></body></html>", endpoint="/engage")
+    invocation = sqs(user("u1", "$set", {"plan": "pro"}), user("u2", "$set", {"plan": "pro"}))
+
+    response = sqs_handler(invocation, context)
+
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": record["messageId"]} for record in invocation["Records"]]
+    }
+    assert boto3.client("sqs").receive_message(QueueUrl=dlq).get("Messages", []) == []  # nothing parked
+    assert sink.stats()["engage"]["requests"] == 1  # nothing more sent after it
+    assert sink.users == {}
+    assert any(reason.startswith("Mixpanel answered 400") for reason in reasons())
+
+
+def test_after_a_status_0_the_updates_resent_are_counted_not_those_held_back(
+    sink: MixpanelSink, forwarder_env: Callable[..., None], context: Any
+) -> None:
+    forwarder_env(MIXPANEL_PROJECT_TOKEN=sink.token, MAX_ATTEMPTS="2")
+    sink.reject_next(endpoint="/engage")  # status 0 for u1's $set; the two $add are applied
+    sink.fail_next(503, 2, endpoint="/engage")  # the first half, u1's $set alone, is never delivered
+    invocation = sqs(user("u1", "$set", {"plan": "pro"}), user("u2", "$add", {"n": 1}), user("u1", "$add", {"n": 1}))
+
+    response = sqs_handler(invocation, context)
+
+    # u1's $set, and its $add held back with it (never sent again), are reported; u2's $add is resent, applied twice.
+    assert [failure["itemIdentifier"] for failure in response["batchItemFailures"]] == [
+        invocation["Records"][0]["messageId"],
+        invocation["Records"][2]["messageId"],
+    ]
+    assert (sink.users["u1"].properties, sink.users["u2"].properties) == ({"n": 1}, {"n": 2})
+    result = runtime.last_result()
+    assert result is not None
+    assert result.delivery.resent_not_idempotent == 1
 
 
 @pytest.mark.parametrize(

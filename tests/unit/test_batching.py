@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mixpanel_forwarder.batching import Batch, Batcher
+from mixpanel_forwarder.model import Kind
 
 
 def fill(batcher: Batcher, bodies: list[bytes]) -> list[Batch]:
@@ -119,3 +120,36 @@ def test_batch_body_reads_events_back_from_runs_and_single_adds() -> None:
     batch.add(2, b'{"s":"\\u00e9"}')
     assert [batch.body(i) for i in range(3)] == [b'{"n":1}', b"[2,3]", '{"s":"é"}'.encode()]
     assert json.loads(batch.payload()) == [{"n": 1}, [2, 3], {"s": "é"}]
+
+
+def test_a_profile_batch_opens_each_update_with_the_token_by_position_never_by_its_bytes() -> None:
+    # A producer's own values may hold what looks like a token field, or braces: none of it is touched.
+    updates = [
+        {"$distinct_id": "u1", "$set": {"note": '{"$token":"theirs",'}},
+        {"$distinct_id": '{"$token":', "$set": {"{": "}"}},
+        {"$distinct_id": "u3", "$unset": ["$token"]},
+    ]
+    batcher = Batcher(max_events=10, max_bytes=10_000, kind=Kind.USER)
+    for index, update in enumerate(updates):
+        assert batcher.add(index, json.dumps(update).encode(), f"user:{index}") is None
+    batch = batcher.flush()
+    assert batch is not None
+    opening = b'{"$token":"ours",'
+
+    expected = [{"$token": "ours", **update} for update in updates]
+    assert json.loads(batch.opened_with(opening)) == expected
+    assert json.loads(batch.payload()) == updates  # closed for /import's way of sending: the same again
+    assert json.loads(batch.opened_with(opening)) == expected
+    first, second = batch.split()
+    assert json.loads(first.opened_with(opening)) + json.loads(second.opened_with(opening)) == expected
+    assert Batch(Kind.USER).opened_with(opening) == b"[]"
+
+
+def test_a_profile_batcher_counts_the_bytes_each_update_gains_when_sent() -> None:
+    body = b'{"$distinct_id":"u","$set":{"a":"' + b"x" * 64 + b'"}}'  # 100 bytes
+    opening = b'{"$token":"0123456789",'  # 22 bytes more than the "{" it replaces
+    cap = 450  # four updates take 405 bytes without the token, 493 with it; three 370
+    batches = fill(Batcher(max_events=2000, max_bytes=cap, kind=Kind.USER, added=22), [body] * 7)
+    assert [len(batch) for batch in batches] == [3, 3, 1]
+    assert [len(batch.opened_with(opening)) for batch in batches] == [370, 370, 124]
+    assert len(fill(Batcher(max_events=2000, max_bytes=cap, kind=Kind.USER), [body] * 7)[0]) == 4  # would be over

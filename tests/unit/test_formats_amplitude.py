@@ -124,7 +124,6 @@ def test_user_properties_become_a_profile_set_only_when_asked() -> None:
             "$distinct_id": "user-42",
             "$set": {"plan": "pro", "age": 31},
             "$ip": "203.0.113.9",
-            "$token": "project-token",
         },
     )
     assert len(routed(PLAY)) == 1
@@ -141,12 +140,12 @@ def test_identify_records_are_profile_updates_one_per_operation() -> None:
         },
     }
     assert [sent(outcome) for outcome in routed(identify)] == [
-        (Kind.USER, {"$distinct_id": "d-1", "$set": {"plan": "pro"}, "$token": "project-token", "$ip": "0"}),
+        (Kind.USER, {"$distinct_id": "d-1", "$set": {"plan": "pro"}, "$ip": "0"}),
         (
             Kind.USER,
-            {"$distinct_id": "d-1", "$set_once": {"first_seen": "2026-01-01"}, "$token": "project-token", "$ip": "0"},
+            {"$distinct_id": "d-1", "$set_once": {"first_seen": "2026-01-01"}, "$ip": "0"},
         ),
-        (Kind.USER, {"$distinct_id": "d-1", "$unset": ["trial"], "$token": "project-token", "$ip": "0"}),
+        (Kind.USER, {"$distinct_id": "d-1", "$unset": ["trial"], "$ip": "0"}),
     ]
     [flat] = routed({**identify, "user_properties": {"plan": "pro"}})
     assert sent(flat)[1]["$set"] == {"plan": "pro"}
@@ -233,8 +232,8 @@ def test_group_identify_records_update_each_group_named() -> None:
         "group_properties": {"seats": 300},
     }
     assert [sent(outcome)[1] for outcome in routed(record)] == [
-        {"$group_key": "company", "$group_id": "acme", "$set": {"seats": 300}, "$token": "project-token"},
-        {"$group_key": "company", "$group_id": "globex", "$set": {"seats": 300}, "$token": "project-token"},
+        {"$group_key": "company", "$group_id": "acme", "$set": {"seats": 300}},
+        {"$group_key": "company", "$group_id": "globex", "$set": {"seats": 300}},
     ]
     [refused] = routed({**record, "groups": {}})
     assert (refused.kind, refused.failure.field) == (Kind.GROUP, "groups")

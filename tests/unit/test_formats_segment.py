@@ -217,7 +217,6 @@ def test_identify_sets_the_traits_with_mixpanels_special_ones_renamed() -> None:
                 "$created": "2024-01-02T03:04:05Z",
             },
             "$ip": "203.0.113.9",
-            "$token": "project-token",
         },
     )
 
@@ -305,12 +304,11 @@ def test_group_sets_the_group_profile_and_the_users_membership() -> None:
             "$group_key": "$group_id",
             "$group_id": "acme",
             "$set": {"employees": 300, "$name": "Acme", "$created": "2019-05-06"},
-            "$token": "project-token",
         },
     )
     assert sent(member) == (
         Kind.USER,
-        {"$distinct_id": "user-42", "$union": {"$group_id": ["acme"]}, "$token": "project-token", "$ip": "0"},
+        {"$distinct_id": "user-42", "$union": {"$group_id": ["acme"]}, "$ip": "0"},
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mixpanel_forwarder.credentials import Credentials, CredentialsSource
 from mixpanel_forwarder.forwarder import Forwarder, Result
 from mixpanel_forwarder.sources import sqs
 from mixpanel_forwarder.transport import Response
@@ -22,13 +23,33 @@ from tests.unit.test_forwarder import NOW, event, reported, sqs_invocation
 TOKEN = "project-token"
 
 
-def run(bodies: list[Any], sender: FakeSender, parker: FakeParker | None = None, **settings: Any) -> Result:
+def run(
+    bodies: list[Any],
+    sender: FakeSender,
+    parker: FakeParker | None = None,
+    source: CredentialsSource | None = None,
+    **settings: Any,
+) -> Result:
     token = settings.pop("token", TOKEN)
     base = make_settings(**settings)
     assert base.credentials is not None
     credentials = base.credentials._replace(token=token)
-    forwarder = Forwarder(base._replace(credentials=credentials), sender=sender, parker=parker, clock=lambda: NOW)
+    forwarder = Forwarder(
+        base._replace(credentials=credentials), sender=sender, parker=parker, credentials=source, clock=lambda: NOW
+    )
     return forwarder.forward(sqs, sqs_invocation(*bodies), None)
+
+
+class RotatedCredentials:
+    """The credentials a container read before a rotation; read again (refresh), the rotated ones."""
+
+    def __init__(self, before: Credentials, after: Credentials) -> None:
+        self.before, self.after = before, after
+        self.refreshed = 0
+
+    def get(self, *, refresh: bool = False, within: float | None = None) -> Credentials:
+        self.refreshed += refresh
+        return self.after if self.refreshed else self.before
 
 
 def set_plan(user: str, plan: str) -> dict[str, Any]:
@@ -171,21 +192,77 @@ def test_original_id_merge_sends_identity_events_as_they_are() -> None:
     assert "distinct_id" not in sent["properties"]
 
 
-def test_a_400_from_a_profile_endpoint_isolates_the_update_and_stops_nothing_else() -> None:
+def test_a_400_from_a_profile_endpoint_parks_nothing_and_sends_nothing_more() -> None:
+    # Mixpanel documents no 400 for /engage (it refuses updates in a 200): a 400 says nothing about the updates,
+    # and may come from a proxy, so none is parked for it; they are reported, as for any other 4xx.
+    sender = FakeSender(Response(400, b'{"error": "bad request"}'))
+    parker = FakeParker()
+    result = run(
+        [set_plan("u0", "pro"), set_plan("u1", "pro"), set_plan("u2", "pro")],
+        sender,
+        parker,
+        profile_batch_max_updates=2,
+    )
+
+    assert reported(result) == ["m0", "m1", "m2"]
+    assert parker.messages == []
+    assert len(sender.sent_to("/engage")) == 1  # the second request is not sent
+    assert any("Mixpanel answered 400" in reason for reason in result.summary()["reasons"])
+
+
+def test_after_a_401_and_a_fresh_read_the_updates_are_resent_with_the_new_token() -> None:
     def answer(messages: list[dict[str, Any]]) -> Response:  # the scripted sender serves /import too
         if "event" in messages[0]:
             return imported(messages)
-        if any(update["$distinct_id"] == "u1" for update in messages):
-            return Response(400, b'{"error": "bad request"}')
+        if messages[0]["$token"] == "old-token":
+            return Response(401, b'{"error": "Invalid credentials"}')
         return verbose_ok(messages)
 
+    settings = make_settings()
+    assert settings.credentials is not None
+    rotated = RotatedCredentials(
+        settings.credentials._replace(token="old-token"), settings.credentials._replace(token="new-token")
+    )
     sender = FakeSender(*[answer] * 10)
-    parker = FakeParker()
-    result = run([set_plan("u0", "pro"), set_plan("u1", "pro"), event(3)], sender, parker)
+    result = run([set_plan("u1", "pro"), event(2), set_plan("u2", "pro")], sender, source=rotated)
 
     assert reported(result) == []
-    assert [e["event"] for request in sender.sent_to("/import") for e in request] == ["E3"]
-    [parked] = parker.messages
-    assert parked["event"]["$distinct_id"] == "u1"
-    assert "Mixpanel answered 400" in parked["reason"]
-    assert result.counts()["user_updates_imported"] == 1
+    assert rotated.refreshed == 1
+    assert [[update["$token"] for update in request] for request in sender.sent_to("/engage")] == [
+        ["old-token", "old-token"],
+        ["new-token", "new-token"],
+    ]
+    assert [e["event"] for e in sender.sent_to("/import")[0]] == ["E2"]
+    assert result.counts()["user_updates_imported"] == 2
+
+
+def test_credentials_read_again_without_a_token_report_the_updates_naming_the_setting() -> None:
+    settings = make_settings()
+    assert settings.credentials is not None
+    rotated = RotatedCredentials(settings.credentials._replace(token="old-token"), settings.credentials)
+    sender = FakeSender(Response(401, b'{"error": "Invalid credentials"}'))
+    result = run([set_plan("u1", "pro")], sender, source=rotated)
+
+    assert reported(result) == ["m0"]
+    assert len(sender.sent_to("/engage")) == 1
+    [reason] = result.summary()["reasons"]
+    assert "MIXPANEL_PROJECT_TOKEN" in reason
+
+
+def test_only_the_updates_sent_again_after_a_status_0_count_as_resent_not_those_held_back() -> None:
+    def engage(updates: list[dict[str, Any]]) -> Response:
+        if len(updates) == 3:
+            return verbose_refused("$set: plan is not allowed")  # may have applied the two $add
+        if updates[0]["$distinct_id"] == "u1":
+            raise timeout_error()  # the first half (u1's $set) is not delivered
+        return verbose_ok(updates)
+
+    sender = FakeSender(*[engage] * 10)
+    add = {"$distinct_id": "u2", "$add": {"logins": 1}}
+    later = {"$distinct_id": "u1", "$add": {"logins": 1}}
+    result = run([set_plan("u1", "first"), add, later], sender, max_attempts=2)
+
+    assert reported(result) == ["m0", "m2"]  # u1's $set, and its $add held back with it: never sent again
+    sent = [[update["$distinct_id"] for update in request] for request in sender.sent_to("/engage")]
+    assert sent == [["u1", "u2", "u1"], ["u1"], ["u1"], ["u2"]]
+    assert result.delivery.resent_not_idempotent == 1  # u2's $add, the one resent

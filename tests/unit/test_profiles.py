@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -7,7 +8,15 @@ import pytest
 from mixpanel_forwarder.errors import Invalid
 from mixpanel_forwarder.model import Kind
 from mixpanel_forwarder.normalize import INVALID_IDS
-from mixpanel_forwarder.profiles import group_update, kind_of, operation_of, profile_key, user_update
+from mixpanel_forwarder.profiles import (
+    group_update,
+    kind_of,
+    operation_of,
+    profile_key,
+    token_bytes,
+    token_field,
+    user_update,
+)
 
 TOKEN = "project-token"
 
@@ -65,20 +74,30 @@ def test_a_message_of_several_kinds_or_none_says_what_was_found(message: Any, fi
         {"$delete": None},
     ],
 )
-def test_every_user_operation_is_sent_with_the_token_and_no_geolocation(operation: dict[str, Any]) -> None:
+def test_every_user_operation_is_routed_without_geolocation_and_its_token_left_to_the_sending(
+    operation: dict[str, Any],
+) -> None:
     update = user_update(user(**operation), TOKEN, INVALID_IDS)
-    assert update == {"$distinct_id": "u1", **operation, "$token": TOKEN, "$ip": "0"}
+    assert update == {"$distinct_id": "u1", **operation, "$ip": "0"}
 
 
-def test_an_update_keeps_its_own_ip_and_takes_the_configured_token() -> None:
+def test_an_update_keeps_its_own_ip_and_never_the_producers_token() -> None:
     update = user_update(user(**{"$set": {"a": 1}, "$ip": "203.0.113.7", "$token": "old"}), TOKEN, INVALID_IDS)
-    assert update["$ip"] == "203.0.113.7"
-    assert update["$token"] == TOKEN
+    # The configured token is written in when the update is sent.
+    assert update == {"$distinct_id": "u1", "$set": {"a": 1}, "$ip": "203.0.113.7"}
 
 
 def test_a_group_update_carries_no_ip() -> None:
     update = group_update(group(**{"$set": {"seats": 300}}), TOKEN, INVALID_IDS)
-    assert update == {"$group_key": "company_id", "$group_id": "42", "$set": {"seats": 300}, "$token": TOKEN}
+    assert update == {"$group_key": "company_id", "$group_id": "42", "$set": {"seats": 300}}
+
+
+@pytest.mark.parametrize("token", [TOKEN, 'a "quoted" tøken\\'], ids=["plain", "escaped"])
+def test_the_token_field_opens_an_update_and_counts_its_bytes(token: str) -> None:
+    body = json.dumps({"$distinct_id": "u1", "$set": {"a": 1}}).encode()
+    sent = token_field(token) + body[1:]
+    assert json.loads(sent) == {"$token": token, "$distinct_id": "u1", "$set": {"a": 1}}
+    assert len(sent) == len(body) + token_bytes(token)
 
 
 @pytest.mark.parametrize(

@@ -20,13 +20,14 @@ class Batch:
     """Messages of one request: their kind (which destination), their positions in the invocation's table,
     their JSON, and for profile updates the profile each one changes (`keys`, in the same order)."""
 
-    __slots__ = ("_bodies", "_buffer", "indices", "keys", "kind")
+    __slots__ = ("_bodies", "_buffer", "_starts", "indices", "keys", "kind")
 
     def __init__(self, kind: Kind = Kind.EVENT) -> None:
         self.kind = kind
         self.indices: list[int] = []
         self.keys: list[str] | None = None if kind is Kind.EVENT else []
         self._buffer = bytearray(b"[")  # each event followed by a comma: the last becomes "]" when sent
+        self._starts: list[int] = []  # profile batches only: where each message starts in the buffer
         self._bodies: list[bytes] | None = None
 
     def __len__(self) -> int:
@@ -41,6 +42,7 @@ class Batch:
         self.indices.append(index)
         if self.keys is not None:
             self.keys.append(key or "")
+            self._starts.append(len(self._buffer))
         self._buffer += body
         self._buffer += b","
 
@@ -57,6 +59,20 @@ class Batch:
             return b"[]"
         self._buffer[-1] = 0x5D  # "]": no copy of a body of up to a few megabytes
         return self._buffer  # type: ignore[return-value]  # a bytearray: read, never changed, from here on
+
+    def opened_with(self, opening: bytes) -> bytes:
+        """A profile batch's JSON array with the `{` that opens each message (a JSON object, never empty) replaced by
+        `opening`, e.g. `{"$token":"…",`: read from the buffer by position, never by searching its bytes."""
+        assert self.keys is not None  # only profile batches keep where each message starts
+        if not self.indices:
+            return b"[]"
+        view = memoryview(self._buffer)
+        ends = [*self._starts[1:], len(view)]  # each message is followed by its comma (the last by "," or "]")
+        parts: list[bytes | memoryview] = [b"["]
+        for start, end in zip(self._starts, ends, strict=True):
+            parts += (opening, view[start + 1 : end - 1], b",")
+        parts[-1] = b"]"
+        return b"".join(parts)
 
     def body(self, position: int) -> bytes:
         """One event's JSON, read back from the batch (rare: a refusal or a split needs it)."""
@@ -83,10 +99,11 @@ class Batch:
 class Batcher:
     """Fills batches in arrival order and hands each one out as soon as the next event would not fit."""
 
-    def __init__(self, max_events: int, max_bytes: int, kind: Kind = Kind.EVENT) -> None:
+    def __init__(self, max_events: int, max_bytes: int, kind: Kind = Kind.EVENT, added: int = 0) -> None:
         self._max_events = max_events
         self._max_bytes = max_bytes
         self._kind = kind
+        self._added = added  # bytes each message gains when encoded (a profile update: the project token)
         self._current = Batch(kind)
 
     def add(self, index: int, body: bytes, key: str | None = None) -> Batch | None:
@@ -94,7 +111,10 @@ class Batcher:
         current = self._current
         full = None
         count = len(current.indices)
-        if count and (count >= self._max_events or len(current._buffer) + len(body) + 1 > self._max_bytes):
+        if count and (
+            count >= self._max_events
+            or len(current._buffer) + len(body) + 1 + self._added * (count + 1) > self._max_bytes
+        ):
             full, current = current, Batch(self._kind)
             self._current = current
         current.add(index, body, key)

@@ -22,7 +22,7 @@ from .deadline import Deadline
 from .delivery_stats import DeliveryStats
 from .destinations import Destination, Verdict
 from .destinations.base import ACCEPTED, HALT, PARTIAL, REAUTHORIZE, REFUSE_ALL, RETRY, SPLIT
-from .errors import ForwarderError, RequestTimeout, TransportError
+from .errors import ForwarderError, Invalid, RequestTimeout, TransportError
 from .ledger import FailedEvent, Ledger, Outcomes
 from .model import Failure, Kind
 from .retry import Backoff
@@ -104,14 +104,14 @@ class Delivery:
         with self._lock:  # a request that outlived the invocation may still be counted: hand out a copy
             return self._stats.copy()
 
-    def _deliver(self, batch: Batch) -> None:
+    def _deliver(self, batch: Batch, resent: bool = False) -> None:
+        """`resent`: the messages were in a request whose answer may have applied them (a half after a status 0)."""
         destination = self._destinations[batch.kind]
         if batch.keys is not None:
             batch = self._hold_back(batch)
             if not batch.indices:
                 return
-        payload = batch.payload()
-        body = destination.encode(payload)
+        body, raw_size, encoded_with = b"", 0, None  # the request as encoded, and the credentials it was encoded with
         attempt = 0
         while True:
             if self._stop.is_set():
@@ -123,10 +123,20 @@ class Delivery:
                 return
             attempt += 1
             credentials = self._credentials
+            if encoded_with is None or (destination.token_inside and credentials is not encoded_with):
+                try:  # once, or again with credentials read again after a 401 when they are inside the body
+                    body, raw_size = destination.encode(batch, credentials)
+                except Invalid as exc:  # the credentials read again lack the project token
+                    self._give_up(batch, Failure(exc.message, exc.field))
+                    return
+                encoded_with = credentials
+            if resent:
+                self._count_resent(destination, batch)
             verdict, response = self._send(
-                destination, credentials, body, len(payload), batch, min(self._settings.request_timeout, remaining)
+                destination, credentials, body, raw_size, batch, min(self._settings.request_timeout, remaining)
             )
             kind = verdict.kind
+            resent = verdict.request_class in _AMBIGUOUS  # sent again from here on, the messages count as resent
             if kind == REAUTHORIZE and self._fresh_credentials(credentials):
                 continue
             if kind == ACCEPTED:
@@ -143,9 +153,8 @@ class Delivery:
                 if len(batch) == 1:
                     self._refuse(batch, 0, verdict.failure)
                     return
-                self._count_resent(destination, batch, verdict)
                 for half in batch.split():  # in order: the first half ends before the second is sent
-                    self._deliver(half)
+                    self._deliver(half, resent)
                 return
             if kind in (HALT, REAUTHORIZE):
                 self._halt(verdict.problem)
@@ -161,7 +170,6 @@ class Delivery:
                 return
             with self._lock:
                 self._stats.retries += 1
-            self._count_resent(destination, batch, verdict)
             self._stop.wait(delay)
 
     def _send(
@@ -198,13 +206,13 @@ class Delivery:
             stats.bytes_gzip += gzip_size
             stats.latencies_ms.append((time.perf_counter() - started) * 1000)
 
-    def _count_resent(self, destination: Destination, batch: Batch, verdict: Verdict) -> None:
-        """Updates sent again after an answer that may have applied them: those not idempotent are counted."""
-        if verdict.request_class in _AMBIGUOUS:
-            resent = destination.not_idempotent(batch)
-            if resent:
-                with self._lock:
-                    self._stats.resent_not_idempotent += resent
+    def _count_resent(self, destination: Destination, batch: Batch) -> None:
+        """Messages being sent again after an answer that may have applied them: those not idempotent are counted
+        (each time: after two such answers, an `$add` may have been applied three times)."""
+        resent = destination.not_idempotent(batch)
+        if resent:
+            with self._lock:
+                self._stats.resent_not_idempotent += resent
 
     def _fresh_credentials(self, refused: Credentials) -> bool:
         """After a 401: read the credentials again, once per invocation; True if there are new ones to try."""
@@ -250,12 +258,9 @@ class Delivery:
 
     def _refuse(self, batch: Batch, position: int, failure: Failure | None) -> None:
         """A permanent refusal: the message is parked as it was sent, so it is read back from the batch (a profile
-        update without the project token, which replay puts back)."""
+        update there has no project token: it is written in when sent, and replay's goes in then)."""
         assert failure is not None  # refuse_all and split verdicts carry their failure
-        sent = codec.loads(batch.body(position))
-        if batch.keys is not None and type(sent) is dict:
-            sent.pop("$token", None)
-        self._outcomes.fail(batch.indices[position], FailedEvent(failure, sent))
+        self._outcomes.fail(batch.indices[position], FailedEvent(failure, codec.loads(batch.body(position))))
 
     def _partial(self, batch: Batch, verdict: Verdict) -> None:
         imported = []

@@ -25,6 +25,7 @@ from .messages import MessageRules
 from .model import Kind
 from .parking import park
 from .pipeline import encode_records
+from .profiles import token_bytes
 from .report import batch_item_failures
 from .result import Result
 from .retry import Backoff
@@ -105,7 +106,12 @@ class Forwarder:
             ledger,
             deadline,
         )
-        batchers = {kind: Batcher(each.max_events, each.max_bytes, kind) for kind, each in self._destinations.items()}
+        token = delivery.token
+        added = token_bytes(token) if token is not None else 0  # each profile update carries it when sent
+        batchers = {
+            kind: Batcher(each.max_events, each.max_bytes, kind, added if each.token_inside else 0)
+            for kind, each in self._destinations.items()
+        }
         settings = self.settings
         rules = MessageRules(
             int(self._clock() * 1000),

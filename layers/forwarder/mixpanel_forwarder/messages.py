@@ -14,7 +14,7 @@ from .errors import Inexact, Invalid
 from .formats import FormatOptions, Message, read_messages
 from .model import FORMAT_AUTO, ID_MERGE_SIMPLIFIED, Failure, Item, Kind, Stage
 from .normalize import INVALID_IDS, MAX_EVENT_BYTES, lift_top_level, normalize, normalize_common
-from .profiles import MAX_UPDATE_BYTES, group_update, profile_key, user_update
+from .profiles import MAX_UPDATE_BYTES, group_update, profile_key, token_bytes, user_update
 from .transforms import Filtered, Transforms
 
 
@@ -183,8 +183,11 @@ def route(item: Item, kind: Kind, rules: MessageRules, exact: bool = False) -> R
             raise TooLarge("event", f"{len(body)} bytes, over Mixpanel's 1 MiB per event")
         return Routed(Kind.EVENT, body)
     make = user_update if kind is Kind.USER else group_update
-    update = make(item.payload, rules.token, INVALID_IDS, exact)  # a copy: the message stays as it arrived
+    token = rules.token
+    update = make(item.payload, token, INVALID_IDS, exact)  # a copy: the message stays as it arrived
+    assert token is not None  # make refuses an update when there is none
     body = codec.dumps(update)
-    if len(body) >= MAX_UPDATE_BYTES:
-        raise TooLarge("update", f"{len(body)} bytes, over Mixpanel's 1 MB per update")
+    size = len(body) + token_bytes(token)  # as sent, with the token that is written in then
+    if size >= MAX_UPDATE_BYTES:
+        raise TooLarge("update", f"{size} bytes, over Mixpanel's 1 MB per update")
     return Routed(kind, body, profile_key(kind, update))

@@ -4,24 +4,32 @@ The rules are Mixpanel's (README, "Message kinds", cites each): one operation pe
 operation takes; `$add` and `$append` for user profiles only; the project token inside each update (`$token`);
 a placeholder `$distinct_id` refused as for events; 1 MB per update. An update is sent with `"$ip": "0"`
 unless it has its own `$ip`, so that Mixpanel does not geolocate the profile to the function's AWS region.
+
+The token is written in when a request is encoded (`token_field`), from the credentials it is sent with: a request
+resent after the secret was read again carries the new one. Here an update is only refused when there is none.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from . import codec
 from .errors import Invalid
 from .limits import MAX_EVENT_BYTES, check_values
 from .model import Kind, excerpt, key_name
 
 MAX_UPDATE_BYTES = MAX_EVENT_BYTES  # "limit each individual update … to a maximum of 1 MB"
+NO_TOKEN = (  # why an update cannot be sent
+    "no project token to send profile updates with: "  # noqa: S105 - a message, not a token
+    'set MIXPANEL_PROJECT_TOKEN, or a "token" in the credentials secret'
+)
 
 
 USER_OPERATIONS = ("$set", "$set_once", "$add", "$union", "$append", "$remove", "$unset", "$delete")
 GROUP_OPERATIONS = ("$set", "$set_once", "$union", "$remove", "$unset", "$delete")
 # Sent twice, these change the profile twice: a resend after an answer that may have been applied is counted.
 NOT_IDEMPOTENT = frozenset({"$add", "$append"})
-# Beside the operation, what an update may carry (the token and $ip are set here when missing).
+# Beside the operation, what an update may carry (its own $token is replaced by the configured one when sent).
 _USER_FIELDS = frozenset(
     {"$distinct_id", "$token", "$ip", "$ignore_time", "$ignore_alias", "$latitude", "$longitude", "$time"}
 )
@@ -59,7 +67,7 @@ def user_update(
     distinct_id = message.get("$distinct_id")
     _check_id("$distinct_id", distinct_id, placeholders)
     operation = _one_operation(message, USER_OPERATIONS, _USER_FIELDS, "user", exact)
-    return _with_token_and_ip(message, operation, token, ip=True)
+    return _sendable(message, operation, token, ip=True)
 
 
 def group_update(
@@ -71,7 +79,7 @@ def group_update(
         raise Invalid("$group_key", "must be a non-empty string: the group key set up in the project")
     _check_id("$group_id", message.get("$group_id"), placeholders)
     operation = _one_operation(message, GROUP_OPERATIONS, _GROUP_FIELDS, "group", exact)
-    return _with_token_and_ip(message, operation, token, ip=False)
+    return _sendable(message, operation, token, ip=False)
 
 
 def profile_key(kind: Kind, update: dict[str, Any]) -> str:
@@ -138,15 +146,21 @@ def _check_value(operation: str, value: Any) -> None:
                 raise Invalid(f"$union.{key_name(name)}", "must list strings or numbers")
 
 
-def _with_token_and_ip(message: dict[str, Any], operation: str, token: str | None, ip: bool) -> dict[str, Any]:
+def token_field(token: str) -> bytes:
+    """What the `{` opening an update (an object, never empty) becomes when it is sent: `{"$token":"…",`."""
+    return b'{"$token":' + codec.dumps(token) + b","
+
+
+def token_bytes(token: str) -> int:
+    """The bytes the token adds to each update when it is sent."""
+    return len(token_field(token)) - 1
+
+
+def _sendable(message: dict[str, Any], operation: str, token: str | None, ip: bool) -> dict[str, Any]:
+    """The update without a token (token_field writes the configured one in when it is sent), and its $ip."""
     if token is None:
-        raise Invalid(
-            "$token",
-            'no project token to send profile updates with: set MIXPANEL_PROJECT_TOKEN, or a "token" in the '
-            "credentials secret",
-        )
-    update = dict(message)
-    update["$token"] = token  # the configured project's, whatever the message carried
+        raise Invalid("$token", NO_TOKEN)
+    update = {key: value for key, value in message.items() if key != "$token"}  # the producer's is never sent
     if ip and "$ip" not in update:
         update["$ip"] = "0"  # else Mixpanel geolocates the profile to the request's address: the AWS region
     return update

@@ -11,7 +11,8 @@ A destination reads an answer into a Verdict; delivery carries it out:
 | refuse_all | every event of the request refused for good |
 | split | the request is sent again in halves; a single event is refused for good |
 | retry | sent again after a backoff, while attempts and time remain; then reported |
-| reauthorize | the credentials are read again once and the request resent; else as halt |
+| reauthorize | the credentials are read again once and the request resent (encoded again with them when they are |
+| | inside its body: `token_inside`); else as halt |
 | halt | nothing more is sent this invocation; nothing of it is acknowledged |
 """
 
@@ -69,13 +70,18 @@ class Destination(Protocol):
     max_events: int  # per request
     max_bytes: int  # per request, uncompressed
     ordered: bool  # requests go one at a time, in order (profile updates); else several at once
+    # The project token is written into each message when encoded (profile updates): a request is encoded again
+    # when the credentials change, and each message's batch counts the bytes the token adds. Else the body does
+    # not depend on the credentials and is encoded once.
+    token_inside: bool
 
     def endpoint(self, api_url: str, credentials: Credentials) -> Endpoint:
         """The URL and authorization of a request."""
         ...
 
-    def encode(self, payload: bytes) -> bytes:
-        """The request body for a JSON array of events (e.g. gzip-compressed)."""
+    def encode(self, batch: Batch, credentials: Credentials) -> tuple[bytes, int]:
+        """The request body for the messages of `batch` sent with `credentials` (e.g. gzip-compressed), and its JSON's
+        size before compression; Invalid when the credentials lack what the body needs (a project token)."""
         ...
 
     def read(self, response: Response, batch: Batch) -> Verdict:

@@ -29,6 +29,7 @@ UNCONFIRMED = "2xxUnconfirmed"  # the request class (metrics.REQUEST_CLASSES) of
 class ImportDestination:
     name = "/import"
     ordered = False  # events carry their own time, and order among them does not matter
+    token_inside = False  # the credentials go in the Authorization header
 
     def __init__(self, max_events: int, max_bytes: int) -> None:
         self.max_events = max_events
@@ -39,8 +40,9 @@ class ImportDestination:
         token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
         return Endpoint(f"{api_url}/import?strict=1{project}", f"Basic {token}")
 
-    def encode(self, payload: bytes) -> bytes:
-        return codec.gzip(payload)
+    def encode(self, batch: Batch, credentials: Credentials) -> tuple[bytes, int]:
+        payload = batch.payload()
+        return codec.gzip(payload), len(payload)
 
     def not_idempotent(self, batch: Batch) -> int:
         return 0  # Mixpanel drops an event sent twice by its $insert_id

@@ -1,9 +1,16 @@
 """Mixpanel's `/engage` (user profiles) and `/groups` (group profiles): the endpoints, plain JSON bodies, and how
 their answers read.
 
-These endpoints take the project token inside each update, so a request has no Authorization header; they do
-not take gzip ("This API does not support gzip encoding"); and they answer 200 even when they refuse: with
-`verbose=1` the body is `{"status": 1|0, "error": …}` (README, "Message kinds", cites each).
+These endpoints take the project token inside each update, so a request has no Authorization header: it is
+written into each update as the request is encoded, from the credentials it is sent with. They do not take gzip
+("This API does not support gzip encoding"), and they answer 200 even when they refuse: with `verbose=1` the body
+is `{"status": 1|0, "error": …}` (README, "Message kinds", cites each).
+
+Mixpanel documents 200, 401 and 403 for them, and says what it refuses in the 200 ("This API will return a 200 OK
+even if there are data validation issues", https://docs.mixpanel.com/reference/profile-set); its 400 page is about
+/import (https://docs.mixpanel.com/troubleshooting/errors/400-bad-request). A 400 is therefore no statement about
+the updates: it is about the request, or from a proxy in between (MIXPANEL_API_URL), and parking the updates for it
+would lose good ones. README, "Failure semantics", says so too.
 
 | answer | verdict |
 |---|---|
@@ -11,8 +18,8 @@ not take gzip ("This API does not support gzip encoding"); and they answer 200 e
 | 200, `status` 0 | split: Mixpanel does not say which update it refused, so halves are sent until the |
 | | refused ones stand alone, each then parked with Mixpanel's error |
 | 200 without that body (a proxy's page, `1`, …) | retry: not confirmed |
-| 400, 413 | split (a 400 is not documented for these endpoints: it stops nothing else, unlike a halt) |
-| anything else | as base.common_verdict: 401 reauthorize, 408/429/5xx retry, the rest halt |
+| 413 | split |
+| anything else | as base.common_verdict: 401 reauthorize, 408/429/5xx retry, the rest (400 included) halt |
 """
 
 from __future__ import annotations
@@ -22,8 +29,9 @@ from typing import Any
 from .. import codec
 from ..batching import Batch
 from ..credentials import Credentials
+from ..errors import Invalid
 from ..model import Failure, Kind, Stage
-from ..profiles import NOT_IDEMPOTENT
+from ..profiles import NO_TOKEN, NOT_IDEMPOTENT, token_field
 from ..transport import Endpoint, Response
 from .base import ACCEPTED, RETRY, SPLIT, Verdict, common_verdict, snippet
 from .imports import UNCONFIRMED
@@ -36,6 +44,7 @@ class ProfileDestination:
 
     # Updates to one profile must arrive in the order they were written: a request waits for the one before.
     ordered = True
+    token_inside = True
 
     def __init__(self, kind: Kind, max_events: int, max_bytes: int) -> None:
         self.kind = kind
@@ -46,8 +55,12 @@ class ProfileDestination:
     def endpoint(self, api_url: str, credentials: Credentials) -> Endpoint:
         return Endpoint(f"{api_url}{self.name}?verbose=1", "", None)
 
-    def encode(self, payload: bytes) -> bytes:
-        return payload
+    def encode(self, batch: Batch, credentials: Credentials) -> tuple[bytes, int]:
+        """Plain JSON, each update opening with the token of `credentials` (the batch holds them without one)."""
+        if credentials.token is None:  # the secret read again after a 401 has none
+            raise Invalid("$token", NO_TOKEN)
+        body = batch.opened_with(token_field(credentials.token))
+        return body, len(body)
 
     def read(self, response: Response, batch: Batch) -> Verdict:
         status = response.status
@@ -62,8 +75,8 @@ class ProfileDestination:
                 return Verdict(SPLIT, failure=Failure(reason, "update", Stage.REFUSED), request_class="2xxRefused")
             problem = f"a {status} that is not Mixpanel's verbose answer: {snippet(response.body)}"
             return Verdict(RETRY, problem=problem, request_class=UNCONFIRMED)
-        if status in (400, 413):  # undocumented for these endpoints: isolate what it refuses, as for a status 0
-            failure = Failure(f"Mixpanel answered {status}: {snippet(response.body)}", "update", Stage.REFUSED)
+        if status == 413:  # not in the spec for these endpoints either, but it says what halves cure
+            failure = Failure(f"Mixpanel answered 413: {snippet(response.body)}", "update", Stage.REFUSED)
             return Verdict(SPLIT, failure=failure)
         return common_verdict(response)
 
