@@ -167,14 +167,14 @@ def test_flat_user_properties_beside_operations_join_their_set_which_wins_on_a_n
     updates = [sent(outcome)[1] for outcome in routed(identify)]
 
     # THEN every flat key is set, the explicit $set's value winning for a name in both; the other operation is kept
-    user = {"$distinct_id": "u-1", "$token": "project-token", "$ip": "0"}
+    user = {"$distinct_id": "u-1", "$ip": "0"}
     assert updates == [{**user, "$set": {"plan": "team", "seats": 5}}, {**user, "$add": {"logins": 1}}]
 
 
 def test_flat_user_properties_beside_operations_without_a_set_are_a_set_first() -> None:
     identify = {"event_type": "$identify", "user_id": "u-1", "user_properties": {"$unset": ["trial"], "plan": "pro"}}
 
-    user = {"$distinct_id": "u-1", "$token": "project-token", "$ip": "0"}
+    user = {"$distinct_id": "u-1", "$ip": "0"}
     assert [sent(outcome)[1] for outcome in routed(identify)] == [
         {**user, "$set": {"plan": "pro"}},
         {**user, "$unset": ["trial"]},
@@ -190,8 +190,8 @@ def test_flat_group_properties_beside_operations_are_kept_too() -> None:
     }
 
     assert [sent(outcome)[1] for outcome in routed(record)] == [
-        {"$group_key": "company", "$group_id": "acme", "$set": {"seats": 300}, "$token": "project-token"},
-        {"$group_key": "company", "$group_id": "acme", "$set_once": {"founded": 1999}, "$token": "project-token"},
+        {"$group_key": "company", "$group_id": "acme", "$set": {"seats": 300}},
+        {"$group_key": "company", "$group_id": "acme", "$set_once": {"founded": 1999}},
     ]
 
 

@@ -265,7 +265,7 @@ def test_identify_with_empty_traits_sets_the_context_traits() -> None:
 
     assert sent(outcome) == (
         Kind.USER,
-        {"$distinct_id": "user-42", "$set": {"plan": "pro"}, "$token": "project-token", "$ip": "0"},
+        {"$distinct_id": "user-42", "$set": {"plan": "pro"}, "$ip": "0"},
     )
 
 
