@@ -7,8 +7,7 @@ import math
 import re
 
 from .answers import Answer, JsonObject, json_answer
-from .codec import stdlib_dumps
-from .rules import is_placeholder
+from .rules import id_text, is_placeholder
 
 _MIN_TIME_MS = 31_536_000_000  # 1971-01-01T00:00:00Z
 _MAX_FUTURE_S = 3600.0
@@ -84,8 +83,8 @@ def dedup_key(event: object, now: float) -> DedupKey:
     distinct_id = properties.get("distinct_id")
     if "distinct_id" in properties and is_placeholder(distinct_id):
         raise Invalid("properties.distinct_id", "'properties.distinct_id' is a placeholder value")
-    if distinct_id is not None and not isinstance(distinct_id, str):
-        distinct_id = stdlib_dumps(distinct_id).decode()  # Mixpanel compares ids as strings
+    if distinct_id is not None:
+        distinct_id = id_text(distinct_id)  # Mixpanel compares ids as strings
     return name, time_ms, distinct_id, event_insert_id
 
 

@@ -13,8 +13,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from .codec import dumps, stdlib_dumps
-from .rules import is_placeholder
+from .codec import dumps
+from .rules import id_text, is_placeholder
 
 MAX_UPDATES = 2000  # "limits on the total number profile updates that can be sent per request to 2000"
 MAX_UPDATE_BYTES = 1024 * 1024  # "each individual update ... to a maximum of 1 MB": an update must be under it
@@ -111,7 +111,7 @@ def _id(update: Mapping[str, object], name: str) -> str:
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Refused(f"{name}, must be a string or a number")
-    return stdlib_dumps(value).decode()  # Mixpanel compares ids as strings: 42 and "42" are one profile
+    return id_text(value)  # Mixpanel compares ids as strings: 42 and "42" are one profile
 
 
 def _user_key(update: Mapping[str, object]) -> UserKey:

@@ -1,5 +1,5 @@
-"""Mixpanel's rules every ingestion endpoint shares: who may write (auth), how a request body is read, and which
-ids are placeholders. Each endpoint's own rules live beside this module (`imports` for /import)."""
+"""Mixpanel's rules every ingestion endpoint shares: who may write (auth), how a request body is read, which ids
+are placeholders and how ids compare. Each endpoint's own rules live beside this module (`imports` for /import)."""
 
 from __future__ import annotations
 
@@ -73,6 +73,21 @@ def is_placeholder(value: object) -> bool:
         # Mixpanel stringifies ids: 0, -1, true, false, null, [] and {} are the same placeholders.
         return stdlib_dumps(value).decode().lower() in _PLACEHOLDERS
     return False
+
+
+# Mixpanel stores numbers as doubles: an integer beyond this is kept as the double nearest it.
+_EXACT_DOUBLE_INT = 2**53
+
+
+def id_text(value: object) -> str:
+    """An id as Mixpanel compares it: as text, 42 and "42" alike; a number as the double Mixpanel stores, so that an
+    integer id beyond 2**53 sent as a number loses digits here too (and meets another's profile, or misses its
+    events' id sent as digits) — as the forwarder's README says Mixpanel would."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _EXACT_DOUBLE_INT:
+        value = float(value)
+    return stdlib_dumps(value).decode()
 
 
 def decode_body(body: bytes, content_encoding: str, content_type: str, max_bytes: int) -> Body:

@@ -18,11 +18,11 @@ from mixpanel_forwarder import runtime
 from tests.functional.conftest import load_event
 
 
-def user(distinct_id: str, operation: str, value: Any) -> dict[str, Any]:
+def user(distinct_id: str | int, operation: str, value: Any) -> dict[str, Any]:
     return {"$distinct_id": distinct_id, operation: value}
 
 
-def group(group_id: str, operation: str, value: Any) -> dict[str, Any]:
+def group(group_id: str | int, operation: str, value: Any) -> dict[str, Any]:
     return {"$group_key": "company_id", "$group_id": group_id, operation: value}
 
 
@@ -246,3 +246,37 @@ def test_the_profile_samples_land_each_message_at_its_endpoint(with_token: Mixpa
     assert kinesis_handler(load_event("kinesis-profiles.json"), context) == {"batchItemFailures": []}
     assert sink.users["user-1300"].properties == {"plan": "team"}
     assert sink.groups[("company_id", "7")].properties == {"founded": 2019}
+
+
+BIG = 123456789012345678901234  # beyond 64 bits: orjson reads it rounded
+WIDE = 12345678901234567891  # between 2**53 and 2**64: a double (Mixpanel's numbers, the sink's too) rounds it
+
+
+@pytest.mark.parametrize("number", [BIG, WIDE])
+def test_a_big_integer_user_meets_its_profile_and_its_group_on_every_endpoint(
+    with_token: MixpanelSink, context: Any, number: int
+) -> None:
+    sink = with_token
+    event = {"event": "Played", "properties": {"distinct_id": number, "company_id": str(number), "time": 1_764_000_000}}
+    segment = {
+        "type": "track",
+        "event": "Paid",
+        "userId": number,
+        "messageId": "m-1",
+        "timestamp": "2025-11-24T16:00:00Z",
+    }
+    invocation = sqs(
+        json.dumps(event),
+        json.dumps(user(number, "$set", {"plan": "pro"})),
+        json.dumps(group(number, "$set", {"seats": 3})),
+        json.dumps(segment),
+    )
+
+    assert sqs_handler(invocation, context) == {"batchItemFailures": []}
+
+    assert reasons() == {}
+    digits = str(number)
+    assert [e["properties"]["distinct_id"] for e in sink.events] == [digits, digits]
+    assert [e["properties"]["$user_id"] for e in sink.events if e["event"] == "Paid"] == [digits]
+    assert list(sink.users) == [digits]  # one profile, the one its events name: not a rounded neighbour's
+    assert list(sink.groups) == [("company_id", digits)]

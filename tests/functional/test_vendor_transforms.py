@@ -137,8 +137,13 @@ def test_rules_apply_to_vendor_messages_after_mapping_and_to_profile_updates(
     events = {e["event"]: e["properties"] for e in sink.events}
     assert sorted(events) == ["$identify", "Order Completed", "Viewed Trail Runner 2"]  # "Workout Started": dropped
     completed = events["Order Completed"]
-    assert completed["distinct_id"] == digest(messages[1]["userId"])  # the mapped distinct_id, hashed
-    assert completed["$user_id"] == messages[1]["userId"]  # only what is named
+    user, device = digest(messages[1]["userId"]), digest(messages[1]["anonymousId"])
+    # The mapped distinct_id hashed, and with it every field carrying the same user: none goes in the clear.
+    assert (completed["distinct_id"], completed["$user_id"], completed["$device_id"]) == (user, user, device)
+    assert (events["$identify"]["$identified_id"], events["$identify"]["$anon_id"]) == (user, device)
+    assert events["Viewed Trail Runner 2"]["distinct_id"] == device  # an anonymous page view: its device id
+    [(profile, _)] = sink.users.items()
+    assert profile == user  # the identify call's profile meets the user's events
     assert completed["sdk"] == messages[1]["context"]["library"]["name"]
     assert "mp_lib" not in completed
     assert completed["pipeline"] == "rudderstack"
@@ -173,6 +178,38 @@ def test_the_hash_key_may_come_from_the_credentials_secret(
     assert sink.events[0]["properties"]["$email"] == digest("ada@example.com", secret_key)
 
 
+def test_placeholder_ids_are_not_hashed_into_real_ones_but_parked_naming_the_field(
+    sink: MixpanelSink, transforms: Callable[..., None], dlq: str, context: Any
+) -> None:
+    transforms({"hash_properties": ["distinct_id"]}, DEAD_LETTER_QUEUE_URL=dlq)
+    placeholders = [event("Played", n, distinct_id=value) for n, value in enumerate(["undefined", "null", "anonymous"])]
+
+    assert sqs_handler(invocation(*placeholders, event("Played", 3)), context) == {"batchItemFailures": []}
+
+    assert [e["properties"]["distinct_id"] for e in sink.events] == [digest("u3")]  # one real user, hashed
+    parked = parked_failures(dlq)
+    assert sorted(failure["event"]["properties"]["distinct_id"] for failure in parked) == [
+        "anonymous",
+        "null",
+        "undefined",
+    ]
+    assert {failure["field"] for failure in parked} == {"properties.distinct_id"}
+    assert all("placeholder" in failure["reason"] for failure in parked)
+
+
+def test_a_renamed_and_hashed_group_key_keeps_the_group_profile_with_its_events(
+    sink: MixpanelSink, transforms: Callable[..., None], context: Any
+) -> None:
+    transforms({"rename_properties": {"company_id": "company"}, "hash_properties": ["company"]})
+    update = {"$group_key": "company_id", "$group_id": "acme", "$set": {"seats": 3}}
+
+    assert sqs_handler(invocation(event("Played", 1, company_id="acme"), update), context) == {"batchItemFailures": []}
+
+    [played] = sink.events
+    assert played["properties"]["company"] == digest("acme")
+    assert list(sink.groups) == [("company", digest("acme"))]  # the events' group key and id: they meet
+
+
 @pytest.mark.parametrize(
     ("rules", "key", "names"),
     [
@@ -183,8 +220,24 @@ def test_the_hash_key_may_come_from_the_credentials_secret(
         (json.dumps({"add_properties": ["pipeline"]}), HASH_KEY, "add_properties"),
         (json.dumps({"hash_properties": ["$email"]}), None, "hash_properties needs a key"),
         (json.dumps({"hash_properties": ["$email"]}), "short", "hash_properties needs a key"),
+        (json.dumps({"add_properties": {"time": "now"}}), HASH_KEY, "add_properties.time"),
+        (json.dumps({"add_properties": {"$insert_id": 42}}), HASH_KEY, "add_properties.$insert_id"),
+        (json.dumps({"add_properties": {"distinct_id": None}}), HASH_KEY, "add_properties.distinct_id"),
+        (json.dumps({"add_properties": {"ip": {"v4": "203.0.113.7"}}}), HASH_KEY, "add_properties.ip"),
     ],
-    ids=["not-json", "unknown-key", "wrong-type", "rename-not-a-name", "add-not-an-object", "no-key", "short-key"],
+    ids=[
+        "not-json",
+        "unknown-key",
+        "wrong-type",
+        "rename-not-a-name",
+        "add-not-an-object",
+        "no-key",
+        "short-key",
+        "add-time-now",
+        "add-insert-id",
+        "add-null-distinct-id",
+        "add-ip-object",
+    ],
 )
 def test_bad_transforms_fail_the_invocation_before_anything_is_acknowledged(
     sink: MixpanelSink, transforms: Callable[..., None], rules: str, key: str | None, names: str

@@ -225,3 +225,86 @@ def test_a_record_is_read_again_once_however_many_of_its_items_need_it(monkeypat
 
     assert reads == [body]
     assert [sent["properties"]["distinct_id"] for sent in sender.sent_events] == [str(BIG + n) for n in range(50)]
+
+
+WIDE = 12345678901234567891  # between 2**53 and 2**64: orjson reads it exactly, a double would round it
+HASH_KEY = "a-test-key-of-32-characters-long"
+
+
+def forward_bodies(bodies: list[str], **settings: Any) -> tuple[FakeSender, FakeParker]:
+    sender, parker = FakeSender(), FakeParker()
+    base = make_settings(**settings)
+    forwarder = Forwarder(
+        base._replace(credentials=base.credentials._replace(token="tok", hash_key=HASH_KEY)),  # type: ignore[union-attr]
+        sender=sender,
+        parker=parker,
+        clock=lambda: NOW_MS / 1000,
+    )
+    invocation = {"Records": [{"messageId": f"m{i}", "body": body} for i, body in enumerate(bodies)]}
+    forwarder.forward(sqs, invocation, None)
+    return sender, parker
+
+
+def segment(call: str, number: int, **fields: Any) -> str:
+    message = {"type": call, "userId": number, "anonymousId": "d1", "timestamp": "2025-11-24T16:00:00Z", **fields}
+    return json.dumps(message)
+
+
+@pytest.mark.parametrize("number", [BIG, WIDE])
+def test_a_big_integer_id_is_the_same_exact_string_on_import_engage_and_groups(number: int) -> None:
+    amplitude = {"user_id": number, "event_time": "2025-11-24 16:00:00"}
+    bodies = [
+        text(distinct_id=number),
+        json.dumps({"$distinct_id": number, "$set": {"plan": "pro"}}),
+        json.dumps({"$group_key": "$group_id", "$group_id": number, "$set": {"seats": 3}}),
+        segment("track", number, event="Played", messageId="s1", context={"groupId": number}),
+        segment("identify", number, messageId="s2", traits={"plan": "pro"}),
+        segment("group", number, messageId="s3", groupId=number, traits={"name": "Acme"}),
+        json.dumps({**amplitude, "event_type": "Played", "device_id": "d1", "groups": {"company": number}}),
+        json.dumps(
+            {**amplitude, "event_type": "$groupidentify", "groups": {"company": number}, "group_properties": {"a": 1}}
+        ),
+    ]
+
+    sender, parker = forward_bodies(bodies)
+
+    assert parker.messages == []
+    digits = str(number)  # never a number Mixpanel would read rounded, never a float rounded on the way
+    events = sender.sent_to("/import")[0]
+    assert [e["properties"]["distinct_id"] for e in events] == [digits] * 3
+    assert [e["properties"].get("$user_id") for e in events] == [None, digits, digits]
+    assert events[1]["properties"]["$group_id"] == digits  # Segment's context.groupId: the group's own id
+    assert events[2]["properties"]["company"] == digits  # Amplitude's groups: its $groupidentify's id
+    users = [update["$distinct_id"] for request in sender.sent_to("/engage") for update in request]
+    assert users == [digits] * 3  # the update, the identify call's traits, the group call's membership
+    membership = sender.sent_to("/engage")[-1][-1]
+    assert membership["$union"] == {"$group_id": [digits]}
+    groups = [update["$group_id"] for request in sender.sent_to("/groups") for update in request]
+    assert groups == [digits] * 3
+
+
+def hmac_of(text: str) -> str:
+    import hashlib
+    import hmac
+
+    return hmac.new(HASH_KEY.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize("number", [BIG, WIDE])
+def test_hashing_an_integer_hashes_its_exact_digits_so_neighbours_never_hash_alike(number: int) -> None:
+    from mixpanel_forwarder.transform_rules import read_rules
+
+    rules = read_rules(json.dumps({"hash_properties": ["account", "distinct_id"]}))
+    bodies = [
+        text(distinct_id=number, account=number),
+        text(distinct_id=number + 1, account=number + 1, **{"$insert_id": "id-1234567890"}),
+        text(distinct_id=str(number), account=str(number), **{"$insert_id": "id-2345678901"}),
+    ]
+
+    sender, parker = forward_bodies(bodies, transforms=rules)
+
+    assert parker.messages == []
+    sent = [(e["properties"]["distinct_id"], e["properties"]["account"]) for e in sender.sent_events]
+    assert sent[0] == (hmac_of(str(number)), hmac_of(str(number)))
+    assert sent[1] == (hmac_of(str(number + 1)), hmac_of(str(number + 1)))  # …890 and …891 differ
+    assert sent[2] == sent[0]  # the integer and its digits as text are one id, hashed alike

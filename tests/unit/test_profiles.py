@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from mixpanel_forwarder.errors import Invalid
-from mixpanel_forwarder.model import Kind
-from mixpanel_forwarder.normalize import INVALID_IDS
+from mixpanel_forwarder.model import Item, Kind
+from mixpanel_forwarder.normalize import INVALID_IDS, normalize
 from mixpanel_forwarder.profiles import (
     group_update,
     kind_of,
@@ -190,3 +190,38 @@ def test_an_update_with_a_number_orjson_may_have_rounded_is_read_again_and_sent_
     with pytest.raises(Invalid) as raised:  # exactly: beyond 64 bits, which the encoder cannot write
         user_update(codec.loads_exact(text), TOKEN, INVALID_IDS, exact=True)
     assert raised.value.field == "$set.account"
+
+
+BIG = 123456789012345678901234  # beyond 64 bits: orjson reads it as a rounded float
+WIDE = 12345678901234567891  # between 2**53 and 2**64: exact in JSON, rounded in a double
+
+
+@pytest.mark.parametrize(("number", "sent"), [(BIG, str(BIG)), (WIDE, str(WIDE)), (-(2**53) - 1, str(-(2**53) - 1))])
+def test_an_integer_profile_id_a_double_cannot_hold_is_sent_as_its_digits_as_events_distinct_id(
+    number: int, sent: str
+) -> None:
+    from mixpanel_forwarder import codec
+    from mixpanel_forwarder.errors import Inexact
+
+    user_text = json.dumps({"$distinct_id": number, "$set": {"a": 1}})
+    group_text = json.dumps({"$group_key": "company_id", "$group_id": number, "$set": {"a": 1}})
+
+    if number == BIG:  # read rounded: never sent so, read again exactly
+        with pytest.raises(Inexact):
+            user_update(codec.loads(user_text), TOKEN, INVALID_IDS)
+        with pytest.raises(Inexact):
+            group_update(codec.loads(group_text), TOKEN, INVALID_IDS)
+    arrived = codec.loads_exact(user_text)
+    assert user_update(arrived, TOKEN, INVALID_IDS, exact=True)["$distinct_id"] == sent
+    assert arrived["$distinct_id"] == number  # the message stays as it arrived, for parking
+    assert group_update(codec.loads_exact(group_text), TOKEN, INVALID_IDS, exact=True)["$group_id"] == sent
+    event = {"event": "e", "properties": {"distinct_id": number, "time": 1_764_000_000}}
+    sent_event = normalize(Item(codec.loads_exact(json.dumps(event)), "k", None), 1_764_000_100_000, exact=True)
+    assert sent_event["properties"]["distinct_id"] == sent  # the same JSON value on /import
+
+
+@pytest.mark.parametrize("number", [2**53, -(2**53), 42])
+def test_an_integer_profile_id_a_double_holds_stays_a_number_as_events_distinct_id(number: int) -> None:
+    assert user_update({"$distinct_id": number, "$set": {"a": 1}}, TOKEN, INVALID_IDS)["$distinct_id"] == number
+    group = {"$group_key": "k", "$group_id": number, "$set": {"a": 1}}
+    assert group_update(group, TOKEN, INVALID_IDS)["$group_id"] == number

@@ -6,6 +6,9 @@ hold for the event as it is sent, once `time`, `$insert_id` and `ip` are added.
 
 orjson reads integers exactly up to 64 bits (-2**63 to 2**64 - 1) and larger ones as rounded floats: a
 float of magnitude 2**63 or more may be such an integer, and its item is read again exactly.
+
+Ids are compared as text, but Mixpanel stores a number as a double: an integer id a double cannot hold (beyond 2**53)
+is sent as its decimal digits, the same on every endpoint (`id_as_sent`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ MAX_EVENT_BYTES = 1024 * 1024
 
 # A float this large or larger may be an integer orjson could not hold, rounded.
 MAYBE_ROUNDED = 2.0**63
+# Mixpanel stores numbers as doubles: an integer id beyond 2**53 would lose digits there.
+MAX_EXACT_DOUBLE_INT = 2**53
 # What the encoder can write exactly: what orjson reads as an integer.
 _SMALLEST_INT, _LARGEST_INT = -(2**63), 2**64 - 1
 # The types a property scan must look into; everything else (strings, ints, bools, null) needs nothing.
@@ -66,6 +71,17 @@ def nested_ok(value: Any) -> bool:
     return True
 
 
+def id_as_sent(value: int) -> int | str:
+    """An integer id as every endpoint gets it: the number while a double holds it exactly, else its digits (a
+    double would round it, and two users would share one id)."""
+    return value if -MAX_EXACT_DOUBLE_INT <= value <= MAX_EXACT_DOUBLE_INT else str(value)
+
+
+def maybe_rounded(value: float) -> bool:
+    """Whether a float orjson read may be an integer beyond 64 bits, rounded (NaN: no)."""
+    return value >= MAYBE_ROUNDED or value <= -MAYBE_ROUNDED
+
+
 def check_values(properties: dict[str, Any], exact: bool, root: str = "properties") -> None:
     """`check_properties`, after a fast pass that finds most properties fine without naming any path (naming
     one costs an f-string per property): read exactly, every integer must be looked at, so the full check runs."""
@@ -96,7 +112,7 @@ def check_properties(properties: dict[str, Any], exact: bool, root: str = "prope
     for key, value in properties.items():
         if exact and key == "distinct_id" and type(value) is int:
             continue
-        path = _inexact_number(field_path(root, key), value, exact)
+        path = inexact_number(field_path(root, key), value, exact)
         if path is None:
             continue
         if exact:
@@ -121,7 +137,7 @@ def _check_nested(path: str, value: Any, depth: int) -> None:
             _check_nested(field_path(path, key), child, depth + 1)
 
 
-def _inexact_number(path: str, value: Any, exact: bool) -> str | None:
+def inexact_number(path: str, value: Any, exact: bool) -> str | None:
     """The path of the first number in `value` that cannot be sent as it is, or None.
 
     Read by orjson: a float that may be a rounded integer. Read exactly: an integer beyond 64 bits.
@@ -134,7 +150,7 @@ def _inexact_number(path: str, value: Any, exact: bool) -> str | None:
         return path if exact and not _SMALLEST_INT <= value <= _LARGEST_INT else None
     if kind is dict or kind is list:
         for key, child in value.items() if kind is dict else enumerate(value):
-            found = _inexact_number(field_path(path, key), child, exact)
+            found = inexact_number(field_path(path, key), child, exact)
             if found is not None:
                 return found
     return None

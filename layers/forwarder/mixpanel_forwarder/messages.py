@@ -136,7 +136,7 @@ def _route_one(
         return Refused(kind, Failure(message.refusal.message, message.refusal.field, Stage.INVALID), message=key)
     try:
         if transforms is not None and item.error is None and type(item.payload) is dict:
-            transformed = _transformed(kind, item.payload, transforms)
+            transformed = _transformed(kind, item.payload, transforms, exact)
             if type(transformed) is Filtered:
                 return FilteredOut(kind, transformed.rule)
             item = item.with_payload(transformed)
@@ -158,17 +158,17 @@ def _route_one(
         return Refused(kind, failure, changed=True, message=key)
 
 
-def _transformed(kind: Kind, message: dict[str, object], transforms: Transforms) -> object:
+def _transformed(kind: Kind, message: dict[str, object], transforms: Transforms, exact: bool) -> object:
     """The message after the rules (new dicts), or Filtered; an event without a name or with properties that are not
-    an object is left as it is, for validation to say why."""
+    an object is left as it is, for validation to say why. Inexact when a value to hash may have been rounded."""
     if kind is not Kind.EVENT:
-        return transforms.update(message)
+        return transforms.update(message, exact)
     name, properties = message.get("event"), message.get("properties", {})
     if type(name) is not str or not name or type(properties) is not dict:
         return message
     if len(message) != 2 or "properties" not in message:
         properties = lift_top_level(message, properties)
-    return transforms.event(name, properties)
+    return transforms.event(name, properties, exact)
 
 
 def route(item: Item, kind: Kind, rules: MessageRules, exact: bool = False) -> Routed:

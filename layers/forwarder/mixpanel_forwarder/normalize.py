@@ -10,6 +10,7 @@ from typing import Any
 from .errors import Invalid
 from .identity import identify
 from .limits import MAX_EVENT_BYTES as MAX_EVENT_BYTES  # re-exported: the forwarder checks encoded events
+from .limits import MAX_EXACT_DOUBLE_INT as MAX_EXACT_DOUBLE_INT  # re-exported: where the rule on ids was first
 from .limits import MAX_PROPERTIES, SCANNED, check_values, nested_ok
 from .model import ID_MERGE_SIMPLIFIED, Item, excerpt, key_name
 from .timefmt import MILLIS_THRESHOLD, to_epoch_ms
@@ -17,9 +18,6 @@ from .timefmt import MILLIS_THRESHOLD, to_epoch_ms
 # Mixpanel refuses times before 1971-01-01 and more than an hour ahead of its clock.
 EARLIEST_TIME_MS = 31_536_000_000
 FUTURE_SLACK_MS = 3_600_000
-# Mixpanel stores numbers as doubles: an integer id beyond 2**53 would lose digits there.
-MAX_EXACT_DOUBLE_INT = 2**53
-
 # Placeholder values Mixpanel refuses as distinct_id and as $insert_id.
 INVALID_IDS = frozenset(
     {
@@ -55,6 +53,11 @@ _WHITESPACE = (
 )
 _GENERAL_FIRST = frozenset(_WHITESPACE + "$")
 _NEAR_MAX_PROPERTIES = MAX_PROPERTIES - 3  # time, $insert_id and ip may be added
+
+
+def is_placeholder(text: str) -> bool:
+    """Whether an id's text is one of the placeholders Mixpanel refuses, compared whole and case-insensitively."""
+    return len(text) <= _LONGEST_INVALID_ID and text.lower() in INVALID_IDS
 
 
 def derive_insert_id(key: str) -> str:
@@ -236,14 +239,13 @@ def _check_distinct_id(value: Any) -> str | None:
     """Raises Invalid for an id Mixpanel refuses; returns the digits of an integer id a double cannot hold."""
     kind = type(value)
     if kind is str:
-        # Compared whole and case-insensitively, as Mixpanel lists them.
-        if len(value) <= _LONGEST_INVALID_ID and value.lower() in INVALID_IDS:
+        if is_placeholder(value):
             raise Invalid("properties.distinct_id", f"{excerpt(value)} is a placeholder Mixpanel refuses")
         return None
     if kind is not int and kind is not float:
         raise Invalid("properties.distinct_id", f"must be a string or a number, got {_json_type(value)}")
     if kind is int and not -MAX_EXACT_DOUBLE_INT <= value <= MAX_EXACT_DOUBLE_INT:
-        return str(value)  # exact here; Mixpanel would round it, merging users
+        return str(value)  # exact here; Mixpanel would round it, merging users (limits.id_as_sent)
     if str(value) in INVALID_IDS:
         raise Invalid("properties.distinct_id", f"{excerpt(value)} is a placeholder Mixpanel refuses")
     return None

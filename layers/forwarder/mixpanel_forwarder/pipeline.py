@@ -106,7 +106,10 @@ def _first_step(ledger: Ledger, rules: MessageRules, item: Item, index: int) -> 
     name, properties = payload.get("event"), payload.get("properties")
     if len(payload) != 2 or type(name) is not str or not name or type(properties) is not dict:
         return None
-    transformed = transforms.event(name, properties)
+    try:
+        transformed = transforms.event(name, properties)
+    except Inexact:
+        return None  # a value to hash may be a rounded integer: the general path reads the record again exactly
     if isinstance(transformed, Filtered):
         ledger.filter(index, transformed.rule)
         return _FILTERED

@@ -3,7 +3,8 @@
 The rules are Mixpanel's (README, "Message kinds", cites each): one operation per update; the value shape each
 operation takes; `$add` and `$append` for user profiles only; the project token inside each update (`$token`);
 a placeholder `$distinct_id` refused as for events; 1 MB per update. An update is sent with `"$ip": "0"`
-unless it has its own `$ip`, so that Mixpanel does not geolocate the profile to the function's AWS region.
+unless it has its own `$ip`, so that Mixpanel does not geolocate the profile to the function's AWS region. An integer
+`$distinct_id` or `$group_id` goes as events' ids go (`limits.id_as_sent`): exact, and the same JSON on every endpoint.
 
 The token is written in when a request is encoded (`token_field`), from the credentials it is sent with: a request
 resent after the secret was read again carries the new one. Here an update is only refused when there is none.
@@ -14,8 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import codec
-from .errors import Invalid
-from .limits import MAX_EVENT_BYTES, check_values
+from .errors import Inexact, Invalid
+from .limits import MAX_EVENT_BYTES, check_values, id_as_sent, maybe_rounded
 from .model import Kind, excerpt, key_name
 
 MAX_UPDATE_BYTES = MAX_EVENT_BYTES  # "limit each individual update … to a maximum of 1 MB"
@@ -64,8 +65,9 @@ def user_update(
     message: dict[str, Any], token: str | None, placeholders: frozenset[str], exact: bool = False
 ) -> dict[str, Any]:
     """The update as /engage takes it, or Invalid naming the field and the rule (Inexact: read it exactly)."""
-    distinct_id = message.get("$distinct_id")
-    _check_id("$distinct_id", distinct_id, placeholders)
+    distinct_id = _check_id("$distinct_id", message.get("$distinct_id"), placeholders, exact)
+    if distinct_id is not message["$distinct_id"]:
+        message = {**message, "$distinct_id": distinct_id}  # an integer as its digits: a copy, as it arrived
     operation = _one_operation(message, USER_OPERATIONS, _USER_FIELDS, "user", exact)
     return _sendable(message, operation, token, ip=True)
 
@@ -77,7 +79,9 @@ def group_update(
     group_key = message.get("$group_key")
     if type(group_key) is not str or not group_key.strip():
         raise Invalid("$group_key", "must be a non-empty string: the group key set up in the project")
-    _check_id("$group_id", message.get("$group_id"), placeholders)
+    group_id = _check_id("$group_id", message.get("$group_id"), placeholders, exact)
+    if group_id is not message["$group_id"]:
+        message = {**message, "$group_id": group_id}
     operation = _one_operation(message, GROUP_OPERATIONS, _GROUP_FIELDS, "group", exact)
     return _sendable(message, operation, token, ip=False)
 
@@ -93,14 +97,20 @@ def operation_of(update: dict[str, Any]) -> str:
     return next(name for name in USER_OPERATIONS if name in update)
 
 
-def _check_id(field: str, value: Any, placeholders: frozenset[str]) -> None:
-    if type(value) is not str and type(value) is not int and type(value) is not float:
+def _check_id(field: str, value: Any, placeholders: frozenset[str], exact: bool) -> Any:
+    """The id as it is sent (an integer a double cannot hold as its digits); Invalid if it is none, Inexact when
+    it may be an integer beyond 64 bits read rounded (the caller reads it again exactly)."""
+    kind = type(value)
+    if kind is not str and kind is not int and kind is not float:
         raise Invalid(field, "must be a string or a number")
-    text = value if type(value) is str else str(value)
+    if kind is float and not exact and maybe_rounded(value):
+        raise Inexact(field, "may be an integer beyond 64 bits, read rounded")
+    text = value if kind is str else str(value)
     if not text.strip():
         raise Invalid(field, "must not be empty")
     if text.lower() in placeholders:
         raise Invalid(field, f"{excerpt(value)} is a placeholder Mixpanel refuses")
+    return id_as_sent(value) if kind is int else value
 
 
 def _one_operation(

@@ -5,17 +5,19 @@ invocation at start (naming TRANSFORMS and the key) instead of being applied hal
      "drop_properties": ["password"], "rename_properties": {"userEmail": "$email"},
      "hash_properties": ["$email", "phone"], "add_properties": {"pipeline": "kinesis-prod"}}
 
-`transforms.py` applies them, in this order. Event names match exactly or by `*` (any run of characters).
+`transforms.py` applies them, in this order. Event names match exactly or by `*` (any run of characters), in time
+linear in the name's length whatever the pattern. `add_properties` must hold values every event can carry.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+import time
 from typing import Any, NamedTuple
 
 from . import codec
-from .errors import ConfigError
+from .errors import ConfigError, Invalid
+from .model import Item
+from .normalize import normalize
 
 TRANSFORMS = "TRANSFORMS"
 TRANSFORM_HASH_KEY = "TRANSFORM_HASH_KEY"
@@ -33,33 +35,52 @@ RULES = (
 
 
 class NameMatcher:
-    """Event names: those given whole, the starts and ends of those with one `*` at an end (a string test is a tenth
-    of a regular expression's), and one pattern for the others with `*`."""
+    """Event names: those given whole, the starts and ends of those with one `*` at an end (one string test each),
+    and the others with `*` as their parts between stars (`_glob_match`). No regular expression: a backtracking one
+    for `*a*a*b` takes time growing with a power of the name's length, and the names come from the stream."""
 
-    __slots__ = ("exact", "pattern", "prefixes", "suffixes")
+    __slots__ = ("exact", "globs", "prefixes", "suffixes")
 
     def __init__(
         self,
         exact: frozenset[str],
         prefixes: tuple[str, ...],
         suffixes: tuple[str, ...],
-        pattern: re.Pattern[str] | None,
+        globs: tuple[tuple[str, ...], ...],
     ) -> None:
         self.exact = exact
         self.prefixes = prefixes
         self.suffixes = suffixes
-        self.pattern = pattern
+        self.globs = globs
 
     def __call__(self, name: str) -> bool:
         return (
             name in self.exact
             or (self.prefixes != () and name.startswith(self.prefixes))
             or (self.suffixes != () and name.endswith(self.suffixes))
-            or (self.pattern is not None and self.pattern.fullmatch(name) is not None)
+            or (self.globs != () and any(_glob_match(parts, name) for parts in self.globs))
         )
 
     def __bool__(self) -> bool:
-        return bool(self.exact or self.prefixes or self.suffixes) or self.pattern is not None
+        return bool(self.exact or self.prefixes or self.suffixes or self.globs)
+
+
+def _glob_match(parts: tuple[str, ...], name: str) -> bool:
+    """Whether `name` matches a pattern split at its `*`s (two parts or more): the first part starts the name, the
+    last ends it, and each middle one comes after the one before, between them. Taking each middle part at its
+    leftmost place is never wrong (a `*` takes any run, so the earliest place leaves the most room for the rest):
+    one `str.find` per part, no backtracking, time linear in the name's length."""
+    first, last = parts[0], parts[-1]
+    end = len(name) - len(last)
+    if end < len(first) or not name.startswith(first) or not name.endswith(last):
+        return False
+    at = len(first)
+    for part in parts[1:-1]:
+        found = name.find(part, at, end)
+        if found < 0:
+            return False
+        at = found + len(part)
+    return True
 
 
 class TransformRules(NamedTuple):
@@ -84,7 +105,7 @@ def read_rules(text: str | None) -> TransformRules | None:
     if text is None:
         return None
     try:
-        value = codec.loads(text)
+        value = codec.loads_exact(text)  # an integer beyond 64 bits in add_properties is read as it is, and refused
     except ValueError:
         raise ConfigError(TRANSFORMS, "is not valid JSON: it must be a JSON object of rules") from None
     if type(value) is not dict:
@@ -99,7 +120,7 @@ def read_rules(text: str | None) -> TransformRules | None:
         drop_properties=frozenset(_names(value, "drop_properties")),
         rename_properties=_renames(value, "rename_properties"),
         hash_properties=tuple(dict.fromkeys(_names(value, "hash_properties"))),
-        add_properties=_object(value, "add_properties"),
+        add_properties=_added(value),
     )
     return rules if any(rules) else None
 
@@ -138,15 +159,56 @@ def _object(value: dict[str, Any], rule: str) -> dict[str, Any]:
 def _matcher(value: dict[str, Any], rule: str) -> NameMatcher:
     names = _names(value, rule)
     exact = frozenset(name for name in names if "*" not in name)
-    prefixes = tuple(name[:-1] for name in names if name.count("*") == 1 and name.endswith("*"))
-    suffixes = tuple(name[1:] for name in names if name.count("*") == 1 and name.startswith("*") and name != "*")
-    patterns = [name for name in names if "*" in name and name[:-1] not in prefixes and name[1:] not in suffixes]
-    if not patterns:
-        return NameMatcher(exact, prefixes, suffixes, None)
-    alternatives = "|".join(_wildcard(pattern) for pattern in patterns)
-    return NameMatcher(exact, prefixes, suffixes, re.compile(f"(?:{alternatives})", re.DOTALL))
+    prefixes, suffixes, globs = [], [], []
+    for name in names:
+        stars = name.count("*")
+        if stars == 1 and name.endswith("*"):
+            prefixes.append(name[:-1])
+        elif stars == 1 and name.startswith("*"):
+            suffixes.append(name[1:])
+        elif stars:
+            first, *middle, last = name.split("*")
+            globs.append((first, *(part for part in middle if part), last))  # `**` is `*`
+    return NameMatcher(exact, tuple(prefixes), tuple(suffixes), tuple(globs))
 
 
-def _wildcard(pattern: str) -> str:
-    escape: Callable[[str], str] = re.escape
-    return ".*".join(escape(part) for part in pattern.split("*"))
+def _added(value: dict[str, Any]) -> dict[str, Any]:
+    """`add_properties`, refused here when a value would have every event refused, or make Mixpanel misread them
+    all: the values are checked by the checks events get (`normalize`), on an event holding them and nothing else."""
+    added = _object(value, "add_properties")
+    if not added:
+        return added
+    if "$insert_id" in added:
+        raise ConfigError(
+            TRANSFORMS,
+            "add_properties.$insert_id: one $insert_id on every event would have Mixpanel deduplicate them all into "
+            "one; leave it out (each event keeps its own, or gets one derived from where it came from)",
+        )
+    now_ms = int(time.time() * 1000)
+    probe = {"event": "add_properties", "properties": {"time": now_ms, **added}}
+    try:
+        normalize(Item(probe, "add_properties", now_ms), now_ms, exact=True)
+    except Invalid as exc:  # a path in the probe's properties is the same path in add_properties
+        field = "add_properties" + exc.field.removeprefix("properties")
+        raise ConfigError(TRANSFORMS, f"{field}: {exc.message} (every event would be refused for it)") from None
+    if "ip" in added and not _usable_ip(added["ip"]):
+        raise ConfigError(
+            TRANSFORMS,
+            'add_properties.ip: must be an IP address (a string such as "203.0.113.7"), or 0 for no '
+            "geolocation: Mixpanel geolocates each event by it",
+        )
+    return added
+
+
+def _usable_ip(value: Any) -> bool:
+    if type(value) is not str:
+        return type(value) is int and value == 0
+    if value == "0":
+        return True
+    import ipaddress  # only for this rare rule: cold start is paid by everyone
+
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True

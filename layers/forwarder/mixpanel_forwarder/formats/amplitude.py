@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import Invalid
+from ..errors import Inexact, Invalid
 from ..model import Item, Kind
 from .base import FormatOptions, Message
-from .fields import copy_present, country_code, first_time, identifier, insert_id
+from .fields import copy_present, country_code, first_time, group_ids, identifier, insert_id
 
 # "event_time … Amplitude uses this timestamp to organize events on Amplitude charts"; the others stand in for it.
 TIME_FIELDS = ("event_time", "client_event_time", "server_upload_time")
@@ -69,6 +69,8 @@ def messages(item: Item, options: FormatOptions) -> list[Message]:
                 update = {"$distinct_id": distinct_id, "$set": user_properties}
                 made.append(Message(Kind.USER, item.with_payload(_with_ip(message, update), "/user")))
         return made
+    except Inexact:
+        raise  # read the record again exactly
     except Invalid as exc:
         return [Message(kind, item, exc)]
 
@@ -92,6 +94,8 @@ def _event(item: Item, name: str, user_id: str | int | None, device_id: str | in
         found = message.get(field)
         if found is not None and type(found) is not dict:
             raise Invalid(field, "must be an object")
+        if field == "groups" and found:
+            found = {key: group_ids(ids) for key, ids in found.items()}  # as $groupidentify's $group_id
         properties.update(found or {})
     properties["distinct_id"] = user_id if user_id is not None else device_id
     if user_id is not None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import Invalid
+from ..errors import Inexact, Invalid
+from ..limits import id_as_sent, maybe_rounded
 from ..normalize import INVALID_IDS, derive_insert_id, is_insert_id
 from ..timefmt import to_epoch_ms
 
@@ -12,13 +13,30 @@ _INSERT_ID_CHARS = 36
 
 
 def identifier(message: dict[str, Any], field: str) -> str | int | None:
-    """A user or device id from `field`: a non-empty string or an integer; None when absent, null or empty."""
+    """A user, device or group id from `field`: a non-empty string, or an integer as every endpoint gets it (its
+    digits when a double cannot hold it: `limits.id_as_sent`); None when absent, null or empty."""
     value = message.get(field)
     if value is None or value == "":
         return None
-    if type(value) is str or type(value) is int:
+    if type(value) is str:
         return value
+    if type(value) is int:
+        return id_as_sent(value)
+    if type(value) is float and maybe_rounded(value):
+        # Perhaps an integer beyond 64 bits, read rounded: the record is read again exactly. Read so, it is a float
+        # as written, which no id is either: the reason is true both ways.
+        raise Inexact(field, "must be a string, or an integer written without a fraction or an exponent")
     raise Invalid(field, "must be a string")
+
+
+def group_ids(value: Any) -> Any:
+    """Group ids a message carries as a property (one, or a list) with integers as `identifier` gives them: the
+    group's profile gets the same JSON (profiles.py)."""
+    if type(value) is int:
+        return id_as_sent(value)
+    if type(value) is list:
+        return [id_as_sent(each) if type(each) is int else each for each in value]
+    return value
 
 
 def first_time(message: dict[str, Any], fields: tuple[str, ...]) -> int | None:

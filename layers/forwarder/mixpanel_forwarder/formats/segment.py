@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import Invalid
+from ..errors import Inexact, Invalid
 from ..model import ID_MERGE_ORIGINAL, Item, Kind
 from ..normalize import normalize_common
 from .base import SEGMENT_CALLS as CALLS
 from .base import FormatOptions, Message
-from .fields import copy_present, first_time, identifier, insert_id
+from .fields import copy_present, first_time, group_ids, identifier, insert_id
 from .segment_context import context_properties
 
 _KIND_OF_CALL = {"identify": Kind.USER, "group": Kind.GROUP}
@@ -69,6 +69,8 @@ def messages(item: Item, options: FormatOptions) -> list[Message]:
         if call == "alias":
             return [_event(item, "$create_alias", _alias_properties(message, user_id, properties))]
         return [_event(item, _event_name(message, call, properties), properties)]
+    except Inexact:
+        raise  # read the record again exactly
     except Invalid as exc:
         return [Message(kind, item, exc)]
 
@@ -209,7 +211,8 @@ def _group(
     message = item.payload
     traits = _traits(message)
     group_key = options.segment_group_key
-    group_id = traits.get(group_key) if traits.get(group_key) is not None else identifier(message, "groupId")
+    trait = traits.get(group_key)
+    group_id = group_ids(trait) if trait is not None else identifier(message, "groupId")
     if group_id is None:
         raise Invalid("groupId", f"a group call needs groupId (or a {group_key!r} trait)")
     made = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .fields import country_code
+from .fields import country_code, group_ids
 
 # context.<section>.<field> → Mixpanel's property (Mixpanel's default names where Segment's destination differs).
 _CONTEXT = {
@@ -52,7 +52,7 @@ def context_properties(context: Any) -> dict[str, Any]:
             continue
         top = _CONTEXT_TOP.get(key)
         if top is not None:
-            properties[top] = value
+            properties[top] = value if key != "groupId" else group_ids(value)  # as the group call's $group_id
         elif key == "campaign" and type(value) is dict:
             for name, found in value.items():
                 if found is not None:
