@@ -51,8 +51,8 @@ GET_SECRET = "secretsmanager:GetSecretValue"
 READ_PARKED_QUEUE = "sqs:GetQueueAttributes"
 PARK = "sqs:SendMessage"  # SendMessageBatch is authorized by it
 
-# Each AWS API the functions' code calls (library and handlers, not the operator's tools), as the IAM action the
-# Cases below make it under.
+# Each AWS API the library calls when the functions run (not in the operator's tools), as the IAM action the Cases
+# below make it under.
 CODE_CALLS = {
     "secretsmanager.get_secret_value": GET_SECRET,  # through Powertools' SecretsProvider (credentials.py)
     "sqs.get_queue_attributes": READ_PARKED_QUEUE,
