@@ -7,9 +7,10 @@ Condition and the condition functions (Fn::Equals, Fn::Not, Fn::And, Fn::Or), Fn
 Fn::Split, Fn::Select and Fn::Join over values already known.
 
 It does not evaluate Ref or Fn::GetAtt of a resource, pseudo parameters (AWS::Region, AWS::StackName, ...) or
-Fn::Sub: those stay as written, for the tests to compare. It applies no transform (SAM's Globals and resources,
-AWS::LanguageExtensions), checks no Rules, types or AllowedValues, and validates nothing that cfn-lint or
-`sam validate` would.
+Fn::Sub: those stay as written, for the tests to compare. `Template.deployed` gives what a created stack knows
+besides (each resource's Ref and attributes, the pseudo parameters), and the template it returns evaluates those
+too. It applies no transform (SAM's Globals and resources, AWS::LanguageExtensions), checks no Rules, types or
+AllowedValues, and validates nothing that cfn-lint or `sam validate` would.
 """
 
 from __future__ import annotations
@@ -60,13 +61,16 @@ class _Absent:
 
 
 ABSENT = _Absent()
+_SUB_NAME = r"\$\{([^}!][^}]*)\}"  # ${name} in Fn::Sub; ${!name} is the literal text ${name}
 
 
 class Template:
     """A template's sections, and its intrinsic functions evaluated for chosen parameter values."""
 
-    def __init__(self, document: dict[str, Any]) -> None:
+    def __init__(self, document: dict[str, Any], known: Mapping[str, Any] | None = None) -> None:
         self.document = document
+        # What only a created stack knows: "Queue" (its Ref), "Queue.Arn" (an attribute), "AWS::Region". Empty here.
+        self.known: dict[str, Any] = dict(known or {})
         self.parameters: dict[str, dict[str, Any]] = document.get("Parameters", {})
         self.resources: dict[str, dict[str, Any]] = document.get("Resources", {})
         self.conditions: dict[str, Any] = document.get("Conditions", {})
@@ -76,6 +80,12 @@ class Template:
     @classmethod
     def read(cls, path: Path) -> Template:
         return cls(load_template(path.read_text()))
+
+    def deployed(self, known: Mapping[str, Any]) -> Template:
+        """This template once its stack exists: `known` holds each resource's Ref value under its logical id, its
+        attributes as "Name.Attribute", and the pseudo parameters ("AWS::Region", ...). Ref, Fn::GetAtt and Fn::Sub
+        then evaluate to those values; what `known` lacks stays as written."""
+        return Template(self.document, {**self.known, **known})
 
     def parameter_values(self, **overrides: Any) -> dict[str, Any]:
         """Every parameter at its default (a placeholder for those without), then the overrides."""
@@ -98,6 +108,12 @@ class Template:
                 return params[argument]
             if key == "Ref" and argument == "AWS::NoValue":
                 return ABSENT
+            if key == "Ref" and argument in self.known:
+                return self.known[argument]
+            if key == "Fn::GetAtt" and ".".join(as_list(argument)) in self.known:
+                return self.known[".".join(as_list(argument))]
+            if key == "Fn::Sub" and self.known:
+                return self._substituted(argument, params)
             if key == "Fn::Split":
                 delimiter, source = self.evaluate(argument, params)
                 return source.split(delimiter) if isinstance(source, str) else {key: [delimiter, source]}
@@ -128,6 +144,16 @@ class Template:
                 return self.mappings[mapping][str(first)][str(second)]
         evaluated = {key: self.evaluate(item, params) for key, item in value.items()}
         return {key: item for key, item in evaluated.items() if item is not ABSENT}
+
+    def _substituted(self, argument: Any, params: Mapping[str, Any]) -> Any:
+        """Fn::Sub's text with each ${name} replaced (its own variables, parameters, then what the stack knows);
+        as written if any name is unknown. ${!name} is the literal ${name}."""
+        text, own = (argument, {}) if isinstance(argument, str) else argument
+        variables = {**self.known, **params, **self.evaluate(own, params)}
+        names = re.findall(_SUB_NAME, text)
+        if not all(isinstance(variables.get(name), str | int) for name in names):
+            return {"Fn::Sub": argument}
+        return re.sub(_SUB_NAME, lambda match: str(variables[match.group(1)]), text).replace("${!", "${")
 
     def chosen(self, items: Any, params: Mapping[str, Any]) -> list[Any]:
         """A list whose items may be conditional (`Fn::If`, possibly `AWS::NoValue`): the items the parameters

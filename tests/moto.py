@@ -30,13 +30,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_until_up(url: str, seconds: float) -> None:
+def _wait_until_up(url: str, seconds: float, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
             with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
                 return
         except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"{' '.join(map(str, process.args))} exited ({process.returncode})") from None
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
@@ -48,17 +50,48 @@ def moto_server() -> Iterator[str]:
     if existing:
         yield existing.rstrip("/")
         return
+    with _started([str(Path(sys.executable).with_name("moto_server"))]) as url:
+        yield url
+
+
+@contextmanager
+def iam_moto_server(decisions: Path) -> Iterator[str]:
+    """A moto server of its own (never MOTO_ENDPOINT's, which other tests share) that can enforce IAM, writing each
+    authorization decision to `decisions` (tests/moto_iam.py). It allows everything until `enforce_iam(url)`."""
+    with _started([sys.executable, "-m", "tests.moto_iam", "--decisions", str(decisions)]) as url:
+        yield url
+
+
+@contextmanager
+def _started(command: list[str]) -> Iterator[str]:
     port = _free_port()
-    executable = Path(sys.executable).with_name("moto_server")
     process = subprocess.Popen(
-        [str(executable), "-H", "127.0.0.1", "-p", str(port)],
+        [*command, "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[1],  # `-m tests.moto_iam` imports from the repository root
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(url, 30)
+        _wait_until_up(url, 30, process)
         yield url
     finally:
         process.terminate()
         process.wait(10)
+
+
+def reset(url: str) -> None:
+    """Forget every resource, user, role and session (moto's reset)."""
+    _post(url, "/moto-api/reset", b"")
+
+
+def enforce_iam(url: str, enforce: bool = True) -> None:
+    """From the next request on, authenticate and authorize each one (or stop: moto's default, everything allowed)."""
+    _post(url, "/moto-api/reset-auth", b"0" if enforce else b"inf")
+
+
+def _post(url: str, path: str, body: bytes) -> None:
+    # text/plain: moto reads reset-auth's count from the raw body, which a form content type would consume.
+    request = urllib.request.Request(f"{url}{path}", data=body, method="POST", headers={"Content-Type": "text/plain"})
+    with urllib.request.urlopen(request, timeout=10):
+        pass

@@ -94,3 +94,23 @@ def test_references_are_read_from_ref_getatt_and_sub() -> None:
     expected = {"Size", "Stream", "AWS::NoValue", "Name", "AWS::StackName", "Dlq"}
 
     assert references_to(SMALL.resources["Queue"]) == expected  # a condition named by Fn::If is not a reference
+
+
+def test_a_deployed_template_evaluates_refs_attributes_and_sub_from_what_the_stack_knows() -> None:
+    deployed = SMALL.deployed({"Dlq.Arn": "arn:aws:sqs:us-east-1:123456789012:dlq", "AWS::StackName": "shop"})
+    queue = SMALL.resources["Queue"]["Properties"]
+
+    evaluated = deployed.evaluate(queue, SMALL.parameter_values(Name="orders"))
+
+    assert evaluated["QueueName"] == "shop-orders"  # a pseudo parameter and a parameter
+    assert evaluated["RedrivePolicy"] == {"deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:dlq"}
+    assert deployed.evaluate({"Fn::Sub": ["${Q}/${!Literal}", {"Q": {"Ref": "Dlq"}}]}, {}) == {
+        "Fn::Sub": ["${Q}/${!Literal}", {"Q": {"Ref": "Dlq"}}]  # the Dlq's own Ref is not known: as written
+    }
+    with_ref = deployed.deployed({"Dlq": "https://queue/dlq"})
+    assert (
+        with_ref.evaluate({"Fn::Sub": ["${Q}/${!Literal}", {"Q": {"Ref": "Dlq"}}]}, {})
+        == "https://queue/dlq/${Literal}"
+    )
+    assert with_ref.evaluate({"Fn::Sub": "${Dlq.Arn}:*"}, {}) == "arn:aws:sqs:us-east-1:123456789012:dlq:*"
+    assert SMALL.evaluate({"Fn::Sub": "${AWS::StackName}"}, {}) == {"Fn::Sub": "${AWS::StackName}"}

@@ -93,7 +93,7 @@ def test_sqs_function_may_do_only_what_it_needs_on_what_it_uses() -> None:
         "logs:PutLogEvents": [{"Fn::GetAtt": ["SqsForwarderLogGroup", "Arn"]}],
         "sqs:ReceiveMessage": [SOURCE_QUEUE_ARN_EXPRESSION],
         "sqs:DeleteMessage": [SOURCE_QUEUE_ARN_EXPRESSION],
-        "sqs:GetQueueAttributes": [SOURCE_QUEUE_ARN_EXPRESSION],
+        "sqs:GetQueueAttributes": [SOURCE_QUEUE_ARN_EXPRESSION, PARKED_QUEUE_ARN],
         "sqs:ChangeMessageVisibility": [SOURCE_QUEUE_ARN_EXPRESSION],
         "secretsmanager:GetSecretValue": [SECRET_ARN_EXPRESSION],
         "sqs:SendMessage": [PARKED_QUEUE_ARN],
@@ -116,6 +116,7 @@ def test_kinesis_function_may_do_only_what_it_needs_on_what_it_uses() -> None:
         "kinesis:ListShards": [stream],
         "secretsmanager:GetSecretValue": [SECRET_ARN_EXPRESSION],
         "sqs:SendMessage": [PARKED_QUEUE_ARN, ON_FAILURE_QUEUE_ARN],
+        "sqs:GetQueueAttributes": [PARKED_QUEUE_ARN],
     }
     assert single_event(KINESIS_FUNCTION)["Properties"]["Stream"] == stream
     assert function_property(KINESIS_FUNCTION, "LoggingConfig") == {"LogGroup": {"Ref": "KinesisForwarderLogGroup"}}

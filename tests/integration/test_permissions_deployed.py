@@ -1,0 +1,303 @@
+"""Permissions as deployed: every AWS call the functions make is allowed by the role template.yaml gives them.
+
+moto's server with IAM enforced (tests/moto_iam.py) holds the stack as the template creates it (deployed.py): each
+function's role with the template's policies, naming the real ARNs. The real handlers run with the credentials of
+a session of their role, against the Mixpanel sink, along every path that calls AWS: the secret read at a cold
+start, parking, parking a document too large for one message (in parts), and the secret read again after a 401.
+Every authorization decision moto made during the invocation is read back, so a denial the code recovers from (a
+fallback) fails the test too. Each path runs for each function, at the parameters' defaults and in the variants
+that change the roles (a stream, an existing secret and queue, tracing).
+
+A new AWS call in the functions' code is one more entry of `CODE_CALLS` and a `Case` that makes it (the inventory
+test finds the call); a new resource type a role names, one more creator in deployed.py. The static least-privilege
+checks are test_template_permissions.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from localdev.cfn import Template
+from localdev.eventgen import sample_event
+from localdev.sink import MixpanelSink
+from tests.integration.as_deployed import (
+    Decision,
+    Deployments,
+    denied,
+    iam_deployments,
+    run_as_deployed,
+    take_parked,
+)
+from tests.integration.aws_calls import aws_calls_in_library
+from tests.integration.deployed import Clients, Function, Stack
+from tests.integration.template import KINESIS_FUNCTION, SQS_FUNCTION, STACK, environment, parameter_values
+
+# The sink's account, which the stack's secret holds (made from these parameters, or given as an existing secret).
+ACCOUNT = {"username": "sink-user", "secret": "sink-secret", "token": "sink-token"}
+CREDENTIALS_PARAMETERS = {
+    "MixpanelProjectId": "4242",
+    "MixpanelServiceAccountUsername": ACCOUNT["username"],
+    "MixpanelServiceAccountSecret": ACCOUNT["secret"],
+    "MixpanelProjectToken": ACCOUNT["token"],
+}
+GET_SECRET = "secretsmanager:GetSecretValue"
+READ_PARKED_QUEUE = "sqs:GetQueueAttributes"
+PARK = "sqs:SendMessage"  # SendMessageBatch is authorized by it
+
+# Each AWS API the library calls when the functions run (not in the operator's tools), as the IAM action the Cases
+# below make it under.
+CODE_CALLS = {
+    "secretsmanager.get_secret_value": GET_SECRET,  # through Powertools' SecretsProvider (credentials.py)
+    "sqs.get_queue_attributes": READ_PARKED_QUEUE,
+    "sqs.send_message_batch": PARK,
+}
+# Named in the code, and never called by the deployed functions: why.
+NOT_CALLED_AS_DEPLOYED = {"s3.put_object": "DEAD_LETTER_BUCKET, which the template does not set"}
+# Code the operator runs with their own credentials (README, "Parked events"), not the functions.
+OPERATOR_CODE = {"replay.py": "every call", "parked.py": "s3.get_object"}
+
+
+# --- variants: parameters that change what a role allows ---------------------------------------------------------
+
+
+def _stream(setup: Clients) -> str:
+    kinesis = setup("kinesis")
+    kinesis.create_stream(StreamName="product-events", ShardCount=1)
+    return str(kinesis.describe_stream_summary(StreamName="product-events")["StreamDescriptionSummary"]["StreamARN"])
+
+
+def _existing(setup: Clients) -> dict[str, str]:
+    """A secret and a source queue made outside the stack, which it is given by ARN."""
+    secret = setup("secretsmanager").create_secret(Name="mixpanel/forwarder", SecretString=json.dumps(ACCOUNT))
+    sqs = setup("sqs")
+    queue = sqs.create_queue(QueueName="product-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return {
+        "MixpanelCredentialsSecretArn": secret["ARN"],
+        "SourceQueueArn": queue_arn,
+        "SourceStreamArn": _stream(setup),
+    }
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    functions: tuple[str, ...]  # those the stack has with these parameters
+    parameters: Callable[[Clients], dict[str, str]]  # given what exists before the stack
+    template: Template = STACK
+
+    def __str__(self) -> str:
+        return self.name
+
+
+VARIANTS = (
+    Variant("defaults", (SQS_FUNCTION,), lambda setup: {}),
+    Variant("stream", (SQS_FUNCTION, KINESIS_FUNCTION), lambda setup: {"SourceStreamArn": _stream(setup)}),
+    Variant("existing-secret-and-queue", (SQS_FUNCTION, KINESIS_FUNCTION), _existing),
+    Variant(
+        "tracing",
+        (SQS_FUNCTION, KINESIS_FUNCTION),
+        lambda setup: {"EnableTracing": "true", "SourceStreamArn": _stream(setup)},
+    ),
+)
+
+
+# --- call paths ----------------------------------------------------------------------------------------------------
+
+
+def valid(i: int) -> dict[str, Any]:
+    return sample_event(i)
+
+
+def invalid(i: int) -> dict[str, Any]:
+    """Refused for good (no event name): parked."""
+    event = sample_event(i)
+    del event["event"]
+    return event
+
+
+def oversized(i: int) -> dict[str, Any]:
+    """Larger than Mixpanel takes and than one message of the parked-events queue (1 MiB): parked in parts."""
+    event = sample_event(i)
+    event["properties"]["blob"] = "z" * (1024 * 1024 + 1)
+    return event
+
+
+@dataclass(frozen=True)
+class Outcome:
+    imported: int
+    parked: int
+    parked_messages: int  # more than `parked` when a document went in parts
+    reported: int = 0  # records reported for retry
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    events: tuple[Callable[[int], dict[str, Any]], ...]  # one record each
+    actions: Counter[str]  # the AWS calls the invocation makes, by IAM action, each on the resource `resource_of` names
+    outcome: Outcome
+    mixpanel_answers: tuple[int, ...] = ()  # the sink's scripted answers, before its own
+
+    def __str__(self) -> str:
+        return self.name
+
+
+COLD_START, PARKING, IN_PARTS, AFTER_401 = CASES = (
+    Case("secret-read-at-cold-start", (valid, valid, valid), Counter({GET_SECRET: 1}), Outcome(3, 0, 0)),
+    Case(
+        "parking",
+        (valid, invalid, valid, invalid),
+        Counter({GET_SECRET: 1, READ_PARKED_QUEUE: 1, PARK: 1}),
+        Outcome(2, 2, 2),
+    ),
+    Case(
+        "parking-in-parts",
+        (valid, oversized),
+        Counter({GET_SECRET: 1, READ_PARKED_QUEUE: 1, PARK: 2}),  # each part fills most of a batch
+        Outcome(1, 1, 2),
+    ),
+    Case(
+        "secret-read-again-after-401",
+        (valid, valid),
+        Counter({GET_SECRET: 2}),
+        Outcome(0, 0, 0, reported=2),  # the secret read again is the one refused: Lambda delivers them again
+        mixpanel_answers=(401,),
+    ),
+)
+
+
+def resource_of(action: str, stack: Stack, function: Function) -> str:
+    if action == GET_SECRET:
+        return function.environment["MIXPANEL_CREDENTIALS_SECRET_ARN"]
+    assert action in (READ_PARKED_QUEUE, PARK), f"say which resource {action} is for"
+    return str(stack.known["ParkedEventsQueue.Arn"])
+
+
+# --- running a case in the stack -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def deployments(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployments]:
+    with iam_deployments(tmp_path_factory.mktemp("iam")) as running:
+        yield running
+
+
+@pytest.fixture
+def sink() -> Iterator[MixpanelSink]:
+    with MixpanelSink(username=ACCOUNT["username"], secret=ACCOUNT["secret"], token=ACCOUNT["token"]) as running:
+        yield running
+
+
+def stack_of(variant: Variant, deployments: Deployments) -> Stack:
+    stack = deployments.of(
+        variant, variant.template, lambda setup: parameter_values(**CREDENTIALS_PARAMETERS, **variant.parameters(setup))
+    )
+    assert sorted(stack.functions) == sorted(variant.functions)
+    return stack
+
+
+@dataclass(frozen=True)
+class Run:
+    decisions: list[Decision]  # moto's, during the invocation
+    outcome: Outcome | None
+    error: str | None  # what the handler raised: Lambda retries the whole batch
+
+
+def run(
+    case: Case, stack: Stack, function: Function, deployments: Deployments, sink: MixpanelSink, monkeypatch: Any
+) -> Run:
+    take_parked(stack)
+    for status in case.mixpanel_answers:
+        sink.fail_next(status)
+    bodies = [json.dumps(make(i)) for i, make in enumerate(case.events)]
+    with deployments.decisions() as made:
+        try:
+            response = run_as_deployed(function, bodies, {"MIXPANEL_API_URL": sink.url}, monkeypatch)
+        except Exception as exc:  # a denied secret read, say: the denial is what the test reports first
+            return Run(made, None, repr(exc))
+    parked_messages, parked = take_parked(stack)
+    outcome = Outcome(len(sink.events), len(parked), parked_messages, len(response["batchItemFailures"]))
+    return Run(made, outcome, None)
+
+
+COMBINATIONS = [
+    pytest.param(variant, function, case, id=f"{variant}-{function}-{case}")
+    for variant in VARIANTS
+    for function in variant.functions
+    for case in CASES
+]
+
+
+@pytest.mark.parametrize(("variant", "function_name", "case"), COMBINATIONS)
+def test_every_aws_call_of_the_function_is_allowed_by_its_role(
+    variant: Variant,
+    function_name: str,
+    case: Case,
+    deployments: Deployments,
+    sink: MixpanelSink,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    function = (stack := stack_of(variant, deployments)).functions[function_name]
+
+    result = run(case, stack, function, deployments, sink, monkeypatch)
+
+    assert denied(result.decisions, function) == []
+    assert (result.error, result.outcome) == (None, case.outcome)
+    assert Counter(decision["action"] for decision in result.decisions) == case.actions
+    assert {(decision["action"], decision["resource"]) for decision in result.decisions} == {
+        (action, resource_of(action, stack, function)) for action in case.actions
+    }
+
+
+def without(action: str, sid: str, role: str) -> Template:
+    """template.yaml with one action taken out of a role's statement."""
+    document = copy.deepcopy(STACK.document)
+    for policy in document["Resources"][role]["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if isinstance(statement, dict) and statement.get("Sid") == sid:
+                statement["Action"].remove(action)
+                return Template(document)
+    raise AssertionError(f"{role} has no statement {sid}")
+
+
+@pytest.mark.parametrize(
+    ("removed", "outcome"),
+    [
+        # As before the role granted it: the code falls back to 256 KiB and parks all the same; the denial shows.
+        pytest.param(READ_PARKED_QUEUE, PARKING.outcome, id="denial-the-code-recovers-from"),
+        pytest.param(PARK, Outcome(2, 0, 0, reported=2), id="denial-that-fails-parking"),
+    ],
+)
+def test_a_call_the_role_does_not_allow_is_caught(
+    removed: str, outcome: Outcome, deployments: Deployments, sink: MixpanelSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    variant = Variant(
+        f"no-{removed}", (SQS_FUNCTION,), lambda setup: {}, without(removed, "ParkEvents", "SqsForwarderRole")
+    )
+    function = (stack := stack_of(variant, deployments)).functions[SQS_FUNCTION]
+
+    result = run(PARKING, stack, function, deployments, sink, monkeypatch)
+
+    parked_queue = stack.known["ParkedEventsQueue.Arn"]
+    assert denied(result.decisions, function) == [
+        f"{removed} on {parked_queue} as {function.principal}: AccessDeniedError"
+    ]
+    assert (result.error, result.outcome) == (None, outcome)
+
+
+def test_every_aws_call_in_the_functions_code_has_a_case() -> None:
+    named = aws_calls_in_library(operator_code=OPERATOR_CODE)
+
+    assert named == CODE_CALLS.keys() | NOT_CALLED_AS_DEPLOYED.keys()
+    made_by_cases = {action for case in CASES for action in case.actions}
+    assert set(CODE_CALLS.values()) <= made_by_cases
+    for function in (SQS_FUNCTION, KINESIS_FUNCTION):
+        assert "DEAD_LETTER_BUCKET" not in environment(function)  # else S3 parking needs its Case (and s3:PutObject)
