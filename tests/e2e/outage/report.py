@@ -1,0 +1,106 @@
+"""What a ride-through run prints: a table per scenario (where every message ended, by kind; then the cost of the
+outage, the drain time and the goodput, in unscaled seconds, as Lambda and Mixpanel would see them) and the one line
+`make e2e-outage` ends with."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from tests.e2e.outage.measure import LEFT, SOURCE_DLQ, STRANDED, Measured, by_state
+from tests.e2e.outage.scenario import Run
+from tests.e2e.plan import Message
+
+_COLUMNS = [*(str(message) for message in Message), "total"]
+_ROWS = (
+    ("imported", "imported (events in the sink, updates applied)"),
+    ("parked", "parked (the forwarder's dead-letter queue)"),
+    (SOURCE_DLQ, "in a source DLQ"),
+    (STRANDED, "stranded (handed on by Lambda, not forwarded again)"),
+    (LEFT, "still in a source when the run ended"),
+    ("lost", "lost"),
+)
+MAPPINGS = ("sqs", "sqs-fifo", "kinesis")
+
+
+def render(run: Run, measured: Measured) -> str:
+    scenario = run.scenario
+    rows: list[tuple[str, Counter[str]]] = []
+    sent: Counter[str] = Counter()
+    by_source: dict[str, Counter[str]] = {}
+    for planned in measured.accounting.planned.values():
+        for counts in (sent, by_source.setdefault(planned.source, Counter())):
+            counts[str(planned.message)] += 1
+            counts["total"] += 1
+    rows.append(("sent", sent))
+    rows.extend((f"  to {source}", by_source.get(source, Counter())) for source in MAPPINGS)
+    states = by_state(measured)
+    rows.extend((label, states.get(state, Counter())) for state, label in _ROWS)
+    width = max(len(label) for label, _ in rows) + 2
+    head = (
+        f"== {scenario.name}: SCALE {scenario.scale:g} (one real second is {scenario.scale:g} s), "
+        f"{len(measured.accounting.planned):,} messages over {scenario.produce_s / 3600:.1f} h; "
+        f"{'drained' if measured.drained else 'NOT drained'} in {run.real_s:.0f} s real =="
+    )
+    lines = [head, f"{'':<{width}}" + "".join(f"{c:>15}" for c in _COLUMNS)]
+    lines.extend(f"{label:<{width}}" + "".join(f"{counts.get(c, 0):>15,}" for c in _COLUMNS) for label, counts in rows)
+    lines.append(f"events imported twice under different $insert_ids: {measured.duplicated_events}")
+    lines.append(
+        f"profile updates applied more than once: {measured.updates_resent} "
+        f"(the forwarder resent {measured.resent_by_forwarder} $add/$append after an answer that may have applied them)"
+    )
+    lines.extend(_outage_lines(measured))
+    if measured.goodput is not None and measured.limit_per_s is not None:
+        lines.append(
+            f"goodput: {measured.goodput:.1f}% of the rate limit ({measured.limit_per_s:g} events/s, "
+            f"{measured.limit_per_s * 60:,.0f} a minute)"
+        )
+    lines.append(_sink_line(run))
+    lines.extend(measured.notes)
+    return "\n".join(lines)
+
+
+def _outage_lines(measured: Measured) -> list[str]:
+    if not measured.down:
+        return []
+    hours = measured.down_hours
+    spent = measured.invocation_s
+    per_hour = [f"{name} {spent.get(name, 0.0) / hours:,.0f} s per queue" for name in MAPPINGS[:2]]
+    per_hour.append(f"kinesis {spent.get('kinesis', 0.0) / hours / measured.shards:,.0f} s per shard")
+    others = sorted(set(spent) - set(MAPPINGS))
+    per_hour.extend(f"{name} {spent[name] / hours:,.0f} s" for name in others)
+    drain = "not drained" if measured.drain_s is None else f"{measured.drain_s:,.0f} s"
+    sources = ", ".join(
+        f"{source} {'not drained' if seconds is None else f'{seconds:,.0f} s'}"
+        for source, seconds in measured.drain_by_source.items()
+    )
+    return [
+        f"Mixpanel down {hours:.2f} h in {len(measured.down)} spell(s); invocations started while down: "
+        + ", ".join(f"{name} {count:,}" for name, count in sorted(measured.invocations.items())),
+        "invocation-seconds per hour of outage (unscaled, at the template's defaults): " + ", ".join(per_hour),
+        f"drain time after recovery (unscaled): {drain} ({sources})",
+    ]
+
+
+def _sink_line(run: Run) -> str:
+    stats = run.sink.stats()
+    faults = Counter(stats.get("by_fault", {}))
+    for endpoint in ("engage", "groups"):
+        faults.update(stats.get(endpoint, {}).get("by_fault", {}))
+    answered = ", ".join(f"{name} {count:,}" for name, count in sorted(faults.items()))
+    return f"sink: {stats['requests']:,} /import requests, {stats['imported']:,} events imported; faults met: {answered}"
+
+
+def last_line(outages: list[Measured], backfill: Measured | None) -> str:
+    """The outage scenarios' worst lost, in source-dlq, stranded and duplicated events; the backfill's goodput."""
+
+    def worst(values: list[int]) -> int:
+        return max(values, default=0)
+
+    goodput = backfill.goodput if backfill is not None and backfill.goodput is not None else 0.0
+    return (
+        f"ride-through: lost {worst([m.lost + m.left for m in outages])}, "
+        f"in source-dlq {worst([m.in_source_dlq for m in outages])}, "
+        f"stranded {worst([m.stranded for m in outages])}, "
+        f"duplicated events {worst([m.duplicated_events for m in outages])}, "
+        f"goodput {goodput:.1f}% of the rate limit"
+    )
