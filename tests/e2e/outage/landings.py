@@ -20,6 +20,7 @@ class Landings:
 
     def __init__(self, sink: MixpanelSink, parked: QueueCollector, clock: ScaledClock) -> None:
         self.at: dict[str, float] = {}  # marker -> when first seen landed
+        self.throttled: float | None = None  # when the sink first answered 429 for its rate limit
         self._sink = sink
         self.parked = parked
         self._clock = clock
@@ -31,6 +32,8 @@ class Landings:
     def step(self) -> bool:
         self.parked.step()
         now = self._clock.now()
+        if self.throttled is None and self._sink.stats().get("by_fault", {}).get("rate-limit"):
+            self.throttled = now
         events = self._sink.events
         for event in events[self._events :]:
             properties = event.get("properties")

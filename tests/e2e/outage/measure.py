@@ -33,6 +33,7 @@ class Measured:
     drain_s: float | None  # from the last recovery until every message sent before it had landed
     drain_by_source: dict[str, float | None] = field(default_factory=dict)
     goodput: float | None = None  # % of the rate limit
+    goodput_windows: int = 0  # the whole windows it was measured over
     limit_per_s: float | None = None
     resent_by_forwarder: int = 0
     notes: list[str] = field(default_factory=list)
@@ -119,7 +120,7 @@ def measure(run: Run) -> Measured:
     if run.scenario.rate_limit is not None:
         window, events = run.scenario.rate_limit
         measured.limit_per_s = events / window
-        measured.goodput = _goodput(run, accounting, events / window)
+        measured.goodput, measured.goodput_windows = _goodput(run, accounting, window, events)
     if run.moto.expired:
         measured.notes.append(f"{len(run.moto.expired)} SQS messages expired (retention) before they were read")
     trimmed = sum(shard.trimmed for shard in run.shards)
@@ -142,12 +143,23 @@ def _drain(run: Run, recovered: float, source: str | None) -> float | None:
     return max([0.0, *(at - recovered for at in landed if at is not None)])
 
 
-def _goodput(run: Run, accounting: Accounting, limit_per_s: float) -> float:
-    """Events imported, as a share of what the limit admits from the first record sent to the last event landed."""
-    events = [m for m, p in accounting.planned.items() if p.message is Message.EVENT and accounting.landed[m]]
-    last = max((run.landings.at.get(m, run.ended) for m in events), default=run.start)
-    seconds = max(last - run.start, 1e-9)
-    return 100.0 * len(events) / (limit_per_s * seconds)
+def _goodput(run: Run, accounting: Accounting, window: float, limit: int) -> tuple[float | None, int]:
+    """Events imported as a share of what the limit admits, over whole windows from the first 429 (the limit biting)
+    until the last event landed: a rolling window admits at most `limit` in each, so the share is at most 100%
+    (over a span not cut in windows, the first window's burst would count towards it)."""
+    throttled = run.landings.throttled
+    if throttled is None:
+        return None, 0
+    times = [
+        run.landings.at[m]
+        for m, p in accounting.planned.items()
+        if p.message is Message.EVENT and accounting.landed[m] and m in run.landings.at
+    ]
+    windows = int((max(times, default=throttled) - throttled) // window)
+    if windows < 1:
+        return None, 0
+    admitted = sum(1 for at in times if throttled <= at < throttled + windows * window)
+    return 100.0 * admitted / (limit * windows), windows
 
 
 def _leftovers(run: Run) -> set[str]:
@@ -173,4 +185,3 @@ def by_state(measured: Measured) -> dict[str, Counter[str]]:
         counts[str(planned.message)] += 1
         counts["total"] += 1
     return rows
-

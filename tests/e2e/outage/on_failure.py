@@ -46,7 +46,7 @@ class OnFailure:
         self._lock = threading.Lock()
 
     def kind(self) -> str:
-        """"s3", "sqs", or "none"."""
+        """ "s3", "sqs", or "none"."""
         if self.destination is None:
             return "none"
         return "s3" if self.destination.startswith("arn:aws:s3:") else "sqs"

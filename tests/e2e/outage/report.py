@@ -20,6 +20,8 @@ _ROWS = (
     ("lost", "lost"),
 )
 MAPPINGS = ("sqs", "sqs-fifo", "kinesis")
+# What each scenario measured, for the line `make e2e-outage` ends with (__main__.py).
+RESULTS: dict[str, list[Measured]] = {"outage": [], "backfill": []}
 
 
 def render(run: Run, measured: Measured) -> str:
@@ -41,7 +43,14 @@ def render(run: Run, measured: Measured) -> str:
         f"{len(measured.accounting.planned):,} messages over {scenario.produce_s / 3600:.1f} h; "
         f"{'drained' if measured.drained else 'NOT drained'} in {run.real_s:.0f} s real =="
     )
-    lines = [head, f"{'':<{width}}" + "".join(f"{c:>15}" for c in _COLUMNS)]
+    plan, minutes = run.plan, scenario.produce_s / 60
+    records = {"sqs": len(plan.sqs_bodies), "sqs-fifo": len(plan.fifo_messages), "kinesis": len(plan.kinesis_records)}
+    arrival = ", ".join(f"{source} {count / minutes:,.1f}" for source, count in records.items())
+    lines = [
+        head,
+        f"producers, records a minute (each of 1 to 50 messages, by shape): {arrival}; {measured.shards} shards",
+        f"{'':<{width}}" + "".join(f"{c:>15}" for c in _COLUMNS),
+    ]
     lines.extend(f"{label:<{width}}" + "".join(f"{counts.get(c, 0):>15,}" for c in _COLUMNS) for label, counts in rows)
     lines.append(f"events imported twice under different $insert_ids: {measured.duplicated_events}")
     lines.append(
@@ -49,11 +58,16 @@ def render(run: Run, measured: Measured) -> str:
         f"(the forwarder resent {measured.resent_by_forwarder} $add/$append after an answer that may have applied them)"
     )
     lines.extend(_outage_lines(measured))
-    if measured.goodput is not None and measured.limit_per_s is not None:
-        lines.append(
-            f"goodput: {measured.goodput:.1f}% of the rate limit ({measured.limit_per_s:g} events/s, "
-            f"{measured.limit_per_s * 60:,.0f} a minute)"
-        )
+    if measured.limit_per_s is not None:
+        limit = f"{measured.limit_per_s * 60:,.0f} events a rolling minute"
+        if measured.goodput is None:
+            lines.append(f"goodput: not measured (the limit, {limit}, never bit for a whole minute)")
+        else:
+            lines.append(
+                f"goodput: {measured.goodput:.1f}% of the rate limit ({limit}), over the "
+                f"{measured.goodput_windows} whole minutes from the first 429 to the last event imported"
+            )
+    lines.append(_platform_line(run))
     lines.append(_sink_line(run))
     lines.extend(measured.notes)
     return "\n".join(lines)
@@ -81,13 +95,44 @@ def _outage_lines(measured: Measured) -> list[str]:
     ]
 
 
+def _platform_line(run: Run) -> str:
+    """What the simulated platform did: a timeout or function error is Lambda's, never the forwarder's answer."""
+    parts = []
+    for name, stats in [
+        *((pool.source.name, pool.stats) for pool in run.pools),
+        *((s.shard, s.stats) for s in run.shards),
+    ]:
+        parts.append(
+            f"{name} {stats.invocations:,} invocations, {stats.records:,} records, {stats.reported:,} reported"
+            + (f", {stats.timeouts} TIMEOUTS" if stats.timeouts else "")
+            + (
+                f", {len(stats.handler_errors)} FUNCTION ERRORS ({stats.handler_errors[0]})"
+                if stats.handler_errors
+                else ""
+            )
+        )
+    handed = len(run.on_failure.batches)
+    kind = run.on_failure.kind()
+    timeout = run.deployment.function_timeout_s
+    longest = max((i.end - i.start for i in run.log.all()), default=0.0)
+    return (
+        "ESM: "
+        + "; ".join(parts)
+        + f"; {handed} Kinesis batches handed to the on-failure destination ({kind}); longest invocation "
+        + f"{longest:.1f} s of the {timeout} s timeout ({longest / run.clock.scale * 1000:.0f} ms real); "
+        + f"landings read every {run.longest_round_s * run.clock.scale:.1f} s or sooner"
+    )
+
+
 def _sink_line(run: Run) -> str:
     stats = run.sink.stats()
     faults = Counter(stats.get("by_fault", {}))
     for endpoint in ("engage", "groups"):
         faults.update(stats.get(endpoint, {}).get("by_fault", {}))
     answered = ", ".join(f"{name} {count:,}" for name, count in sorted(faults.items()))
-    return f"sink: {stats['requests']:,} /import requests, {stats['imported']:,} events imported; faults met: {answered}"
+    return (
+        f"sink: {stats['requests']:,} /import requests, {stats['imported']:,} events imported; faults met: {answered}"
+    )
 
 
 def last_line(outages: list[Measured], backfill: Measured | None) -> str:

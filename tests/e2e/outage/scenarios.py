@@ -24,12 +24,11 @@ FULL = os.environ.get("E2E_OUTAGE", "") == "full"
 # limit is "measured on a rolling 1 minute basis" (docs.mixpanel.com/reference/rate-limits). The limit here is scaled
 # down to what this machine can forward (Mixpanel's is ~30,000 events/s) but stays well above the largest request
 # (2,000 events), so that a request never fails for being larger than the limit.
-BACKFILL_LIMIT = (60.0, 24_000)  # (window s, events): 400 events/s
 BACKFILL_EVENTS_SHARE = 0.7  # of the messages produced (workload.py's shares: the rest are profile updates)
 
 
-def _backfill(events: int, *, scale: float, tag: str) -> Scenario:
-    window, limit = BACKFILL_LIMIT
+def _backfill(events: int, limit: int, *, scale: float, tag: str, request_events: int | None = None) -> Scenario:
+    window = 60.0
     offered_per_s = 3 * limit / window  # producers offer three times the limit
     messages = int(events / BACKFILL_EVENTS_SHARE)
     return Scenario(
@@ -38,7 +37,8 @@ def _backfill(events: int, *, scale: float, tag: str) -> Scenario:
         scale=scale,
         messages=messages,
         produce_s=events / offered_per_s,
-        rate_limit=BACKFILL_LIMIT,
+        rate_limit=(window, limit),
+        settings=(("BATCH_MAX_EVENTS", str(request_events)),) if request_events else (),
         drain_s=6 * HOUR,
     )
 
@@ -85,5 +85,5 @@ def outage_scenarios() -> list[Scenario]:
 
 def backfill_scenario() -> Scenario:
     if FULL:
-        return _backfill(200_000, scale=10, tag="bf")
-    return _backfill(12_000, scale=10, tag="sb")
+        return _backfill(200_000, 24_000, scale=1, tag="bf")
+    return _backfill(14_000, 4_000, scale=6, tag="sb", request_events=400)

@@ -100,12 +100,26 @@ def deploy_defaults(url: str, sqs: Any, kinesis: Any, sink: MixpanelSink, *, sha
             else:
                 stream_source = _stream_source(function, properties, stream)
                 environments["kinesis"] = environment
+    for key, resource in template.resources_of_type("AWS::Lambda::EventSourceMapping").items():
+        if not _exists(template, key, params):
+            continue
+        properties = deployed.evaluate(resource["Properties"], params)
+        named = resource["Properties"]["FunctionName"]
+        function = named["Ref"] if isinstance(named, dict) else named
+        if ":sqs:" in str(properties["EventSourceArn"]):
+            queues.append(_queue_source(sqs, key, function, {**properties, "Queue": properties["EventSourceArn"]}))
+            environments[key] = environments["sqs" if function == SQS_FUNCTION else "kinesis"]
     assert stream_source is not None, "the template has no Kinesis event source"
     fifo = _fifo_queue(sqs, next(q for q in queues if q.name == "sqs"))
     queues.append(fifo)
     fifo_params = {**params, "SourceQueueArn": _arn(sqs, fifo.queue_url)}
     environments["sqs-fifo"] = _environment(deployed, SQS_FUNCTION, fifo_params, stack)
     return Deployment(stack, timeout, environments, queues, stream_source)
+
+
+def _exists(template: Template, name: str, params: Mapping[str, Any]) -> bool:
+    condition = template.resources[name].get("Condition")
+    return condition is None or template.condition_holds(condition, params)
 
 
 def _environment(deployed: Template, function: str, params: Mapping[str, Any], stack: Stack) -> dict[str, str]:

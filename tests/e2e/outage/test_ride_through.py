@@ -13,13 +13,12 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.outage.measure import Measured, measure
-from tests.e2e.outage.report import render
+from tests.e2e.outage.report import RESULTS, render
 from tests.e2e.outage.scenario import Scenario, drive, running
 from tests.e2e.outage.scenarios import backfill_scenario, outage_scenarios
 
 pytestmark = pytest.mark.e2e_outage
 GOODPUT_FLOOR = 85.0
-RESULTS: dict[str, list[Measured]] = {"outage": [], "backfill": []}
 
 
 def ride(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> Measured:
@@ -56,4 +55,5 @@ def test_a_backfill_at_three_times_the_rate_limit_imports_near_the_limit(monkeyp
     measured = ride(backfill_scenario(), monkeypatch)
     RESULTS["backfill"].append(measured)
     assert_the_bar(measured)
-    assert measured.goodput is not None and measured.goodput >= GOODPUT_FLOOR
+    assert measured.goodput is not None
+    assert measured.goodput >= GOODPUT_FLOOR
