@@ -92,7 +92,7 @@ def down_windows(run: Run) -> list[Window]:
 
 def measure(run: Run) -> Measured:
     handed_on = {s for batch in run.on_failure.batches for s in batch.sequences}
-    documents, _ = parked_documents(run.landings.parked.bodies, handed_on)
+    documents, _ = parked_documents(run.landings.bodies, handed_on)
     redriven = {
         SOURCE_DLQ: set().union(*(dead_letter_markers(c.bodies, run.clients.s3) for c in run.dead_letters.values())),
         STRANDED: {m for batch in run.on_failure.batches for data in batch.data for m in markers_in_bytes(data)},

@@ -96,9 +96,10 @@ def patch_sqs(patches: Patches, expired: list[tuple[str, str]]) -> None:
             )
         held_groups = queue.pending_message_groups if queue.fifo_queue else set()
         redrive = queue.dead_letter_queue is not None and queue.redrive_policy
+        now_ms = unix_time() * 1000  # Message.visible and .delayed, read once: a backlog is scanned past
         result, to_dlq = [], []
         for message in queue._messages:  # in order, stopping at `count`, as moto's loop over the visible ones does
-            if not message.visible or message.delayed:
+            if not now_ms > message.visible_at or now_ms < message.delayed_until:
                 continue
             queue.pending_messages.discard(message)  # in flight before, its visibility timeout has passed
             if message.group_id and queue.fifo_queue and message.group_id in held_groups:
@@ -119,6 +120,7 @@ def patch_sqs(patches: Patches, expired: list[tuple[str, str]]) -> None:
         return result
 
     def received(self: Any, visibility_timeout: int | None = None) -> None:
+        """moto's, and when, and the new receipt handle indexed."""
         mark_received(self, visibility_timeout)
         self.last_received_s = unix_time()
         by_handle[self.receipt_handle] = self

@@ -49,7 +49,7 @@ def outage_scenarios() -> list[Scenario]:
             Scenario(
                 "6-hour outage (503/502, resets, hangs)",
                 "sx",
-                scale=60,
+                scale=90,
                 messages=9_000,
                 produce_s=8 * HOUR,
                 down=(Down(HOUR, 7 * HOUR),),
