@@ -240,6 +240,17 @@ def test_hashing_any_identity_field_hashes_every_field_that_carries_the_identity
     assert rules_.update({"$distinct_id": "u1", "$set": {"a": 1}})["$distinct_id"] == hashed("u1")  # type: ignore[index]
 
 
+def test_an_event_renamed_to_create_alias_has_its_alias_hashed_and_one_renamed_from_it_not() -> None:
+    # Which event it is, is the name it is sent under: the alias is an identity only on a $create_alias
+    rules_ = transforms(hash_properties=["distinct_id"], rename_events={"Alias": "$create_alias", "$create_alias": "X"})
+
+    renamed_to = event(rules_.event("Alias", {"distinct_id": "d1", "alias": "u1"}))
+    renamed_from = event(rules_.event("$create_alias", {"distinct_id": "d1", "alias": "a nickname"}))
+
+    assert renamed_to == {"event": "$create_alias", "properties": {"distinct_id": hashed("d1"), "alias": hashed("u1")}}
+    assert renamed_from["properties"]["alias"] == "a nickname"
+
+
 def test_a_device_distinct_id_keeps_its_prefix_so_it_is_what_mixpanel_derives_from_the_hashed_device_id() -> None:
     rules_ = transforms(hash_properties=["distinct_id"])
     now_ms = 1_764_000_100_000

@@ -80,11 +80,12 @@ class Transforms:
         if self._kept is not None and not self._kept(name):
             return NOT_KEPT
         properties = self._properties(properties, True, exact)
-        if self._hash_ids and name == "$create_alias" and "alias" in properties:
+        name = self._renamed.get(name, name)
+        if self._hash_ids and name == "$create_alias" and "alias" in properties:  # the event it is sent as
             properties["alias"] = self._hash_id(properties["alias"], exact)
         if self._add:
             properties.update(self._add)
-        return {"event": self._renamed.get(name, name), "properties": properties}
+        return {"event": name, "properties": properties}
 
     def update(self, update: dict[str, Any], exact: bool = False) -> dict[str, Any] | Filtered:
         """A profile update after the property rules, in new dicts; Filtered when they leave an operation's map
