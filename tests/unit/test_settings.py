@@ -49,7 +49,7 @@ def test_settings_region_in_letters_other_than_ascii_is_refused_quoted_as_given(
 
 
 def test_settings_a_choice_refused_is_quoted_as_given() -> None:
-    with pytest.raises(ConfigError, match="got 'Rudderstack'$"):
+    with pytest.raises(ConfigError, match=r"got 'Rudderstack'$"):
         Settings.from_env({**BASE_ENV, "PAYLOAD_FORMAT": "Rudderstack"})
 
 
