@@ -502,6 +502,21 @@ def test_a_bad_setting_names_transforms_and_the_key(text: str, named: str) -> No
     assert raised.value.variable == "TRANSFORMS"
 
 
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('{"hash_properties": ["$email"], "hash_properties": []}', "'hash_properties' is given twice"),
+        ('{"rename_properties": {"a": "b", "a": "c"}}', "'a' is given twice"),
+        ('{"add_properties": {"n": {"x": 1, "x": 2}}}', "'x' is given twice"),
+    ],
+)
+def test_a_name_given_twice_in_one_object_is_refused_not_read_as_its_last(text: str, named: str) -> None:
+    # A JSON reader keeps the last: the first hash_properties would silently hash nothing
+    with pytest.raises(ConfigError, match=r"^TRANSFORMS: ") as raised:
+        read_rules(text)
+    assert named in str(raised.value)
+
+
 def test_hashing_without_a_key_or_with_a_short_one_is_a_configuration_error() -> None:
     with pytest.raises(
         ConfigError, match=r'hash_properties needs a key: there is none.*"hash_key".*TRANSFORM_HASH_KEY'

@@ -46,12 +46,16 @@ def _finite(text: str) -> float:
     return value
 
 
-def loads_exact(data: bytes | bytearray | memoryview | str) -> Any:
+def loads_exact(
+    data: bytes | bytearray | memoryview | str,
+    object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
+) -> Any:
     """Like `loads`, but every integer is read exactly, whatever its size (orjson reads those beyond 64
     bits as rounded floats). Slower: only for an item `loads` may have rounded. It refuses NaN and
     Infinity, and a number beyond a double's range (`1e400`), as orjson does, so that a document splits
-    into the same items either way and nothing is read that would be written as null."""
-    return _stdlib_loads(data, parse_constant=_no_constant, parse_float=_finite)
+    into the same items either way and nothing is read that would be written as null. `object_pairs_hook`
+    as json.loads takes it (settings refuse a key given twice)."""
+    return _stdlib_loads(data, parse_constant=_no_constant, parse_float=_finite, object_pairs_hook=object_pairs_hook)
 
 
 class _StdlibFragment:

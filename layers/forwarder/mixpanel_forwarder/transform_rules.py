@@ -123,9 +123,16 @@ def read_rules(text: str | None) -> TransformRules | None:
     if text is None:
         return None
     try:
-        value = codec.loads_exact(text)  # an integer beyond 64 bits in add_properties is read as it is, and refused
+        # An integer beyond 64 bits in add_properties is read as it is, and refused; a key given twice is refused too.
+        value = codec.loads_exact(text, _unique_keys)
     except ValueError:
         raise ConfigError(TRANSFORMS, "is not valid JSON: it must be a JSON object of rules") from None
+    except _GivenTwice as twice:
+        raise ConfigError(
+            TRANSFORMS,
+            f"{twice.key!r} is given twice in one object: a JSON reader keeps the last, which may not be the one "
+            "meant (a second hash_properties would silently replace the first)",
+        ) from None
     if type(value) is not dict:
         raise ConfigError(TRANSFORMS, f"must be a JSON object of rules ({', '.join(RULES)})")
     for key in value:
@@ -169,6 +176,21 @@ def _check_nothing_hashed_goes_in_the_clear(rules: TransformRules) -> None:
                 f"add_properties.{added}: sets {named!r}, which hash_properties hashes, after hashing: the value "
                 "would be sent in the clear",
             )
+
+
+class _GivenTwice(Exception):  # not a ValueError: the JSON reader would say only "not valid JSON"
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _GivenTwice(key)
+        found[key] = value
+    return found
 
 
 def hash_key_error(problem: str) -> ConfigError:
