@@ -441,6 +441,21 @@ def test_wildcards_match_exactly_what_a_regular_expression_of_the_pattern_matche
     assert (transforms(drop_events=patterns).event(name, {}) is DROPPED) is expected
 
 
+# A letter, its decomposed twin's combining accent, one beyond the BMP, a lone surrogate, a newline: none is special
+_UNICODE = "aé\u0301\U0001f600\ud800\n"
+
+
+@given(
+    st.lists(st.text(_UNICODE + "*", min_size=1, max_size=7), min_size=1, max_size=3),
+    st.text(_UNICODE, max_size=9),
+)
+def test_wildcards_match_unicode_names_code_point_by_code_point_as_a_regular_expression_does(
+    patterns: list[str], name: str
+) -> None:
+    expected = any(re.fullmatch(".*".join(map(re.escape, each.split("*"))), name, re.DOTALL) for each in patterns)
+    assert (transforms(keep_events=patterns).event(name, {}) is NOT_KEPT) is not expected
+
+
 @pytest.mark.parametrize(
     ("added", "named"),
     [
