@@ -7,9 +7,10 @@ dicts: the message stays as it arrived, for parking. Hashing is HMAC-SHA256 keye
 a bare hash, which a dictionary of emails reverses.
 
 A user's identity is one thing: a rule hashing any field that carries it hashes every such field (README,
-"Transforms"), and never a placeholder, which validation must see to refuse. A group key is a property of events:
-renaming or hashing it renames `$group_key` or hashes `$group_id` in group updates, so that profiles meet events.
-Numbers are hashed exactly (an integer's digits), so a float that may be a rounded integer raises Inexact first.
+"Transforms"), and never what is no id (a placeholder, an object), which validation must see to refuse. A group
+key is a property of events: renaming or hashing it renames `$group_key` or hashes `$group_id` in group updates, so
+that profiles meet events. Numbers are hashed exactly (an integer's digits), so a float that may be a rounded
+integer raises Inexact first.
 """
 
 from __future__ import annotations
