@@ -224,6 +224,21 @@ def test_group_identify_without_group_properties_is_still_filtered() -> None:
     assert filtered.rule == "identify without properties"
 
 
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"event_type": "$identify", "user_id": "u", "user_properties": {}},
+        {"event_type": "$groupidentify", "user_id": "u", "groups": {"company": "acme"}, "group_properties": {}},
+    ],
+)
+def test_identify_records_with_empty_properties_have_nothing_to_set_and_are_filtered(record: dict[str, Any]) -> None:
+    # As without them, and as a Segment identify with empty traits: not an empty $set, parked for a field it lacks
+    [filtered] = routed(record)
+
+    assert isinstance(filtered, FilteredOut)
+    assert filtered.rule == "identify without properties"
+
+
 def test_group_identify_records_update_each_group_named() -> None:
     record = {
         "event_type": "$groupidentify",

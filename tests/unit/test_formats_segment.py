@@ -322,6 +322,26 @@ def test_the_group_key_is_a_setting_and_a_trait_of_that_name_is_the_group_id() -
     assert sent(only_member)[0] is Kind.USER
 
 
+@pytest.mark.parametrize(
+    ("given", "field"),
+    [
+        ({"groupId": "undefined"}, "groupId"),
+        ({"groupId": 0}, "groupId"),
+        ({"groupId": "  "}, "groupId"),
+        ({"groupId": "acme", "traits": {"$group_id": "null", "name": "Acme"}}, "traits.$group_id"),
+        ({"groupId": "acme", "traits": {"$group_id": ""}}, "traits.$group_id"),
+    ],
+)
+def test_a_group_call_whose_group_id_is_a_placeholder_or_blank_is_refused_whole(
+    given: dict[str, Any], field: str
+) -> None:
+    # The group profile would be refused for it, and the membership sent: every user in one group "undefined"
+    [refused] = routed({"type": "group", "userId": "user-42", **given})
+
+    assert isinstance(refused, Refused)
+    assert (refused.kind, refused.failure.field) == (Kind.GROUP, field)
+
+
 def test_alias_is_create_alias_under_original_and_refused_under_simplified() -> None:
     alias = {"type": "alias", "userId": "u-1", "previousId": "a-1", "messageId": "m-5", "timestamp": TIMESTAMP}
 

@@ -38,6 +38,21 @@ def test_settings_region_picks_residency_host(region: str, host: str) -> None:
     assert Settings.from_env({**BASE_ENV, "MIXPANEL_REGION": region}).api_url == host
 
 
+@pytest.mark.parametrize(("region", "shown"), [("uſ", "'uſ'"), ("ın", "'ın'"), ("ß", "'ß'"), ("ｅｕ", "'ｅｕ'")])
+def test_settings_region_in_letters_other_than_ascii_is_refused_quoted_as_given(region: str, shown: str) -> None:
+    # str.upper() makes "US" of "uſ" (a long s) and "IN" of "ın" (a dotless i), and "SS" of "ß": a region is
+    # ASCII, as numbers are, and a refusal quotes what the variable holds, not what upper() made of it
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({**BASE_ENV, "MIXPANEL_REGION": region})
+    assert raised.value.variable == "MIXPANEL_REGION"
+    assert str(raised.value).endswith(f"got {shown}")
+
+
+def test_settings_a_choice_refused_is_quoted_as_given() -> None:
+    with pytest.raises(ConfigError, match=r"got 'Rudderstack'$"):
+        Settings.from_env({**BASE_ENV, "PAYLOAD_FORMAT": "Rudderstack"})
+
+
 def test_settings_explicit_url_wins_and_loses_a_trailing_import() -> None:
     settings = Settings.from_env({**BASE_ENV, "MIXPANEL_API_URL": "http://127.0.0.1:8765/import/"})
     assert endpoint(settings).url == "http://127.0.0.1:8765/import?strict=1&project_id=4242"

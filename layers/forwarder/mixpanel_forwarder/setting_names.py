@@ -76,9 +76,11 @@ KNOWN_SETTINGS = frozenset(
     }
 )
 # Lambda's own variables, never a setting's typo: the reserved ones (AWS_*, LAMBDA_*, _HANDLER, _X_AMZN_TRACE_ID, TZ)
-# and those it sets unreserved, from "Defined runtime environment variables" in Lambda's guide.
+# and those it sets unreserved, from "Defined runtime environment variables" in Lambda's guide; and bash's PWD and
+# SHLVL, there in every deployed function: the Python runtime's /var/runtime/bootstrap is a bash script (its text:
+# https://dingxiong.github.io/posts/aws-lambda), and without them here each cold start imported difflib for them.
 _LAMBDA_PREFIXES = ("AWS_", "LAMBDA_", "_")
-_LAMBDA_OWN = frozenset({"TZ", "LANG", "PATH", "LD_LIBRARY_PATH", "NODE_PATH", "PYTHONPATH"})
+_LAMBDA_OWN = frozenset({"TZ", "LANG", "PATH", "LD_LIBRARY_PATH", "NODE_PATH", "PYTHONPATH", "PWD", "SHLVL"})
 # difflib's ratio from which a name is taken for a setting misspelt: MIXPANEL_REGOIN is 0.93 from MIXPANEL_REGION,
 # TRANSFORM 0.95 from TRANSFORMS; AWS_ENDPOINT_URL is 0.50 from MIXPANEL_API_URL, MIXPANEL_TOKEN 0.78 from
 # MIXPANEL_PROJECT_TOKEN.

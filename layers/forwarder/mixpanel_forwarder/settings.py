@@ -172,10 +172,12 @@ class _Env:
         return value
 
     def choice(self, name: str, choices: tuple[str, ...]) -> str:
-        """One of `choices` (the first when unset), compared case-insensitively."""
-        value = (self.text(name) or choices[0]).lower()
+        """One of `choices` (the first when unset), compared case-insensitively (ASCII only, as for numbers:
+        `str.upper()` makes "US" of "uſ" and "IN" of "ın"); a refusal quotes the value as it was given."""
+        raw = self.text(name) or choices[0]
+        value = raw.lower() if raw.isascii() else raw
         if value not in choices:
-            raise ConfigError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+            raise ConfigError(name, f"must be one of {', '.join(choices)}, got {raw!r}")
         return value
 
     def number(self, name: str, default: float, low: float, high: float) -> float:
@@ -202,9 +204,10 @@ def _api_url(env: _Env) -> str:
     """
     # Checked even beside MIXPANEL_API_URL, which it does not pick then: the template always sets it, and a wrong
     # one is a mistake to say, not a value to ignore.
-    region = (env.text(MIXPANEL_REGION) or "US").upper()
+    given = env.text(MIXPANEL_REGION) or "US"
+    region = given.upper() if given.isascii() else given  # as in _Env.choice: upper() makes "US" of "uſ"
     if region not in REGION_HOSTS:
-        raise ConfigError(MIXPANEL_REGION, f"must be one of {', '.join(REGION_HOSTS)}, got {region!r}")
+        raise ConfigError(MIXPANEL_REGION, f"must be one of {', '.join(REGION_HOSTS)}, got {given!r}")
     url = env.text(MIXPANEL_API_URL)
     if url is None:
         return REGION_HOSTS[region]

@@ -114,8 +114,9 @@ def _event(item: Item, name: str, user_id: str | int | None, device_id: str | in
 def _updates(item: Item, properties: Any, field: str, target: dict[str, Any], suffix: str = "") -> list[Message]:
     """One update of `target` (a user's or group's keys) per operation in `properties`: flat properties are a
     `$set`, and beside operations they join the `$set` operation's, which wins on a name in both: Amplitude's own
-    identify API allows no flat properties beside operations, and says to put them "inside the `$set` operation"."""
-    if properties is None:
+    identify API allows no flat properties beside operations, and says to put them "inside the `$set` operation".
+    None when there are none, absent or `{}`: nothing to set."""
+    if properties is None or properties == {}:
         return []
     if type(properties) is not dict:
         raise Invalid(field, "must be an object")

@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import Inexact, Invalid
-from ..model import ID_MERGE_ORIGINAL, Item, Kind
-from ..normalize import normalize_common
+from ..model import ID_MERGE_ORIGINAL, Item, Kind, excerpt
+from ..normalize import is_placeholder, normalize_common
 from .base import SEGMENT_CALLS as CALLS
 from .base import FormatOptions, Message
 from .fields import copy_present, first_time, group_ids, identifier, insert_id
@@ -215,6 +215,7 @@ def _group(
     group_id = group_ids(trait) if trait is not None else identifier(message, "groupId")
     if group_id is None:
         raise Invalid("groupId", f"a group call needs groupId (or a {group_key!r} trait)")
+    _check_group_id(group_id, f"traits.{group_key}" if trait is not None else "groupId")
     made = []
     profile = {key: value for key, value in traits.items() if key not in ("name", *_CREATED)}
     if traits.get("name") is not None:
@@ -228,6 +229,19 @@ def _group(
     _with_ip(message, member)
     made.append(Message(Kind.USER, item.with_payload(member, "/member")))
     return made
+
+
+def _check_group_id(group_id: Any, field: str) -> None:
+    """Invalid for a blank or placeholder group id, as the group's profile would be refused for (profiles.py): the
+    membership alone would put every user whose call carries it in one group ("undefined")."""
+    kind = type(group_id)
+    if kind is not str and kind is not int and kind is not float:
+        return  # not an id at all: the profile and the membership are each refused for it, naming $group_id
+    text = group_id if kind is str else str(group_id)
+    if not text.strip():
+        raise Invalid(field, "must not be empty: a group call needs the group's id")
+    if is_placeholder(text):
+        raise Invalid(field, f"{excerpt(group_id)} is a placeholder Mixpanel refuses as an id")
 
 
 def _copy_created(traits: dict[str, Any], into: dict[str, Any]) -> None:
