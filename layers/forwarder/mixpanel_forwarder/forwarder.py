@@ -23,6 +23,7 @@ from .formats import FormatOptions
 from .ledger import Ledger
 from .messages import MessageRules
 from .model import Kind
+from .objects import S3Store, Store, bound
 from .parking import park
 from .pipeline import encode_records
 from .profiles import token_bytes
@@ -46,6 +47,7 @@ class Forwarder:
         credentials: CredentialsSource | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        objects: Store | None = None,
     ) -> None:
         self.settings = settings
         self._sender = sender or Urllib3Sender(settings.max_concurrent_requests, settings.connect_timeout)
@@ -55,6 +57,10 @@ class Forwarder:
         if parker is None and settings.dead_letter_queue_url:
             parker = SqsParker(settings.dead_letter_queue_url, bucket=settings.dead_letter_bucket)
         self._parker = parker
+        bucket = settings.kinesis_failed_batches_bucket
+        if objects is None and bucket is not None:
+            objects = S3Store(bucket)
+        self._objects = objects  # what a record may name: a Kinesis batch Lambda gave up on (sources/kinesis_failures)
         profile_cap = settings.profile_batch_max_updates
         self._destinations: dict[Kind, Destination] = {
             Kind.EVENT: ImportDestination(settings.batch_max_events, settings.batch_max_bytes),
@@ -121,7 +127,8 @@ class Forwarder:
             self._transforms(delivery.hash_key),
             FormatOptions(settings.id_merge, settings.segment_group_key, settings.amplitude_user_properties),
         )
-        encode_records(source, records, ledger, batchers, delivery.submit, rules)
+        with bound(self._objects, deadline.remaining):
+            encode_records(source, records, ledger, batchers, delivery.submit, rules)
         stats = delivery.wait()
         if self._parker is not None:  # without one, permanent failures stay pending and are reported
             park(self._parker, records, ledger, deadline, self._mapping_rules)
