@@ -11,7 +11,8 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Any
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any
 
 from .batching import Batcher
 from .credentials import CredentialsSource, credentials_source
@@ -23,7 +24,6 @@ from .formats import FormatOptions
 from .ledger import Ledger
 from .messages import MessageRules
 from .model import Kind
-from .objects import S3Store, Store, bound
 from .parking import park
 from .pipeline import encode_records
 from .profiles import token_bytes
@@ -34,6 +34,9 @@ from .settings import Settings
 from .sources import Source
 from .transforms import Transforms
 from .transport import Sender, Urllib3Sender
+
+if TYPE_CHECKING:
+    from .objects import Store
 
 
 class Forwarder:
@@ -57,9 +60,10 @@ class Forwarder:
         if parker is None and settings.dead_letter_queue_url:
             parker = SqsParker(settings.dead_letter_queue_url, bucket=settings.dead_letter_bucket)
         self._parker = parker
-        bucket = settings.kinesis_failed_batches_bucket
-        if objects is None and bucket is not None:
-            objects = S3Store(bucket)
+        if objects is None and settings.kinesis_failed_batches_bucket is not None:
+            from .objects import S3Store  # only a stack with a stream reads failed batches: no cold start for others
+
+            objects = S3Store(settings.kinesis_failed_batches_bucket)
         self._objects = objects  # what a record may name: a Kinesis batch Lambda gave up on (sources/kinesis_failures)
         profile_cap = settings.profile_batch_max_updates
         self._destinations: dict[Kind, Destination] = {
@@ -86,6 +90,14 @@ class Forwarder:
         if self._bound is None or self._bound[0] != hash_key:
             self._bound = (hash_key, Transforms(rules, hash_key))
         return self._bound[1]
+
+    def _reading(self, deadline: Deadline) -> AbstractContextManager[None]:
+        """While decoding, the objects a record may name, read within the invocation's time (objects.py)."""
+        if self._objects is None:
+            return nullcontext()
+        from .objects import bound
+
+        return bound(self._objects, deadline.remaining)
 
     def forward(self, source: Source, event: Any, context: LambdaContext | None) -> Result:
         # The cyclic GC would walk every event dict of the invocation again and again as they pile up
@@ -127,7 +139,7 @@ class Forwarder:
             self._transforms(delivery.hash_key),
             FormatOptions(settings.id_merge, settings.segment_group_key, settings.amplitude_user_properties),
         )
-        with bound(self._objects, deadline.remaining):
+        with self._reading(deadline):
             encode_records(source, records, ledger, batchers, delivery.submit, rules)
         stats = delivery.wait()
         if self._parker is not None:  # without one, permanent failures stay pending and are reported

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from .. import codec, objects
+from .. import codec
 from ..errors import DecodeError, InvocationError
 from ..model import Item, SourceKind, SourceRecord
 from .documents import Loads, decode_document, decode_value
@@ -61,8 +61,8 @@ def decode(record: SourceRecord, loads: Loads = codec.loads) -> list[Item]:
         return decode_document(body, f"sqs:{message_id}", partial(_sent_time_ms, raw), loads)
     if type(value) is dict and "properties" in value and "event" in value:
         return [_LoneEvent(value, raw)]
-    if type(value) is dict and ("Records" in value or "Event" in value) and objects.current() is not None:
-        # Perhaps S3's notification of a Kinesis batch Lambda gave up on: its module only for such a body.
+    if type(value) is dict and ("Records" in value or "Event" in value):
+        # Perhaps S3's notification of a Kinesis batch Lambda gave up on: its module imported for such a body only.
         from .kinesis_failures import notification_items
 
         items = notification_items(value, loads)
