@@ -85,10 +85,15 @@ def denied(decisions: list[Decision], function: Function) -> list[str]:
 
 
 def run_as_deployed(
-    function: Function, bodies: list[str], local: Mapping[str, str], monkeypatch: pytest.MonkeyPatch
+    function: Function,
+    bodies: list[str],
+    local: Mapping[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    source_arn: str | None = None,
 ) -> Any:
-    """The function's handler on a cold start, given one record per body from its source, with its environment as
-    deployed and `local` (the sink's URL): the session's credentials are the only ones it can find."""
+    """The function's handler on a cold start, given one record per body from its source (or from `source_arn`, another
+    queue it reads), with its environment as deployed and `local` (the sink's URL): the session's credentials are the
+    only ones it can find."""
     for name in list(os.environ):
         if name.startswith(FOREIGN):
             monkeypatch.delenv(name)
@@ -103,7 +108,8 @@ def run_as_deployed(
         ]
         event = kinesis_event(records)
     else:
-        event = sqs_event([sqs_record(body, index=i, queue_arn=function.source_arn) for i, body in enumerate(bodies)])
+        queue_arn = source_arn or function.source_arn
+        event = sqs_event([sqs_record(body, index=i, queue_arn=queue_arn) for i, body in enumerate(bodies)])
     return HANDLERS[function.name](event, lambda_context(remaining_ms=60_000, function_name=function.name))
 
 

@@ -3,12 +3,13 @@
 moto's server with IAM enforced (tests/moto_iam.py) holds the stack as the template creates it (deployed.py): each
 function's role with the template's policies, naming the real ARNs. The real handlers run with the credentials of
 a session of their role, against the Mixpanel sink, along every path that calls AWS: the secret read at a cold
-start, parking, parking a document too large for one message (in parts), and the secret read again after a 401.
-Every authorization decision moto made during the invocation is read back, so a denial the code recovers from (a
-fallback) fails the test too. Each path runs for each function, at the parameters' defaults and in the variants
-that change the roles (a stream, an existing secret and queue, tracing).
+start, parking, parking a document too large for one message (in parts), and the secret read again after a 401;
+with a stream, the SQS function reading a failed Kinesis batch (the object in the stack's bucket that S3's
+notification on the retry queue names). Every authorization decision moto made during the invocation is read back,
+so a denial the code recovers from (a fallback) fails the test too. Each path runs for each function, at the
+parameters' defaults and in the variants that change the roles (a stream, an existing secret and queue, tracing).
 
-A new AWS call in the functions' code is one more entry of `CODE_CALLS` and a `Case` that makes it (the inventory
+A new AWS call in the functions' code is one more entry of `CODE_CALLS` and a case that makes it (the inventory
 test finds the call); a new resource type a role names, one more creator in deployed.py. The static least-privilege
 checks are test_template_permissions.py.
 """
@@ -24,8 +25,15 @@ from typing import Any
 
 import pytest
 
-from localdev.cfn import Template
-from localdev.eventgen import sample_event
+from localdev.cfn import Template, as_list
+from localdev.eventgen import (
+    failed_batch_key,
+    failed_batch_object,
+    kinesis_event,
+    kinesis_record,
+    kpl_aggregate,
+    sample_event,
+)
 from localdev.sink import MixpanelSink
 from tests.integration.as_deployed import (
     Decision,
@@ -50,6 +58,7 @@ CREDENTIALS_PARAMETERS = {
 GET_SECRET = "secretsmanager:GetSecretValue"
 READ_PARKED_QUEUE = "sqs:GetQueueAttributes"
 PARK = "sqs:SendMessage"  # SendMessageBatch is authorized by it
+READ_FAILED_BATCH = "s3:GetObject"
 
 # Each AWS API the library calls when the functions run (not in the operator's tools), as the IAM action the Cases
 # below make it under.
@@ -57,6 +66,7 @@ CODE_CALLS = {
     "secretsmanager.get_secret_value": GET_SECRET,  # through Powertools' SecretsProvider (credentials.py)
     "sqs.get_queue_attributes": READ_PARKED_QUEUE,
     "sqs.send_message_batch": PARK,
+    "s3.get_object": READ_FAILED_BATCH,  # objects.py: a Kinesis batch Lambda gave up on
 }
 # Named in the code, and never called by the deployed functions: why.
 NOT_CALLED_AS_DEPLOYED = {"s3.put_object": "DEAD_LETTER_BUCKET, which the template does not set"}
@@ -258,12 +268,20 @@ def test_every_aws_call_of_the_function_is_allowed_by_its_role(
 
 
 def without(action: str, sid: str, role: str) -> Template:
-    """template.yaml with one action taken out of a role's statement."""
+    """template.yaml with one action taken out of a role's statement (the statement gone with its last action)."""
     document = copy.deepcopy(STACK.document)
     for policy in document["Resources"][role]["Properties"]["Policies"]:
-        for statement in policy["PolicyDocument"]["Statement"]:
+        statements = policy["PolicyDocument"]["Statement"]
+        for index, item in enumerate(statements):
+            # A statement only some stacks have is the first choice of an Fn::If.
+            statement = item["Fn::If"][1] if isinstance(item, dict) and "Fn::If" in item else item
             if isinstance(statement, dict) and statement.get("Sid") == sid:
-                statement["Action"].remove(action)
+                actions = [each for each in as_list(statement["Action"]) if each != action]
+                assert len(actions) < len(as_list(statement["Action"])), f"{sid} does not allow {action}"
+                if actions:
+                    statement["Action"] = actions
+                else:
+                    del statements[index]
                 return Template(document)
     raise AssertionError(f"{role} has no statement {sid}")
 
@@ -297,7 +315,101 @@ def test_every_aws_call_in_the_functions_code_has_a_case() -> None:
     named = aws_calls_in_library(operator_code=OPERATOR_CODE)
 
     assert named == CODE_CALLS.keys() | NOT_CALLED_AS_DEPLOYED.keys()
-    made_by_cases = {action for case in CASES for action in case.actions}
+    made_by_cases = {action for case in CASES for action in case.actions} | set(FAILED_BATCH_ACTIONS)
     assert set(CODE_CALLS.values()) <= made_by_cases
     for function in (SQS_FUNCTION, KINESIS_FUNCTION):
         assert "DEAD_LETTER_BUCKET" not in environment(function)  # else S3 parking needs its Case (and s3:PutObject)
+
+
+# --- the SQS function reads a failed Kinesis batch (stacks with a stream) ----------------------------------------
+
+FAILED_BATCH_ACTIONS = Counter({GET_SECRET: 1, READ_FAILED_BATCH: 1})
+WITH_A_STREAM = [variant for variant in VARIANTS if KINESIS_FUNCTION in variant.functions]
+
+
+def failed_batch(stack: Stack) -> tuple[str, int]:
+    """A Kinesis batch Lambda gave up on, written to the stack's bucket as Lambda writes it, and its events. The
+    operator writes it: Lambda writes with the Kinesis role, under an `s3:ResourceAccount` condition moto cannot
+    evaluate (it knows no condition key but sts:ExternalId), so that write is not played here."""
+    records = [
+        kinesis_record(json.dumps(sample_event(0)).encode(), index=0),
+        kinesis_record(kpl_aggregate([json.dumps(sample_event(i)).encode() for i in (1, 2)]), index=1),
+        kinesis_record(json.dumps(sample_event(3, insert_id=False)).encode(), index=2),
+    ]
+    key = failed_batch_key()
+    stack.operator("s3").put_object(
+        Bucket=stack.known["KinesisFailedBatchesBucket"], Key=key, Body=failed_batch_object(kinesis_event(records))
+    )
+    return key, 4
+
+
+def notifications(stack: Stack) -> list[str]:
+    """What the retry queue holds, removed: S3's test event (sent when the bucket's notification was set) and the
+    notification of each object written since."""
+    sqs = stack.operator("sqs")
+    queue = stack.known["KinesisRetryQueue"]
+    bodies = []
+    while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def read_failed_batch(
+    template_variant: Variant, deployments: Deployments, sink: MixpanelSink, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Stack, Function, str, Run]:
+    function = (stack := stack_of(template_variant, deployments)).functions[SQS_FUNCTION]
+    take_parked(stack)
+    notifications(stack)  # an earlier case's, or S3's test event
+    key, events = failed_batch(stack)
+    bodies = notifications(stack)
+    assert [json.loads(body)["Records"][0]["s3"]["bucket"]["name"] for body in bodies] == [
+        stack.known["KinesisFailedBatchesBucket"]
+    ]
+    retry_queue = str(stack.known["KinesisRetryQueue.Arn"])
+    with deployments.decisions() as made:
+        try:
+            response = run_as_deployed(function, bodies, {"MIXPANEL_API_URL": sink.url}, monkeypatch, retry_queue)
+        except Exception as exc:
+            return stack, function, key, Run(made, None, repr(exc))
+    parked_messages, parked = take_parked(stack)
+    outcome = Outcome(len(sink.events), len(parked), parked_messages, len(response["batchItemFailures"]))
+    assert events == 4
+    return stack, function, key, Run(made, outcome, None)
+
+
+@pytest.mark.parametrize("variant", WITH_A_STREAM, ids=str)
+def test_the_sqs_function_reads_a_failed_kinesis_batch_under_its_role(
+    variant: Variant, deployments: Deployments, sink: MixpanelSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack, function, key, result = read_failed_batch(variant, deployments, sink, monkeypatch)
+
+    assert denied(result.decisions, function) == []
+    assert (result.error, result.outcome) == (None, Outcome(4, 0, 0))
+    assert Counter(decision["action"] for decision in result.decisions) == FAILED_BATCH_ACTIONS
+    bucket = stack.known["KinesisFailedBatchesBucket"]
+    assert {(decision["action"], decision["resource"]) for decision in result.decisions} == {
+        (GET_SECRET, function.environment["MIXPANEL_CREDENTIALS_SECRET_ARN"]),
+        (READ_FAILED_BATCH, f"arn:aws:s3:::{bucket}/{key}"),
+    }
+
+
+def test_a_failed_batch_the_role_may_not_read_is_reported_not_parked(
+    deployments: Deployments, sink: MixpanelSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    variant = Variant(
+        "no-s3-read",
+        (SQS_FUNCTION, KINESIS_FUNCTION),
+        lambda setup: {"SourceStreamArn": _stream(setup)},
+        without(READ_FAILED_BATCH, "ReadFailedKinesisBatches", "SqsForwarderRole"),
+    )
+
+    stack, function, key, result = read_failed_batch(variant, deployments, sink, monkeypatch)
+
+    bucket = stack.known["KinesisFailedBatchesBucket"]
+    assert denied(result.decisions, function) == [
+        f"{READ_FAILED_BATCH} on arn:aws:s3:::{bucket}/{key} as {function.principal}: S3AccessDeniedError"
+    ]
+    # The object is still there to be read once the role may: its notification comes back, nothing is parked.
+    assert (result.error, result.outcome) == (None, Outcome(0, 0, 0, reported=1))

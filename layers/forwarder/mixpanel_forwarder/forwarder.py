@@ -11,7 +11,8 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Any
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any
 
 from .batching import Batcher
 from .credentials import CredentialsSource, credentials_source
@@ -34,6 +35,9 @@ from .sources import Source
 from .transforms import Transforms
 from .transport import Sender, Urllib3Sender
 
+if TYPE_CHECKING:
+    from .objects import Store
+
 
 class Forwarder:
     """Built once per container: the HTTP pool, the worker threads and the parker live across invocations."""
@@ -46,6 +50,7 @@ class Forwarder:
         credentials: CredentialsSource | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        objects: Store | None = None,
     ) -> None:
         self.settings = settings
         self._sender = sender or Urllib3Sender(settings.max_concurrent_requests, settings.connect_timeout)
@@ -55,6 +60,11 @@ class Forwarder:
         if parker is None and settings.dead_letter_queue_url:
             parker = SqsParker(settings.dead_letter_queue_url, bucket=settings.dead_letter_bucket)
         self._parker = parker
+        if objects is None and settings.kinesis_failed_batches_bucket is not None:
+            from .objects import S3Store  # only a stack with a stream reads failed batches: no cold start for others
+
+            objects = S3Store(settings.kinesis_failed_batches_bucket)
+        self._objects = objects  # what a record may name: a Kinesis batch Lambda gave up on (sources/kinesis_failures)
         profile_cap = settings.profile_batch_max_updates
         self._destinations: dict[Kind, Destination] = {
             Kind.EVENT: ImportDestination(settings.batch_max_events, settings.batch_max_bytes),
@@ -80,6 +90,14 @@ class Forwarder:
         if self._bound is None or self._bound[0] != hash_key:
             self._bound = (hash_key, Transforms(rules, hash_key))
         return self._bound[1]
+
+    def _reading(self, deadline: Deadline) -> AbstractContextManager[None]:
+        """While decoding, the objects a record may name, read within the invocation's time (objects.py)."""
+        if self._objects is None:
+            return nullcontext()
+        from .objects import bound
+
+        return bound(self._objects, deadline.remaining)
 
     def forward(self, source: Source, event: Any, context: LambdaContext | None) -> Result:
         # The cyclic GC would walk every event dict of the invocation again and again as they pile up
@@ -121,7 +139,8 @@ class Forwarder:
             self._transforms(delivery.hash_key),
             FormatOptions(settings.id_merge, settings.segment_group_key, settings.amplitude_user_properties),
         )
-        encode_records(source, records, ledger, batchers, delivery.submit, rules)
+        with self._reading(deadline):
+            encode_records(source, records, ledger, batchers, delivery.submit, rules)
         stats = delivery.wait()
         if self._parker is not None:  # without one, permanent failures stay pending and are reported
             park(self._parker, records, ledger, deadline, self._mapping_rules)

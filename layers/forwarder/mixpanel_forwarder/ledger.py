@@ -104,7 +104,8 @@ class Ledger:
         return self.kinds.get(index, Kind.EVENT)
 
     def fail_record(self, record: int, failure: Failure) -> None:
-        """The whole record failed before any event came out of it (it is not decodable)."""
+        """The whole record failed before any event came out of it: it is not decodable (permanent), or what it names
+        cannot be read now (transient)."""
         self.record_failures[record] = failure
         self.record_states[record] = State.PENDING if failure.permanent else State.RETRY
 

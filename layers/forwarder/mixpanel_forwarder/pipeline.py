@@ -14,7 +14,7 @@ from typing import Any
 
 from . import codec
 from .batching import Batch, Batcher
-from .errors import DecodeError, Inexact, Invalid
+from .errors import DecodeError, Inexact, Invalid, SourceUnavailable
 from .formats import common_event
 from .ledger import FailedEvent, Ledger
 from .messages import FilteredOut, MessageRules, Refused, Routed, item_messages, route_item
@@ -50,6 +50,9 @@ def encode_records(
             items = decode(record)
         except DecodeError as exc:
             ledger.fail_record(record_index, Failure(str(exc), "record", Stage.DECODE))
+            continue
+        except SourceUnavailable as exc:  # what the record names cannot be read now: reported, read again later
+            ledger.fail_record(record_index, Failure(str(exc), "record"))
             continue
         for item in items:
             index = enqueue(record_index)

@@ -8,6 +8,7 @@ digits) is refused at start rather than at the first request.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import NamedTuple
 from urllib.parse import SplitResult, urlsplit
@@ -25,6 +26,7 @@ MIXPANEL_SERVICE_ACCOUNT_SECRET = "MIXPANEL_SERVICE_ACCOUNT_SECRET"  # noqa: S10
 MIXPANEL_PROJECT_TOKEN = "MIXPANEL_PROJECT_TOKEN"  # noqa: S105 - a variable name
 DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
 DEAD_LETTER_BUCKET = "DEAD_LETTER_BUCKET"
+KINESIS_FAILED_BATCHES_BUCKET = "KINESIS_FAILED_BATCHES_BUCKET"
 BATCH_MAX_EVENTS = "BATCH_MAX_EVENTS"
 BATCH_MAX_BYTES = "BATCH_MAX_BYTES"
 MAX_CONCURRENT_REQUESTS = "MAX_CONCURRENT_REQUESTS"
@@ -83,6 +85,8 @@ class Settings(NamedTuple):
     transforms: TransformRules | None = None  # TRANSFORMS, read and checked; None when there are no rules
     segment_group_key: str = SEGMENT_DEFAULT_GROUP_KEY  # the group key a Segment group call's profile is under
     amplitude_user_properties: bool = False  # an Amplitude event's user_properties also a $set on its user
+    # The bucket Lambda writes the Kinesis batches it gives up on to: its S3 notifications are forwarded again.
+    kinesis_failed_batches_bucket: str | None = None
 
     def mapping_rules(self) -> tuple[str, ...]:
         """The settings that change how an arriving message is mapped, by variable name, those not at their
@@ -139,6 +143,7 @@ class Settings(NamedTuple):
             segment_group_key=env.text(SEGMENT_GROUP_KEY) or SEGMENT_DEFAULT_GROUP_KEY,
             amplitude_user_properties=env.choice(AMPLITUDE_USER_PROPERTIES, AMPLITUDE_USER_PROPERTY_CHOICES)
             == "profile",
+            kinesis_failed_batches_bucket=_bucket(env, KINESIS_FAILED_BATCHES_BUCKET),
         )
 
 
@@ -231,6 +236,14 @@ def _api_url(env: _Env) -> str:
     if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
         raise ConfigError(MIXPANEL_API_URL, f"must use https:// for a non-loopback host, got {shown!r}")
     return url.rstrip("/").removesuffix("/import")
+
+
+def _bucket(env: _Env, name: str) -> str | None:
+    """An S3 bucket's name (3 to 63 lowercase letters, digits, dots and hyphens, a letter or digit at each end)."""
+    bucket = env.text(name)
+    if bucket is not None and re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket) is None:
+        raise ConfigError(name, f"must be an S3 bucket's name (not its ARN or a URL), got {bucket!r}")
+    return bucket
 
 
 def _without_userinfo(parts: SplitResult) -> str:

@@ -61,6 +61,13 @@ def decode(record: SourceRecord, loads: Loads = codec.loads) -> list[Item]:
         return decode_document(body, f"sqs:{message_id}", partial(_sent_time_ms, raw), loads)
     if type(value) is dict and "properties" in value and "event" in value:
         return [_LoneEvent(value, raw)]
+    if type(value) is dict and ("Records" in value or "Event" in value):
+        # Perhaps S3's notification of a Kinesis batch Lambda gave up on: its module imported for such a body only.
+        from .kinesis_failures import notification_items
+
+        items = notification_items(value, loads)
+        if items is not None:
+            return items
     # The send time, read only if an event has none of its own.
     return decode_value(value, f"sqs:{message_id}", partial(_sent_time_ms, raw), 0, loads)
 
