@@ -477,7 +477,8 @@ def test_paused_requests_are_held_in_flight_until_resumed(sink: MixpanelSink, ht
     sink.flight.resume()
     for posting in held:
         posting.join()
-        assert posting.response is not None and posting.response.status == 200
+        assert posting.response is not None
+        assert posting.response.status == 200
     wait_until(lambda: sink.flight.now("/import") == 0, "the answered requests left the flight")
     assert sink.flight.peak("/import") == 3
     assert len(sink.events) == 3

@@ -132,10 +132,12 @@ class Delivery:
                 if not self._stop.is_set():  # threads still sending stop at their next step
                     self._stop_reason = "the invocation ended"
                     self._stop.set()
-            failure = Failure("not confirmed before the function's time ran out")
+            not_confirmed = Failure("not confirmed before the function's time ran out")
+            not_sent = Failure("not sent: the function's time ran out")  # waiting for a thread, or a place in flight
             for future, batch in unsettled:
                 future.cancel()  # one that has not started never will
-                self._ledger.fail_unsettled(batch.indices, failure)
+                went_out = self._exchange.went_out(batch)
+                self._ledger.fail_unsettled(batch.indices, not_confirmed if went_out else not_sent)
         return self._exchange.ended(abandoned=bool(unsettled))
 
     def _time_left(self) -> float:
@@ -155,9 +157,11 @@ class Delivery:
         finally:
             self._gate.open()
 
-    def _deliver(self, batch: Batch, resent: bool = False, probe: bool = False) -> None:
+    def _deliver(self, batch: Batch, resent: bool = False, probe: bool = False, submitted: Batch | None = None) -> None:
         """`resent`: the messages were in a request whose answer may have applied them (a half after a status 0);
-        `probe`: its first attempt is the probe (sent once, with the probe's timeout)."""
+        `probe`: its first attempt is the probe (sent once, with the probe's timeout); `submitted`: the batch as
+        submitted, when `batch` is a half of it."""
+        submitted = batch if submitted is None else submitted
         destination = self._destinations[batch.kind]
         if batch.keys is not None:
             batch = self._hold_back(batch)
@@ -185,7 +189,7 @@ class Delivery:
             if resent:
                 self._exchange.count_resent(destination, batch)
             timeout = self._settings.probe_timeout if probe else self._settings.request_timeout
-            sent = self._exchange.send(destination, credentials, body, raw_size, batch, timeout)
+            sent = self._exchange.send(destination, credentials, body, raw_size, batch, timeout, submitted)
             if sent is None:  # no place in flight before sending stopped or the time ran out
                 reason = self._stop_reason if self._stop.is_set() else "not sent: the function's time ran out"
                 self._give_up(batch, Failure(reason))
@@ -219,7 +223,7 @@ class Delivery:
                     self._refuse(batch, 0, verdict.failure)
                     return
                 for half in batch.split():  # in order: the first half ends before the second is sent
-                    self._deliver(half, resent)
+                    self._deliver(half, resent, submitted=submitted)
                 return
             if kind in (HALT, REAUTHORIZE):
                 self._halt(verdict.problem)

@@ -42,6 +42,7 @@ class Exchange:
         self._answered = False  # a request got an answer that is not a transient failure
         self._transient = False  # a request met a transient failure
         self._sending = 0  # requests waiting for their answer now
+        self._out: set[int] = set()  # the submitted batches (by id) that had a request go out
 
     def send(
         self,
@@ -51,10 +52,11 @@ class Exchange:
         raw_size: int,
         batch: Batch,
         timeout: float,
+        submitted: Batch,
     ) -> tuple[Verdict, Response | None] | None:
         """The destination's reading of the answer (a retry when no answer came), within `timeout` and the time left;
         None when the in-flight limit had no place for it before the time ran out (`/import` only: the profile
-        endpoints take one request at a time anyway)."""
+        endpoints take one request at a time anyway). `submitted`: the batch as submitted (`batch` may be a part)."""
         slot = None
         if not destination.ordered:
             slot = self._in_flight.acquire(self._time_left)
@@ -64,6 +66,7 @@ class Exchange:
                 with self.lock:
                     self.stats.requests_delayed += 1
         answer: tuple[Verdict, Response | None] | None = None
+        self._out.add(id(submitted))
         with self.lock:
             self._sending += 1
         try:
@@ -124,6 +127,10 @@ class Exchange:
         if resent:
             with self.lock:
                 self.stats.resent_not_idempotent += resent
+
+    def went_out(self, submitted: Batch) -> bool:
+        """Whether a request of `submitted` (a batch as submitted) was sent."""
+        return id(submitted) in self._out
 
     def probed(self) -> None:
         with self.lock:
