@@ -386,7 +386,7 @@ def test_probes_are_spaced_as_mixpanel_advises_retries() -> None:
     assert (outage.since, outage.failures) == (NOW, 1)
     assert 2 + 1 <= outage.probe_at - monotonic.now <= 2 + 5
     availability.gave_up()  # already down: since and the schedule stay
-    assert availability.outage() == outage
+    assert availability.outage() is outage
 
     waits = [availability.probe_failed().probe_at - monotonic.now for _ in range(7)]
     for wait, base in zip(waits, (4, 8, 16, 32, 60, 60, 60), strict=True):

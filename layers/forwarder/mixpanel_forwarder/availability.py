@@ -17,7 +17,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import NamedTuple
 
 from .batching import Batch
 from .model import Failure
@@ -25,13 +24,16 @@ from .retry import Backoff
 from .timefmt import utc_text
 
 
-class Outage(NamedTuple):
+class Outage:
     """Mixpanel down: since when (the wall clock, for reasons), when to probe next (the monotonic clock), how many
-    failures so far (the first one's, then each probe's)."""
+    failures so far (the first one's, then each probe's). Immutable: a failed probe makes a new one."""
 
-    since: float
-    probe_at: float
-    failures: int
+    __slots__ = ("failures", "probe_at", "since")
+
+    def __init__(self, since: float, probe_at: float, failures: int) -> None:
+        self.since = since
+        self.probe_at = probe_at
+        self.failures = failures
 
     def failure(self, probe: str) -> Failure:
         """The reason of every message an invocation did not send for it; `probe` says what the probe met."""
@@ -75,8 +77,7 @@ class Availability:
         with self._lock:
             outage = self._outage or Outage(self._clock(), 0.0, 0)
             failures = outage.failures + 1
-            probe_at = self._monotonic() + self._backoff.delay(failures)
-            self._outage = outage._replace(probe_at=probe_at, failures=failures)
+            self._outage = Outage(outage.since, self._monotonic() + self._backoff.delay(failures), failures)
             return self._outage
 
     def until_probe(self) -> float:
