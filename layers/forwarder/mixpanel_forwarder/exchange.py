@@ -55,8 +55,9 @@ class Exchange:
         submitted: Batch,
     ) -> tuple[Verdict, Response | None] | None:
         """The destination's reading of the answer (a retry when no answer came), within `timeout` and the time left;
-        None when the in-flight limit had no place for it before the time ran out (`/import` only: the profile
-        endpoints take one request at a time anyway). `submitted`: the batch as submitted (`batch` may be a part)."""
+        None when it could not go before the time ran out (or sending stopped): `/import` requests wait for a place
+        under the in-flight limit (the profile endpoints take one request at a time anyway). `submitted`: the batch as
+        submitted (`batch` may be a part of it)."""
         slot = None
         if not destination.ordered:
             slot = self._in_flight.acquire(self._time_left)
@@ -65,6 +66,12 @@ class Exchange:
             if slot.waited:
                 with self.lock:
                     self.stats.requests_delayed += 1
+        left = self._time_left()  # the place may have been waited for
+        if left <= 0:
+            if slot is not None:
+                self._in_flight.release(slot)
+            return None
+        timeout = min(timeout, left)
         answer: tuple[Verdict, Response | None] | None = None
         self._out.add(id(submitted))
         with self.lock:
@@ -97,7 +104,6 @@ class Exchange:
         timeout: float,
     ) -> tuple[Verdict, Response | None]:
         started = time.perf_counter()
-        timeout = min(timeout, self._time_left())  # the place in flight may have been waited for
         try:
             response = self._sender.send(destination.endpoint(self._api_url, credentials), body, timeout)
         except TransportError as exc:
