@@ -185,6 +185,8 @@ def test_every_metric_name_the_template_may_use_is_emitted(
         *(names.REQUESTS_PREFIX + status for status in names.REQUEST_CLASSES), names.RESENT_NOT_IDEMPOTENT,
         names.PROFILE_UPDATES_REPORTED,
         *(kind + outcome for kind in names.PROFILE_UPDATES.values() for outcome in names.PROFILE_OUTCOMES.values()),
+        names.MIXPANEL_UNAVAILABLE, names.PROBES, names.PROBES_FAILED, names.IN_FLIGHT_LIMIT,
+        names.IN_FLIGHT_LIMIT_AT_END, names.REQUESTS_DELAYED,
     }  # fmt: skip
     assert set(metrics) == expected
 

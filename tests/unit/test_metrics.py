@@ -52,6 +52,8 @@ def result(latencies: int = 2) -> Result:
     delivery.requests.update({"2xx": 7, "400": 2, "429": 3, "5xx": 4, "timeout": 5, "connection": 6})
     delivery.retries, delivery.bytes_raw, delivery.bytes_gzip = 8, 12_345, 2_345
     delivery.latencies_ms.extend(10.0 + n + 0.04 for n in range(latencies))
+    delivery.unavailable_since, delivery.probes, delivery.probes_failed = 1_764_000_000.0, 1, 1
+    delivery.in_flight_limit_min, delivery.in_flight_limit, delivery.requests_delayed = 14, 15, 16
     failures = [{"itemIdentifier": f"m{r}"} for r in (0, 1, 2)]
     return Result("kinesis", SourceKind.KINESIS, 6, ledger, delivery, failures)
 
@@ -107,6 +109,12 @@ def test_every_metric_has_its_name_unit_and_value() -> None:
         "Requests5xx": [4.0],
         "Requeststimeout": [5.0],
         "Requestsconnection": [6.0],
+        "MixpanelUnavailable": [1.0],
+        "Probes": [1.0],
+        "ProbesFailed": [1.0],
+        "InFlightLimit": [14.0],
+        "InFlightLimitAtEnd": [15.0],
+        "RequestsDelayedByLimit": [16.0],
         "BytesUncompressed": [12_345.0],
         "BytesCompressed": [2_345.0],
         "MixpanelLatency": [10.0, 11.0],

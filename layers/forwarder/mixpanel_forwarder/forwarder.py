@@ -14,6 +14,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
+from .availability import Availability
 from .batching import Batcher
 from .credentials import CredentialsSource, credentials_source
 from .deadletter import Parker, SqsParker
@@ -21,9 +22,10 @@ from .deadline import Deadline, LambdaContext
 from .delivery import Delivery
 from .destinations import Destination, ImportDestination, ProfileDestination
 from .formats import FormatOptions
+from .in_flight import InFlightLimit
 from .ledger import Ledger
 from .messages import MessageRules
-from .model import Kind
+from .model import Kind, SourceKind
 from .parking import park
 from .pipeline import encode_records
 from .profiles import token_bytes
@@ -78,6 +80,10 @@ class Forwarder:
             for kind, destination in self._destinations.items()
         }
         self._backoff = Backoff(settings, rng)
+        # Mixpanel is one service: whether it answers, and how many /import requests it takes at once, are learnt
+        # by one invocation and hold for the next ones (and for requests that outlive theirs).
+        self._availability = Availability(self._backoff, clock)
+        self._in_flight = InFlightLimit(settings.max_concurrent_requests)
         self._clock = clock
         self._bound: tuple[str | None, Transforms] | None = None  # the transforms and the hash key they hash with
         self._mapping_rules = settings.mapping_rules()  # what a message parked as it arrived says mapped it
@@ -123,6 +129,9 @@ class Forwarder:
             self._backoff,
             ledger,
             deadline,
+            availability=self._availability,
+            in_flight=self._in_flight,
+            wait_to_probe=kind is SourceKind.KINESIS,  # Lambda retries a Kinesis batch at once, an SQS record later
         )
         token = delivery.token
         added = token_bytes(token) if token is not None else 0  # each profile update carries it when sent

@@ -66,6 +66,16 @@ RETRIES = "Retries"
 MIXPANEL_LATENCY = "MixpanelLatency"
 BYTES_UNCOMPRESSED = "BytesUncompressed"
 BYTES_COMPRESSED = "BytesCompressed"
+# Mixpanel's availability (availability.py): invocations that found it down (their first batch probed, the others
+# waited for it), probes sent, and probes that met a transient failure (nothing else was sent then).
+MIXPANEL_UNAVAILABLE = "MixpanelUnavailable"
+PROBES = "Probes"
+PROBES_FAILED = "ProbesFailed"
+# /import requests in flight per container (in_flight.py): the lowest limit during the invocation and the limit at its
+# end (MAX_CONCURRENT_REQUESTS unless 429s lowered it), and requests that waited for a place.
+IN_FLIGHT_LIMIT = "InFlightLimit"
+IN_FLIGHT_LIMIT_AT_END = "InFlightLimitAtEnd"
+REQUESTS_DELAYED = "RequestsDelayedByLimit"
 INVOCATION_ERRORS = "InvocationErrors"  # the handler raised: nothing was acknowledged (bad config, no credentials)
 
 metrics = Metrics(
@@ -101,6 +111,12 @@ def publish(result: Result) -> None:
         PARK_FAILURES: counts["park_failures"],
         RETRIES: delivery.retries,
         RESENT_NOT_IDEMPOTENT: delivery.resent_not_idempotent,
+        MIXPANEL_UNAVAILABLE: int(delivery.unavailable_since is not None),
+        PROBES: delivery.probes,
+        PROBES_FAILED: delivery.probes_failed,
+        IN_FLIGHT_LIMIT: delivery.in_flight_limit_min,
+        IN_FLIGHT_LIMIT_AT_END: delivery.in_flight_limit,
+        REQUESTS_DELAYED: delivery.requests_delayed,
     }
     for kind, prefix in PROFILE_UPDATES.items():
         for outcome, suffix in PROFILE_OUTCOMES.items():

@@ -32,6 +32,7 @@ BATCH_MAX_BYTES = "BATCH_MAX_BYTES"
 MAX_CONCURRENT_REQUESTS = "MAX_CONCURRENT_REQUESTS"
 CONNECT_TIMEOUT_SECONDS = "CONNECT_TIMEOUT_SECONDS"
 REQUEST_TIMEOUT_SECONDS = "REQUEST_TIMEOUT_SECONDS"
+PROBE_TIMEOUT_SECONDS = "PROBE_TIMEOUT_SECONDS"
 MAX_ATTEMPTS = "MAX_ATTEMPTS"
 RETRY_BASE_SECONDS = "RETRY_BASE_SECONDS"
 RETRY_MAX_SECONDS = "RETRY_MAX_SECONDS"
@@ -73,6 +74,7 @@ class Settings(NamedTuple):
     max_concurrent_requests: int = 8
     connect_timeout: float = 3.0
     request_timeout: float = 15.0
+    probe_timeout: float = 5.0  # the one request an invocation sends while Mixpanel is down (availability.py)
     max_attempts: int = 6
     retry_base: float = 2.0
     retry_max: float = 60.0
@@ -128,6 +130,7 @@ class Settings(NamedTuple):
             max_concurrent_requests=env.integer(MAX_CONCURRENT_REQUESTS, 8, 1, 64),
             connect_timeout=env.number(CONNECT_TIMEOUT_SECONDS, 3.0, 0.01, 60.0),
             request_timeout=env.number(REQUEST_TIMEOUT_SECONDS, 15.0, 0.01, 900.0),
+            probe_timeout=env.number(PROBE_TIMEOUT_SECONDS, 5.0, 0.01, 900.0),
             max_attempts=env.integer(MAX_ATTEMPTS, 6, 1, 100),
             retry_base=env.number(RETRY_BASE_SECONDS, 2.0, 0.0, 600.0),
             retry_max=env.number(RETRY_MAX_SECONDS, 60.0, 0.0, 900.0),
