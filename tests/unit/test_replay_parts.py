@@ -131,6 +131,33 @@ def test_two_refusals_of_one_call_name_no_messages_and_replay_both() -> None:
     assert (len(updates(sender, "/groups")), len(updates(sender))) == (1, 1)
 
 
+def test_a_group_identify_naming_two_ids_under_one_key_names_the_refused_one_alone_and_replays_it_alone() -> None:
+    # "undefined" is a placeholder Mixpanel refuses: that group's update is parked, acme's imported
+    record = {
+        "event_type": "$groupidentify",
+        "user_id": "u1",
+        "groups": {"company": ["acme", "undefined"]},
+        "group_properties": {"seats": 300},
+    }
+    sender, parker = FakeSender(), FakeParker()
+    run([record], sender, parker)
+    assert [update["$group_id"] for update in updates(sender, "/groups")] == ["acme"]
+    [parked] = parker.messages
+    assert len(parked["source"]["messages"]) == 1
+
+    sender = FakeSender()
+    again = replay([parked], sender)  # replayed as parked: the refused update alone, refused again
+    assert reported(again) == ["p0"]
+    assert updates(sender, "/groups") == []  # acme's update, imported, is not sent again
+    assert again.ledger.reasons() == {"$group_id: 'undefined' is a placeholder Mixpanel refuses": 1}
+    fixed = copy.deepcopy(parked)
+    fixed["event"]["groups"]["company"][1] = "globex"  # the producer fixed: the refused id is a real one now
+    replayed = replay([fixed], sender)
+
+    assert reported(replayed) == []
+    assert [update["$group_id"] for update in updates(sender, "/groups")] == ["globex"]
+
+
 def test_an_amplitude_event_whose_profile_update_is_refused_names_it_and_the_setting_that_made_it() -> None:
     sender, parker = FakeSender(), FakeParker()
     run([PLAY], sender, parker, token=None, amplitude_user_properties=True)
