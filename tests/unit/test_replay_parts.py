@@ -239,6 +239,41 @@ def test_coordinates_that_are_not_lists_refuse_the_document(source: dict[str, An
     assert says in next(iter(replayed.ledger.reasons()))
 
 
+GOOD = {
+    "reason": "x",
+    "source": {"item": "sqs:g:0"},
+    "event": {"event": "Good", "properties": {"distinct_id": "u", "time": 1_764_000_000}},
+}
+UPDATE = {"$distinct_id": "u1", "$set": {"$email": "ada@example.com"}}
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [
+        ([GOOD], "a parked document is a JSON object"),
+        ({"reason": "x", "source": ["m0"], "event": PLAY}, "source must be an object"),
+        ({"source": {}, "events": {"event": PLAY}}, "events must be a non-empty list of objects"),
+        ({"source": {}, "events": ["x"]}, "events must be a non-empty list of objects"),
+        ({"source": {}, "events": [{"reason": "x", "item": "sqs:m0:0"}]}, "events[0] has no event"),
+        ({"reason": "x", "source": {"item": "sqs:m0:0", "defaultTimeMs": "soon"}, "event": PLAY}, "defaultTimeMs"),
+        ({"reason": "x", "source": {"item": "sqs:m0:0", "defaultTimeMs": True}, "event": PLAY}, "defaultTimeMs"),
+        # An item key that is no string would pass for a message parked as sent: its TRANSFORMS skipped
+        ({"reason": "x", "source": {"item": 7, "rules": ["TRANSFORMS"]}, "event": UPDATE}, "source.item"),
+        ({"reason": "x", "source": {}, "record": {"base64": "AAAA"}}, "kept as the base64 of its bytes"),
+    ],
+)
+def test_a_document_edited_or_cut_short_is_kept_saying_why_and_the_others_are_replayed(
+    document: Any, says: str
+) -> None:
+    sender = FakeSender()
+    replayed = replay([GOOD, document], sender)
+
+    assert reported(replayed) == ["p1"]
+    assert [[message.get("event") for message in request] for request in sender.requests] == [["Good"]]
+    [reason] = replayed.ledger.reasons()
+    assert says in reason
+
+
 def test_a_record_parked_in_place_of_one_of_its_messages_replays_that_message_alone() -> None:
     # The record's first item was imported; of its second, an identify, the $add was imported and the $set refused,
     # and could not be written back as JSON, so the record stands in for it.

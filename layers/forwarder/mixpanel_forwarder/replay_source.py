@@ -50,15 +50,24 @@ class ReplaySource:
         self._rules = frozenset(rules)
 
     def source_records(self, event: Any) -> tuple[SourceKind, list[SourceRecord]]:
-        return SourceKind.SQS, [SourceRecord(f"p{i}", doc, doc.get("source", {})) for i, doc in enumerate(event)]
+        return SourceKind.SQS, [SourceRecord(f"p{i}", doc, _origin(doc)) for i, doc in enumerate(event)]
 
     def decode(self, record: SourceRecord) -> list[Item]:
-        document = record.raw
+        document: Any = record.raw
+        if type(document) is not dict:
+            raise DecodeError("a parked document is a JSON object")
         parked = failures(document)  # a shared document: one per event it holds
+        for one in parked:
+            _check_coordinates(one.get("source") or {})
         self._check_rules(parked)
         if "events" in document or "event" in document:
             return [_parked_item(one) for one in parked]
         raw = document.get("record")
+        if isinstance(raw, dict) and set(raw) == {"base64"}:
+            raise DecodeError(
+                "the record is kept as the base64 of its bytes, which are no JSON Lambda could deliver (a lone "
+                "surrogate): it cannot be replayed as it is; decode it, fix it and send it to the source again"
+            )
         if not isinstance(raw, dict):
             raise DecodeError("parked document holds neither an event nor a record")
         module = kinesis if raw.get("eventSource") == "aws:kinesis" or "kinesis" in raw else sqs
@@ -93,6 +102,21 @@ class ReplaySource:
                 "would map the message otherwise: replay with --function <the forwarder function> to read the "
                 "function's settings, or set them as the function has them"
             )
+
+
+def _origin(document: Any) -> dict[str, Any]:
+    source = document.get("source") if type(document) is dict else None
+    return source if type(source) is dict else {}
+
+
+def _check_coordinates(source: dict[str, Any]) -> None:
+    """DecodeError naming a coordinate that is not what parking writes: read otherwise, it would map the message as
+    something else (an `item` that is no string makes it look parked as sent, and skip its rules)."""
+    if "item" in source and type(source["item"]) is not str:
+        raise DecodeError("source.item must be a string: the key of the item parked")
+    default_time = source.get("defaultTimeMs")
+    if default_time is not None and type(default_time) is not int:
+        raise DecodeError("source.defaultTimeMs must be an integer: epoch milliseconds")
 
 
 def _parked_item(document: dict[str, Any]) -> Item:
