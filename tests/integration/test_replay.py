@@ -537,3 +537,42 @@ def test_a_replay_with_a_limit_leaves_the_messages_it_received_and_did_not_read_
     assert (report.documents, report.imported_events) == (1, 1)
     attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
     assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "2"  # not hidden for the visibility timeout
+
+
+def test_a_function_whose_secret_cannot_be_read_stops_the_replay_in_one_line_before_the_queue_is_read(
+    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a parked event, and a function whose credentials secret the operator cannot read (here: it is gone)
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
+    event = {"event": "Later", "properties": {"time": 1_764_000_000, "distinct_id": "u1"}}
+    SqsParker(dlq).park([Parked({"reason": "x"}, {"item": "sqs:m0:0"}, "event", event)])
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf"
+    function = create_function(
+        sink,
+        {
+            "MIXPANEL_API_URL": sink.url,
+            "MIXPANEL_PROJECT_ID": "4242",
+            "MIXPANEL_CREDENTIALS_SECRET_ARN": arn,
+            "DEAD_LETTER_QUEUE_URL": dlq,
+        },
+    )
+
+    # WHEN it is replayed with that function's settings; and, with this environment's, from a queue that is not there
+    code = main(["--function", function])
+    captured = capsys.readouterr()
+    apply_env(monkeypatch, dict(sink.env()))
+    missing = main(["--queue-url", dlq + "-gone"])
+
+    # THEN one line says what could not be read; nothing was taken from the queue
+    assert code == 2
+    [line] = captured.err.splitlines()
+    assert line.startswith("error: cannot read the Mixpanel credentials secret: ")
+    assert "ResourceNotFoundException" in line
+    assert missing == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: the parked-events queue {dlq}-gone: ")
+    assert "NonExistentQueue" in line
+    attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "1"
+    assert sink.requests == []

@@ -81,6 +81,10 @@ class Forwarder:
             self._bound = (hash_key, Transforms(rules, hash_key))
         return self._bound[1]
 
+    def credentials(self) -> None:
+        """Reads the credentials (kept for the invocations that follow); ForwarderError when they cannot be had."""
+        self._credentials.get()
+
     def forward(self, source: Source, event: Any, context: LambdaContext | None) -> Result:
         # The cyclic GC would walk every event dict of the invocation again and again as they pile up
         # (~10% of the CPU per event); nothing here makes reference cycles, so it rests until the end.

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import aws, codec
+from .credentials import credentials_source
 from .deadletter import SqsParker
 from .errors import ConfigError, ForwarderError
 from .forwarder import Forwarder
@@ -84,6 +85,7 @@ def replay(
 
         sqs_client = boto3.client("sqs")
     run = _Run(settings, queue_url, sqs_client, dry_run, sender)
+    run.forwarder.credentials()  # ForwarderError, before anything is taken from the queue, when they cannot be had
     chunk: list[ParkedDocument] = []
     unfinished: dict[str, list[str]] = {}
     documents = read_queue(sqs_client, queue_url, limit, unfinished, run.ours, run.kept)
@@ -237,15 +239,25 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--queue-url is needed (or --function, whose DEAD_LETTER_QUEUE_URL is the queue)")
 
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
     from tqdm import tqdm
 
     sqs_client = boto3.client("sqs")
-    attributes = sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
-    total = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
-    with tqdm(total=min(total, args.limit or total), unit="msg", desc="replaying", file=sys.stderr) as bar:
-        report = replay(
-            settings, queue_url, dry_run=args.dry_run, limit=args.limit, sqs_client=sqs_client, progress=bar.update
-        )
+    try:
+        # Before the queue is read or the progress bar drawn: credentials that cannot be had stop it in one line
+        credentials_source(settings.credentials, settings.credentials_secret_arn, settings.project_id).get()
+        attributes = sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+        total = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+        with tqdm(total=min(total, args.limit or total), unit="msg", desc="replaying", file=sys.stderr) as bar:
+            report = replay(
+                settings, queue_url, dry_run=args.dry_run, limit=args.limit, sqs_client=sqs_client, progress=bar.update
+            )
+    except ForwarderError as exc:  # the credentials cannot be read, the queue refused a deletion: one line
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as exc:  # the queue is not there, or not for these credentials
+        print(f"error: the parked-events queue {queue_url}: {aws.describe(exc)['detail']}", file=sys.stderr)
+        return 2
     _print_report(report, args.dry_run)
     return 0
 
