@@ -292,6 +292,26 @@ def test_a_record_parked_in_place_of_one_of_its_messages_replays_that_message_al
     assert [update["$set"] for update in updates(sender)] == [{"plan": "pro"}]
 
 
+def test_a_record_parked_for_an_id_beyond_64_bits_replays_once_fixed_with_the_id_exact() -> None:
+    # An identify whose user_id is an integer beyond 64 bits (valid: sent as its digits) and whose $add is refused: no
+    # JSON writer keeps the id, so the record stands in for the message
+    user_id = 2**70
+    identify = {**IDENTIFY, "user_properties": {"$set": {"plan": "pro"}, "$add": {"logins": "one"}}}
+    body = json.dumps({**identify, "user_id": user_id})
+    parker = FakeParker()
+    run([body], FakeSender(), parker)
+    [parked] = parker.messages
+    assert "record" in parked
+    parked["record"]["body"] = parked["record"]["body"].replace('"one"', "1")  # the cause fixed by hand
+
+    sender = FakeSender()
+    replayed = replay([parked], sender)
+
+    assert reported(replayed) == []
+    [sent] = updates(sender)  # the $add alone, to the user whose id is exact
+    assert (sent["$distinct_id"], sent["$add"]) == (str(user_id), {"logins": 1})
+
+
 class FakeLambda:
     """The Lambda client's one call the replay makes, answering from a script (a seam of our own)."""
 
