@@ -81,7 +81,7 @@ class Forwarder:
             self._bound = (hash_key, Transforms(rules, hash_key))
         return self._bound[1]
 
-    def credentials(self) -> None:
+    def check_credentials(self) -> None:
         """Reads the credentials (kept for the invocations that follow); ForwarderError when they cannot be had."""
         self._credentials.get()
 

@@ -85,7 +85,7 @@ def replay(
 
         sqs_client = boto3.client("sqs")
     run = _Run(settings, queue_url, sqs_client, dry_run, sender)
-    run.forwarder.credentials()  # ForwarderError, before anything is taken from the queue, when they cannot be had
+    run.forwarder.check_credentials()  # ForwarderError before anything is taken from the queue
     chunk: list[ParkedDocument] = []
     unfinished: dict[str, list[str]] = {}
     documents = read_queue(sqs_client, queue_url, limit, unfinished, run.ours, run.kept)
