@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from mixpanel_forwarder.credentials import Credentials, CredentialsSource
-from mixpanel_forwarder.errors import ConfigError
+from mixpanel_forwarder.errors import ConfigError, CredentialsError
 from mixpanel_forwarder.forwarder import Forwarder, Result
 from mixpanel_forwarder.sources import sqs
 from mixpanel_forwarder.transport import Response
@@ -19,7 +20,7 @@ from tests.conftest import (
     verbose_ok,
     verbose_refused,
 )
-from tests.unit.test_forwarder import NOW, event, reported, sqs_invocation
+from tests.unit.test_forwarder import NOW, Context, event, reported, sqs_invocation
 
 TOKEN = "project-token"
 
@@ -293,6 +294,40 @@ def test_a_401_whose_credentials_read_again_cannot_be_used_says_why_in_the_reaso
     assert (
         "the credentials read again cannot be used: MIXPANEL_CREDENTIALS_SECRET_ARN: the secret is not a JSON" in reason
     )
+
+
+class HungOnRefresh:
+    """A secret read again after a 401 from a Secrets Manager that does not answer: the read takes all it is given."""
+
+    def __init__(self, before: Credentials) -> None:
+        self.before = before
+        self.reading = threading.Event()
+
+    def get(self, *, refresh: bool = False, within: float | None = None) -> Credentials:
+        if refresh:
+            self.reading.set()
+            threading.Event().wait(within)  # nothing answers: the read ends when its time does
+            raise CredentialsError("cannot read the Mixpanel credentials secret: CallTimeout")
+        return self.before
+
+
+def test_events_answered_while_the_secret_is_read_again_are_imported_not_held_behind_the_read() -> None:
+    settings = make_settings()
+    assert settings.credentials is not None
+    hung = HungOnRefresh(settings.credentials._replace(token="t"))
+
+    def answer(messages: list[dict[str, Any]]) -> Response:
+        if "event" in messages[0]:  # /import: answered once the secret is being read again
+            assert hung.reading.wait(10)
+            return imported(messages)
+        return Response(401, b'{"error": "Invalid credentials"}')  # /engage refuses the token
+
+    sender = FakeSender(answer, answer)
+    forwarder = Forwarder(settings, sender=sender, credentials=hung, clock=lambda: NOW)
+    result = forwarder.forward(sqs, sqs_invocation(event(1), set_plan("u1", "pro")), Context(remaining_ms=2_000))
+
+    assert reported(result) == ["m1"]  # the update; the event, answered 200, is imported
+    assert result.counts()["imported"] == 1
 
 
 def test_an_error_while_sending_is_reported_without_the_text_it_was_encoding() -> None:

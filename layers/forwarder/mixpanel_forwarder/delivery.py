@@ -65,6 +65,7 @@ class Delivery:
         self._stop = threading.Event()
         self._stop_reason = ""
         self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()  # one read of the credentials after a 401 at a time
         self._stats = DeliveryStats()
         self._blocked: set[str] = set()  # profiles with an update not delivered: their later ones are held back
 
@@ -222,8 +223,11 @@ class Delivery:
                 self._stats.resent_not_idempotent += resent
 
     def _fresh_credentials(self, refused: Credentials) -> bool:
-        """After a 401: read the credentials again, once per invocation; True if there are new ones to try."""
-        with self._lock:
+        """After a 401: read the credentials again, once per invocation; True if there are new ones to try.
+
+        Under a lock of its own: the read may take all the time left (Secrets Manager not answering), and the other
+        senders must go on recording their answers meanwhile (they take `_lock` after every request)."""
+        with self._refresh_lock:
             if self._credentials is not refused:
                 return True  # another request already refreshed them
             if self._refreshed:
