@@ -30,7 +30,7 @@ from .errors import ForwarderError, Invalid
 from .exchange import Exchange
 from .in_flight import InFlightLimit
 from .ledger import FailedEvent, Ledger, Outcomes
-from .model import Failure, Kind
+from .model import Failure, Kind, clip
 from .retry import Backoff
 from .settings import Settings
 from .transport import Sender
@@ -71,10 +71,12 @@ class Delivery:
         # Credentials first: when they cannot be had, nothing can work and the whole batch is retried.
         self._credentials = credentials.get(within=deadline.remaining())
         self._refreshed = False
+        self._refresh_failure = ""  # why the credentials read again after a 401 could not be used, for the reason
         self._futures: list[tuple[Future[None], Batch]] = []
         self._stop = threading.Event()
         self._stop_reason = ""
         self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()  # one read of the credentials after a 401 at a time
         self._blocked: set[str] = set()  # profiles with an update not delivered: their later ones are held back
         self._exchange = exchange = Exchange(
             settings.api_url,
@@ -125,7 +127,9 @@ class Delivery:
             except TimeoutError:
                 unsettled.append((future, batch))
             except Exception as exc:  # a bug must not lose events: they are reported for retry
-                self._ledger.fail_all(batch.indices, Failure(f"internal error while sending: {exc!r}"))
+                # Its type and message, never its repr: a UnicodeEncodeError's holds the whole text it was encoding
+                failure = Failure(f"internal error while sending: {type(exc).__name__}: {clip(str(exc), 200)}")
+                self._ledger.fail_all(batch.indices, failure)
         self._outcomes.close()  # from here on the ledger is the caller's alone
         if unsettled:
             with self._lock:
@@ -219,14 +223,18 @@ class Delivery:
                     self._refuse(batch, position, verdict.failure)
                 return
             if kind == SPLIT:
-                if len(batch) == 1:
-                    self._refuse(batch, 0, verdict.failure)
+                if len(batch) == 1:  # refused for good; or reported, when the answer says nothing against it
+                    assert verdict.failure is not None  # split verdicts carry their failure
+                    if verdict.failure.permanent:
+                        self._refuse(batch, 0, verdict.failure)
+                    else:
+                        self._give_up(batch, verdict.failure)
                     return
                 for half in batch.split():  # in order: the first half ends before the second is sent
                     self._deliver(half, resent, submitted=submitted)
                 return
             if kind in (HALT, REAUTHORIZE):
-                self._halt(verdict.problem)
+                self._halt(verdict.problem + (self._refresh_failure if kind == REAUTHORIZE else ""))
                 self._give_up(batch, Failure(self._stop_reason))
                 return
             assert kind == RETRY
@@ -249,8 +257,11 @@ class Delivery:
         self._gate.close(failure)
 
     def _fresh_credentials(self, refused: Credentials) -> bool:
-        """After a 401: read the credentials again, once per invocation; True if there are new ones to try."""
-        with self._lock:
+        """After a 401: read the credentials again, once per invocation; True if there are new ones to try.
+
+        Under a lock of its own: the read may take all the time left (Secrets Manager not answering), and the other
+        senders must go on recording their answers meanwhile (they take `_lock` and the exchange's lock after each request)."""
+        with self._refresh_lock:
             if self._credentials is not refused:
                 return True  # another request already refreshed them
             if self._refreshed:
@@ -258,7 +269,8 @@ class Delivery:
             self._refreshed = True
             try:
                 credentials = self._credentials_source.get(refresh=True, within=self._deadline.remaining())
-            except ForwarderError:
+            except ForwarderError as exc:  # names the variable and the problem, never a value
+                self._refresh_failure = f"; the credentials read again cannot be used: {exc}"
                 return False
             if credentials == refused:
                 return False

@@ -105,6 +105,10 @@ class Forwarder:
 
         return bound(self._objects, deadline.remaining)
 
+    def check_credentials(self) -> None:
+        """Reads the credentials (kept for the invocations that follow); ForwarderError when they cannot be had."""
+        self._credentials.get()
+
     def forward(self, source: Source, event: Any, context: LambdaContext | None) -> Result:
         # The cyclic GC would walk every event dict of the invocation again and again as they pile up
         # (~10% of the CPU per event); nothing here makes reference cycles, so it rests until the end.

@@ -71,6 +71,9 @@ class Ledger:
         # Messages made from the same item as the message before them (a Segment `group` call is a group update and
         # a user update): numbers a record's items do not account for one to one.
         self.extra: set[int] = set()
+        # The keys of the messages of an item that made several (`messages.Refused.message`), by number: what a
+        # replay names of a document it imported part of (`replay_remainder`). Made on the general path only.
+        self.message_keys: dict[int, str] = {}
 
     def enqueue(self, record: int) -> int:
         """A new event of `record`, pending; its number."""

@@ -221,9 +221,12 @@ def _general(
         ledger.fail(index, _failed(item, Failure(exc.message, exc.field, stage)))
         return []
     routed = []
+    several = len(outcomes) > 1
     for n, outcome in enumerate(outcomes):
         message_index = index if n == 0 else ledger.enqueue_extra(record_index)
         ledger.classify(message_index, outcome.kind)
+        if several and outcome.message is not None:
+            ledger.message_keys[message_index] = outcome.message
         if type(outcome) is Routed:
             routed.append((message_index, outcome))
         elif type(outcome) is FilteredOut:

@@ -149,14 +149,24 @@ def _group_updates(item: Item) -> list[Message]:
     groups = item.payload.get("groups")
     if type(groups) is not dict or not groups:
         raise Invalid("groups", "a $groupidentify record needs groups: the group's key and id")
-    named = [(key, group_id) for key, ids in groups.items() for group_id in (ids if type(ids) is list else [ids])]
-    if not named:  # {"company": []}: whatever its properties, there is no group to give them to
+    named = [(key, ids if type(ids) is list else [ids]) for key, ids in groups.items()]
+    if not any(ids for _, ids in named):  # {"company": []}: whatever its properties, there is no group to give them to
         raise Invalid("groups", "names no group id (each list is empty): a $groupidentify record needs the group's id")
     made = []
-    for key, group_id in named:
-        target = {"$group_key": key, "$group_id": group_id}
-        made += _updates(item, item.payload.get("group_properties"), "group_properties", target, f"/{key}")
+    for key, ids in named:
+        for position, group_id in enumerate(ids):
+            target = {"$group_key": key, "$group_id": group_id}
+            suffix = _group_suffix(key, position if len(ids) > 1 else None)
+            made += _updates(item, item.payload.get("group_properties"), "group_properties", target, suffix)
     return made
+
+
+def _group_suffix(key: str, position: int | None) -> str:
+    """What tells apart the keys of a group's messages (a parked item names them): the group key, and the id's
+    position when the key lists several (not the id, which an operator may correct before a replay). A "/" in the
+    key is escaped, so that no two groups of one record share a suffix."""
+    escaped = key.replace("%", "%25").replace("/", "%2F")
+    return f"/{escaped}" if position is None else f"/{escaped}/{position}"
 
 
 def _with_ip(message: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
