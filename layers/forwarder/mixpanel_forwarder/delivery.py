@@ -260,7 +260,8 @@ class Delivery:
         """After a 401: read the credentials again, once per invocation; True if there are new ones to try.
 
         Under a lock of its own: the read may take all the time left (Secrets Manager not answering), and the other
-        senders must go on recording their answers meanwhile (they take `_lock` and the exchange's lock after each request)."""
+        senders must go on recording their answers meanwhile (they take `_lock` and the exchange's lock after each
+        request)."""
         with self._refresh_lock:
             if self._credentials is not refused:
                 return True  # another request already refreshed them
