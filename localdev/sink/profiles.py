@@ -61,13 +61,15 @@ ENDPOINTS = {endpoint.path: endpoint for endpoint in (ENGAGE, GROUPS)}
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Update:
-    """A valid update: the profile it changes, its one operation and that operation's value, its token and $ip."""
+    """A valid update: the profile it changes, its one operation and that operation's value, its token, $ip and
+    $time."""
 
     key: ProfileKey
     operation: str
     value: Any
     token: str
     ip: object  # as received; None when the update carried no $ip
+    time: object = None  # as received; None when the update carried no $time (Mixpanel: "the time the update arrives")
 
 
 def check(endpoint: Endpoint, update: object) -> Update:
@@ -90,7 +92,7 @@ def check(endpoint: Endpoint, update: object) -> Update:
         raise Refused("update, nested too deeply") from exc
     if size >= MAX_UPDATE_BYTES:
         raise Refused(f"update, {MAX_UPDATE_BYTES} bytes or more: each update must be under 1 MB")
-    return Update(key, operation, value, token, update.get("$ip"))
+    return Update(key, operation, value, token, update.get("$ip"), update.get("$time"))
 
 
 def _token(update: Mapping[str, object]) -> str:
