@@ -160,7 +160,7 @@ def updates_received(sink: MixpanelSink) -> list[dict[str, Any]]:
             keys: dict[str, Any] = {"$group_key": update.key[0], "$group_id": update.key[1]}
         else:
             keys = {"$distinct_id": update.key}
-        fields = {"$ip": update.ip, "$time": update.time}
+        fields = {"$ip": update.ip, "$time": update.hints.get("$time")}
         received.append({**keys, update.operation: update.value, **{k: v for k, v in fields.items() if v is not None}})
     return received
 
@@ -254,18 +254,17 @@ def test_identify_updates_carry_the_records_time_and_one_operation_each(
     ]
 
 
-def test_group_identify_updates_the_group_it_names_without_a_time(
+def test_group_identify_updates_the_group_it_names_when_it_happened(
     sink: MixpanelSink, token_env: Callable[..., None], context: Any
 ) -> None:
     forward_all(sink, context)
 
-    # Reference: {$group_key: null, $group_id: null}, which names no group. Ours: the group in `groups`, and no
-    # $time, which /groups does not document.
+    # Reference: {$group_key: null, $group_id: null}, which names no group, and no $time. Ours: the group in
+    # `groups`, with $time as mixpanel-python sends one with every group update (/groups documents none).
     reference = MIXPANEL_IMPORT["groups"][GROUP_IDENTIFY]
     assert (reference["$group_key"], reference["$group_id"]) == (None, None)
-    assert [u for u in updates_received(sink) if "$group_key" in u] == [
-        {"$group_key": "company", "$group_id": "acme-outdoor", "$set": reference["$set"]}
-    ]
+    group = {"$group_key": "company", "$group_id": "acme-outdoor", "$time": seconds("2025-11-24 16:06:00")}
+    assert [u for u in updates_received(sink) if "$group_key" in u] == [{**group, "$set": reference["$set"]}]
 
 
 def test_the_records_are_amplitudes_export_shape() -> None:

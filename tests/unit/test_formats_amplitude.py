@@ -16,6 +16,7 @@ from mixpanel_forwarder.normalize import derive_insert_id
 NOW_MS = 1_796_020_000_000
 EVENT_TIME = "2026-11-30 05:00:00.123456"
 EVENT_TIME_MS = 1_796_014_800_123
+ENVELOPE_S = (NOW_MS - 5000) / 1000  # the record's arrival: the time of an update whose record has none
 PLAY = {
     "event_type": "Song Played",
     "user_id": "user-42",
@@ -233,7 +234,7 @@ def test_identify_records_are_profile_updates_one_per_operation() -> None:
             "$unset": {"trial": "-"},
         },
     }
-    user = {"$distinct_id": "d-1", "$ip": "0"}  # no time in the record: none in its updates
+    user = {"$distinct_id": "d-1", "$ip": "0", "$time": ENVELOPE_S}  # no time in the record: its arrival
     assert [sent(outcome) for outcome in routed(identify)] == [
         (Kind.USER, {**user, "$set": {"plan": "pro"}}),
         (Kind.USER, {**user, "$set_once": {"first_seen": "2026-01-01"}}),
@@ -274,8 +275,8 @@ def test_an_identify_whose_time_is_no_time_is_refused_naming_the_field() -> None
     assert (refused.kind, refused.failure.field) == (Kind.USER, "event_time")
 
 
-def test_group_identify_updates_carry_no_time() -> None:
-    # /groups documents no $time, and the forwarder's group updates take none (profiles.py)
+def test_group_identify_updates_carry_the_records_time_too() -> None:
+    # /groups documents no $time; Mixpanel's own SDK sends one with every group update (mixpanel-python)
     record = {
         "event_type": "$groupidentify",
         "user_id": "u",
@@ -284,7 +285,7 @@ def test_group_identify_updates_carry_no_time() -> None:
         "group_properties": {"seats": 300},
     }
     assert [sent(outcome)[1] for outcome in routed(record)] == [
-        {"$group_key": "company", "$group_id": "acme", "$set": {"seats": 300}}
+        {"$group_key": "company", "$group_id": "acme", "$set": {"seats": 300}, "$time": EVENT_TIME_MS / 1000}
     ]
 
 
@@ -299,14 +300,14 @@ def test_flat_user_properties_beside_operations_join_their_set_which_wins_on_a_n
     updates = [sent(outcome)[1] for outcome in routed(identify)]
 
     # THEN every flat key is set, the explicit $set's value winning for a name in both; the other operation is kept
-    user = {"$distinct_id": "u-1", "$ip": "0"}
+    user = {"$distinct_id": "u-1", "$ip": "0", "$time": ENVELOPE_S}
     assert updates == [{**user, "$set": {"plan": "team", "seats": 5}}, {**user, "$add": {"logins": 1}}]
 
 
 def test_flat_user_properties_beside_operations_without_a_set_are_a_set_first() -> None:
     identify = {"event_type": "$identify", "user_id": "u-1", "user_properties": {"$unset": ["trial"], "plan": "pro"}}
 
-    user = {"$distinct_id": "u-1", "$ip": "0"}
+    user = {"$distinct_id": "u-1", "$ip": "0", "$time": ENVELOPE_S}
     assert [sent(outcome)[1] for outcome in routed(identify)] == [
         {**user, "$set": {"plan": "pro"}},
         {**user, "$unset": ["trial"]},
@@ -321,9 +322,10 @@ def test_flat_group_properties_beside_operations_are_kept_too() -> None:
         "group_properties": {"$setOnce": {"founded": 1999}, "seats": 300},
     }
 
+    group = {"$group_key": "company", "$group_id": "acme", "$time": ENVELOPE_S}
     assert [sent(outcome)[1] for outcome in routed(record)] == [
-        {"$group_key": "company", "$group_id": "acme", "$set": {"seats": 300}},
-        {"$group_key": "company", "$group_id": "acme", "$set_once": {"founded": 1999}},
+        {**group, "$set": {"seats": 300}},
+        {**group, "$set_once": {"founded": 1999}},
     ]
 
 
@@ -379,8 +381,8 @@ def test_group_identify_records_update_each_group_named() -> None:
         "group_properties": {"seats": 300},
     }
     assert [sent(outcome)[1] for outcome in routed(record)] == [
-        {"$group_key": "company", "$group_id": "acme", "$set": {"seats": 300}},
-        {"$group_key": "company", "$group_id": "globex", "$set": {"seats": 300}},
+        {"$group_key": "company", "$group_id": "acme", "$time": ENVELOPE_S, "$set": {"seats": 300}},
+        {"$group_key": "company", "$group_id": "globex", "$time": ENVELOPE_S, "$set": {"seats": 300}},
     ]
     [refused] = routed({**record, "groups": {}})
     assert (refused.kind, refused.failure.field) == (Kind.GROUP, "groups")

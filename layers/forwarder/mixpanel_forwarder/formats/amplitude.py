@@ -4,7 +4,7 @@ README, "Amplitude", has the table and its sources.
 An event becomes a Mixpanel event, and with AMPLITUDE_USER_PROPERTIES=profile its `user_properties` also a user
 profile `$set`. Amplitude's own `$identify` and `$groupidentify` records are profile updates: their properties (flat,
 or under Amplitude's operations `$set`, `$setOnce`, `$add`, `$append`, `$unset`, `$remove`) become one update per
-operation. A user update carries the record's time as `$time`, so that Mixpanel orders it by when it happened.
+operation. Each update carries the record's time as `$time`, so that Mixpanel orders it by when it happened.
 """
 
 from __future__ import annotations
@@ -67,12 +67,13 @@ def messages(item: Item, options: FormatOptions) -> list[Message]:
         if user_id is None and device_id is None:
             raise Invalid("user_id", "an Amplitude event needs user_id or device_id")
         distinct_id = user_id if user_id is not None else device_id
-        if kind is Kind.GROUP:  # no $time: /groups documents none (README, "Amplitude")
-            return _group_updates(item) or [Message(kind, item, skipped=NO_PROPERTIES)]
         time_ms = first_time(message, TIME_FIELDS)
-        user: dict[str, Any] = {"$distinct_id": distinct_id}
-        if time_ms is not None:
-            user["$time"] = time_ms / 1000  # seconds, as Mixpanel's HTTP spec and its own SDKs give it (README)
+        at = time_ms if time_ms is not None else item.default_time_ms  # the envelope's, as for an event
+        # Seconds, as Mixpanel's HTTP spec and its own SDKs give it (README, "Amplitude")
+        when = {} if at is None else {"$time": at / 1000}
+        if kind is Kind.GROUP:
+            return _group_updates(item, when) or [Message(kind, item, skipped=NO_PROPERTIES)]
+        user = {"$distinct_id": distinct_id, **when}
         if kind is Kind.USER:
             updates = _updates(item, message.get("user_properties"), "user_properties", user)
             return updates or [Message(kind, item, skipped=NO_PROPERTIES)]
@@ -191,8 +192,9 @@ def _updates(item: Item, properties: Any, field: str, target: dict[str, Any], su
     return made
 
 
-def _group_updates(item: Item) -> list[Message]:
-    """`$groupidentify`: the group properties on each group named in `groups` ({"company": "42"})."""
+def _group_updates(item: Item, when: dict[str, Any]) -> list[Message]:
+    """`$groupidentify`: the group properties on each group named in `groups` ({"company": "42"}), `when` they
+    were set."""
     groups = item.payload.get("groups")
     if type(groups) is not dict or not groups:
         raise Invalid("groups", "a $groupidentify record needs groups: the group's key and id")
@@ -201,7 +203,7 @@ def _group_updates(item: Item) -> list[Message]:
         raise Invalid("groups", "names no group id (each list is empty): a $groupidentify record needs the group's id")
     made = []
     for key, group_id in named:
-        target = {"$group_key": key, "$group_id": group_id}
+        target = {"$group_key": key, "$group_id": group_id, **when}
         made += _updates(item, item.payload.get("group_properties"), "group_properties", target, f"/{key}")
     return made
 
