@@ -61,6 +61,14 @@ amplitude = st.fixed_dictionaries(
         "group_properties": json_values,
         "ip_address": json_values,
         "country": json_values,
+        "client_event_time": times,
+        "user_creation_time": times,
+        "device_family": json_values,
+        "device_type": json_values,
+        "dma": json_values,
+        "paying": json_values,
+        "location_lat": json_values,
+        "city": json_values,
     },
 )
 RULES = read_rules(
@@ -77,7 +85,8 @@ RULES = read_rules(
 
 
 def forwarder(transforms: bool) -> Forwarder:
-    base = make_settings(transforms=RULES if transforms else None)
+    # With TRANSFORMS, Amplitude events' user_properties also make profile updates (AMPLITUDE_USER_PROPERTIES)
+    base = make_settings(transforms=RULES if transforms else None, amplitude_user_properties=transforms)
     assert base.credentials is not None
     credentials = base.credentials._replace(token="tok", hash_key="a-test-key-of-32-characters-long")
     return Forwarder(
