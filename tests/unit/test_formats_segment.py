@@ -97,6 +97,7 @@ def test_track_maps_ids_time_insert_id_context_and_properties() -> None:
             "utm_term": "shoes",
             "utm_content": "ad-1",
             "mp_country_code": "FR",
+            "$city": "Paris",  # Mixpanel's own place properties, over the address's place
             "revenue": 42.5,
             "currency": "EUR",
             "distinct_id": "user-42",  # the message's own ids and time, never the properties'
@@ -159,7 +160,8 @@ def test_an_unparseable_timestamp_is_refused_naming_it() -> None:
         ({"type": "track", "userId": "u", "timestamp": TIMESTAMP}, "event", "event name must be a non-empty string"),
         ({"type": "track", "event": "e", "userId": "u", "properties": [1]}, "properties", "must be an object"),
         ({"type": "group", "userId": "u", "traits": {"a": 1}}, "groupId", "needs groupId"),
-        ({"type": "alias", "userId": "u"}, "previousId", "needs previousId and userId"),
+        ({"type": "alias", "userId": "u"}, "previousId", "needs previousId (or anonymousId) and userId"),
+        ({"type": "alias", "userId": "u", "previousId": "u"}, "previousId", "cannot be its own alias"),
     ],
 )
 def test_bad_segment_messages_are_refused_naming_the_field(message: dict[str, Any], field: str, reason: str) -> None:
@@ -217,6 +219,7 @@ def test_identify_sets_the_traits_with_mixpanels_special_ones_renamed() -> None:
                 "$created": "2024-01-02T03:04:05Z",
             },
             "$ip": "203.0.113.9",
+            "$time": (NOW_MS - 5000) / 1000,  # no time of its own: the queue's, in seconds
         },
     )
 
@@ -265,7 +268,7 @@ def test_identify_with_empty_traits_sets_the_context_traits() -> None:
 
     assert sent(outcome) == (
         Kind.USER,
-        {"$distinct_id": "user-42", "$set": {"plan": "pro"}, "$ip": "0"},
+        {"$distinct_id": "user-42", "$set": {"plan": "pro"}, "$ip": "0", "$time": (NOW_MS - 5000) / 1000},
     )
 
 
@@ -304,11 +307,12 @@ def test_group_sets_the_group_profile_and_the_users_membership() -> None:
             "$group_key": "$group_id",
             "$group_id": "acme",
             "$set": {"employees": 300, "$name": "Acme", "$created": "2019-05-06"},
+            "$time": (NOW_MS - 5000) / 1000,
         },
     )
     assert sent(member) == (
         Kind.USER,
-        {"$distinct_id": "user-42", "$union": {"$group_id": ["acme"]}, "$ip": "0"},
+        {"$distinct_id": "user-42", "$union": {"$group_id": ["acme"]}, "$ip": "0", "$time": (NOW_MS - 5000) / 1000},
     )
 
 
