@@ -8,6 +8,7 @@ import copy
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -170,9 +171,10 @@ def test_a_segment_event_in_one_step_is_the_general_paths_exactly(message: dict[
     assert one_step == (outcome.event if outcome.event is not None else json.loads(outcome.body))
 
 
-def test_the_benchmarks_track_messages_take_one_step_as_the_general_path_makes_them() -> None:
+@pytest.mark.parametrize("user_agents", [False, True])
+def test_the_benchmarks_track_messages_take_one_step_as_the_general_path_makes_them(user_agents: bool) -> None:
     made = 0
-    for n, message in enumerate(make_tracks(300)):
+    for n, message in enumerate(make_tracks(300, user_agents=user_agents)):
         item = Item(message, f"sqs:m{n}:0", int(NOW_S * 1000) - 5000)
         one_step = common_event(Item(copy.deepcopy(message), item.key, item.default_time_ms), "auto", int(NOW_S * 1000))
         [outcome] = route_item(item, MessageRules(int(NOW_S * 1000), "tok"))
