@@ -62,10 +62,10 @@ def test_a_long_user_agent_is_read_to_its_first_characters_and_the_cache_is_boun
     padded = agent + " X" * 50_000  # 100 KB: read as its first MAX_CHARS characters, and cached so
     assert dict(user_agent.properties(padded)) == expected
     assert dict(user_agent.properties(agent + " Y" * 50_000)) == expected
-    assert user_agent._parsed.cache_info().maxsize == user_agent.CACHED
-    before = user_agent._parsed.cache_info().hits
+    assert user_agent.parsed.cache_info().maxsize == user_agent.CACHED
+    before = user_agent.parsed.cache_info().hits
     user_agent.properties(padded)
-    assert user_agent._parsed.cache_info().hits == before + 1  # the same agent again is not parsed again
+    assert user_agent.parsed.cache_info().hits == before + 1  # the same agent again is not parsed again
 
 
 def test_the_parser_is_imported_only_when_a_message_has_a_user_agent() -> None:

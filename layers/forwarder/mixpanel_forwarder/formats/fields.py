@@ -85,7 +85,7 @@ def copy_filled(source: Any, pairs: tuple[tuple[str, str], ...], into: dict[str,
         return
     for field, target in pairs:
         value = source.get(field)
-        if value is not None and value != "":
+        if value or (value is not None and value != ""):  # most values are truthy: one test
             into[target] = value
 
 

@@ -40,8 +40,8 @@ _CONTEXT = {
         ("initial_referring_domain", "$initial_referring_domain"),
     ),
     "library": (("name", "mp_lib"), ("version", "$lib_version")),
-    "location": (("city", "$city"), ("region", "$region"), ("latitude", "$latitude"), ("longitude", "$longitude")),
 }
+_LOCATION = (("city", "$city"), ("region", "$region"), ("latitude", "$latitude"), ("longitude", "$longitude"))
 _CONTEXT_TOP = {"ip": "ip", "locale": "$locale", "timezone": "timezone", "groupId": "$group_id"}
 
 # What RudderStack's identify sets from the context (its MPIdentifyConfig.json), under the same names.
@@ -83,33 +83,38 @@ def context_properties(context: Any) -> dict[str, Any]:
         return properties
     agent = None
     for key, value in context.items():
-        if value is None or value == "":
-            continue
         pairs = _CONTEXT.get(key)
         if pairs is not None:
             if type(value) is dict:
                 for field, target in pairs:
                     found = value.get(field)
-                    if found is not None and found != "":
+                    if found or (found is not None and found != ""):  # most values are truthy: one test
                         properties[target] = found
-                if key == "location":
-                    code = country_code(value.get("country"))
-                    if code is not None:
-                        properties["mp_country_code"] = code
+            continue
+        if value is None or value == "":
             continue
         top = _CONTEXT_TOP.get(key)
         if top is not None:
             properties[top] = value if key != "groupId" else group_ids(value)  # as the group call's $group_id
-        elif key == "campaign" and type(value) is dict:
-            for name, found in value.items():
-                if found is not None and found != "":
-                    properties["utm_campaign" if name == "name" else f"utm_{name}"] = found
-        elif key == "userAgent":
+        elif key == "userAgent" and type(value) is str:
             agent = value
-        elif key == "sessionId":
-            properties["$session_id"] = session_id(value)
-    if agent is not None:
-        for name, found in user_agent.properties(agent):
+        elif type(value) is not dict:
+            if key == "sessionId":
+                properties["$session_id"] = session_id(value)
+        elif key == "campaign":
+            for name, found in value.items():
+                if found or (found is not None and found != ""):
+                    properties["utm_campaign" if name == "name" else f"utm_{name}"] = found
+        elif key == "location":
+            for field, target in _LOCATION:
+                found = value.get(field)
+                if found or (found is not None and found != ""):
+                    properties[target] = found
+            code = country_code(value.get("country"))
+            if code is not None:
+                properties["mp_country_code"] = code
+    if agent is not None:  # the cache's look-up straight from here: a call less per message with one
+        for name, found in user_agent.parsed(agent[: user_agent.MAX_CHARS]):
             if name not in properties:
                 properties[name] = found
     return properties

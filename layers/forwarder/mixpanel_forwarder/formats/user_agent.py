@@ -72,11 +72,12 @@ def properties(user_agent: object) -> Properties:
     none for a value that is no user agent (not a string, or empty)."""
     if type(user_agent) is not str or not user_agent:
         return ()
-    return _parsed(user_agent[:MAX_CHARS])
+    return parsed(user_agent[:MAX_CHARS])
 
 
 @functools.lru_cache(maxsize=CACHED)
-def _parsed(user_agent: str) -> Properties:
+def parsed(user_agent: str) -> Properties:
+    """`properties` of a non-empty string of at most MAX_CHARS characters (the cache's keys)."""
     from ua_parser import Domain
 
     resolver = _resolver()
