@@ -103,6 +103,36 @@ class FakeParker:
         return [True] * len(parked)
 
 
+class FakeSourceQueue:
+    """The SQS source queue as the forwarder calls it (sqs_queue.SourceQueue), in memory: every call kept; `retention`
+    is the queue's MessageRetentionPeriod (None: it cannot be read), `refuse` makes every change and send fail."""
+
+    def __init__(self, retention: int | None = 14 * 24 * 3600, refuse: bool = False) -> None:
+        self.retention = retention
+        self.refuse = refuse
+        self.retention_reads: list[str] = []
+        self.hidden: list[tuple[str, str, int]] = []  # (queue URL, receipt handle, seconds)
+        self.sent: list[tuple[str, str]] = []  # (queue URL, body)
+
+    def retention_seconds(self, queue_url: str, time_left: Callable[[], float]) -> int | None:
+        self.retention_reads.append(queue_url)
+        return self.retention
+
+    def change_visibility(
+        self, queue_url: str, entries: list[tuple[str, int]], time_left: Callable[[], float]
+    ) -> list[bool]:
+        if self.refuse:
+            return [False] * len(entries)
+        self.hidden.extend((queue_url, handle, seconds) for handle, seconds in entries)
+        return [True] * len(entries)
+
+    def send(self, queue_url: str, bodies: list[str], time_left: Callable[[], float]) -> list[bool]:
+        if self.refuse:
+            return [False] * len(bodies)
+        self.sent.extend((queue_url, body) for body in bodies)
+        return [True] * len(bodies)
+
+
 def timeout_error() -> RequestTimeout:
     return RequestTimeout("ReadTimeoutError: read timed out")
 

@@ -13,6 +13,7 @@ from mixpanel_forwarder import metrics as invocation_metrics
 from mixpanel_forwarder.delivery_stats import DeliveryStats
 from mixpanel_forwarder.ledger import FailedEvent, Ledger
 from mixpanel_forwarder.model import Failure, Kind, SourceKind, Stage
+from mixpanel_forwarder.redelivery import RedeliveryStats
 from mixpanel_forwarder.result import Result
 
 metrics = invocation_metrics.metrics
@@ -34,7 +35,10 @@ def result(latencies: int = 2) -> Result:
     ledger.fail(1, FailedEvent(Failure("refused", "properties.time", Stage.REFUSED)))
     ledger.fail(2, FailedEvent(Failure("refused", "properties.time", Stage.REFUSED)))
     ledger.fail(3, FailedEvent(Failure("503")))
-    ledger.parked([5], [0, 1])
+    ledger.fail_record(6, Failure("crash loop", "record", Stage.CRASH_LOOP))  # whole SQS records
+    ledger.fail_whole({7: Failure("outlasted retention", "record", Stage.RETENTION)})
+    ledger.fail_whole({8: Failure("outlasted retention", "record", Stage.RETENTION)})
+    ledger.parked([5, 6, 7, 8], [0, 1])
     updates = [ledger.enqueue(4) for _ in range(9)]  # profile updates: not counted as events
     for index in updates[:5]:
         ledger.classify(index, Kind.USER)
@@ -53,7 +57,9 @@ def result(latencies: int = 2) -> Result:
     delivery.retries, delivery.bytes_raw, delivery.bytes_gzip = 8, 12_345, 2_345
     delivery.latencies_ms.extend(10.0 + n + 0.04 for n in range(latencies))
     failures = [{"itemIdentifier": f"m{r}"} for r in (0, 1, 2)]
-    return Result("kinesis", SourceKind.KINESIS, 6, ledger, delivery, failures)
+    redelivery = RedeliveryStats()
+    redelivery.backed_off, redelivery.backoff_failures, redelivery.moved_crash_loop = 14, 15, 16
+    return Result("kinesis", SourceKind.KINESIS, 6, ledger, delivery, failures, redelivery)
 
 
 def document() -> dict[str, Any]:
@@ -95,6 +101,11 @@ def test_every_metric_has_its_name_unit_and_value() -> None:
         "ParkedUndecodable": [1.0],
         "ParkedInvalid": [1.0],
         "ParkedRefusedByMixpanel": [1.0],
+        "RecordsParkedCrashLoop": [1.0],
+        "RecordsParkedRetention": [2.0],
+        "RecordsBackedOff": [14.0],
+        "BackoffFailures": [15.0],
+        "RecordsMovedCrashLoop": [16.0],
         "Requests2xx": [7.0],
         "Requests2xxUnconfirmed": [0.0],
         "Requests2xxRefused": [0.0],

@@ -18,7 +18,16 @@ class Deadline:
     def __init__(self, context: LambdaContext | None, margin_ms: int) -> None:
         budget_ms = context.get_remaining_time_in_millis() if context is not None else NO_CONTEXT_BUDGET_MS
         self._ends = time.monotonic() + (budget_ms - margin_ms) / 1000
+        self._margin = margin_ms / 1000
 
     def remaining(self) -> float:
         """Seconds left before the function must stop sending and report."""
         return self._ends - time.monotonic()
+
+    def closing(self) -> Deadline:
+        """The deadline of the invocation's last AWS calls, once sending has stopped (parking a record its queue would
+        delete, hiding the reported ones for their delay): half the margin later, the other half left to answer in."""
+        closing = Deadline.__new__(Deadline)
+        closing._ends = self._ends + self._margin / 2
+        closing._margin = self._margin / 2
+        return closing

@@ -26,11 +26,13 @@ from .model import Kind
 from .parking import park
 from .pipeline import encode_records
 from .profiles import token_bytes
+from .redelivery import RedeliveryStats, SqsRedelivery
 from .report import batch_item_failures
 from .result import Result
 from .retry import Backoff
 from .settings import Settings
-from .sources import Source
+from .sources import Source, sqs
+from .sqs_queue import SourceQueue, SqsSourceQueue
 from .transforms import Transforms
 from .transport import Sender, Urllib3Sender
 
@@ -46,6 +48,7 @@ class Forwarder:
         credentials: CredentialsSource | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        source_queue: SourceQueue | None = None,
     ) -> None:
         self.settings = settings
         self._sender = sender or Urllib3Sender(settings.max_concurrent_requests, settings.connect_timeout)
@@ -71,6 +74,8 @@ class Forwarder:
         self._clock = clock
         self._bound: tuple[str | None, Transforms] | None = None  # the transforms and the hash key they hash with
         self._mapping_rules = settings.mapping_rules()  # what a message parked as it arrived says mapped it
+        # SQS only: crash loops moved on, reported records hidden for their delay (no AWS call until one is needed).
+        self._redelivery = SqsRedelivery(settings, source_queue or SqsSourceQueue(), clock, rng or random.Random())
 
     def _transforms(self, hash_key: str | None) -> Transforms | None:
         """The TRANSFORMS rules bound to the hash key, made again only when the key changes (a rotated secret)."""
@@ -121,10 +126,24 @@ class Forwarder:
             self._transforms(delivery.hash_key),
             FormatOptions(settings.id_merge, settings.segment_group_key, settings.amplitude_user_properties),
         )
-        encode_records(source, records, ledger, batchers, delivery.submit, rules)
+        redelivery = self._redelivery if source.NAME == sqs.NAME else None
+        redelivered = RedeliveryStats()
+        skip = (
+            redelivery.take_crash_loops(kind, records, ledger, deadline, self._parker, redelivered)
+            if redelivery is not None
+            else ()
+        )
+        encode_records(source, records, ledger, batchers, delivery.submit, rules, skip)
         stats = delivery.wait()
         if self._parker is not None:  # without one, permanent failures stay pending and are reported
             park(self._parker, records, ledger, deadline, self._mapping_rules)
         ledger.settle()
-        failures = batch_item_failures(kind, records, ledger.records_to_retry())
-        return Result(source.NAME, kind, len(records), ledger, stats, failures)
+        failed = ledger.records_to_retry()
+        if redelivery is not None and failed:
+            closing = deadline.closing()
+            failed = redelivery.park_expiring(records, ledger, failed, closing, self._parker, self._mapping_rules)
+            failures = batch_item_failures(kind, records, failed)
+            redelivery.back_off(records, failures, closing, redelivered)
+        else:
+            failures = batch_item_failures(kind, records, failed)
+        return Result(source.NAME, kind, len(records), ledger, stats, failures, redelivered)

@@ -35,6 +35,10 @@ PARKED_BY_STAGE = {
     Stage.DECODE: "ParkedUndecodable",
     Stage.INVALID: "ParkedInvalid",
     Stage.REFUSED: "ParkedRefusedByMixpanel",
+    # Whole SQS records (redelivery.py): crash-looping with no source dead-letter queue to move them to (FIFO), or
+    # failing until their queue would have deleted them.
+    Stage.CRASH_LOOP: "RecordsParkedCrashLoop",
+    Stage.RETENTION: "RecordsParkedRetention",
 }
 PARK_FAILURES = "ParkingFailures"  # permanent failures the dead-letter queue did not take (reported instead)
 REQUESTS_PREFIX = "Requests"  # Requests2xx, Requests400, Requests401, Requests403, Requests413, Requests429, ...
@@ -66,6 +70,11 @@ RETRIES = "Retries"
 MIXPANEL_LATENCY = "MixpanelLatency"
 BYTES_UNCOMPRESSED = "BytesUncompressed"
 BYTES_COMPRESSED = "BytesCompressed"
+# SQS (redelivery.py): reported records hidden for their delay, those SQS was not told about (they come back after the
+# queue's visibility timeout), and crash-looping records moved to the source dead-letter queue.
+RECORDS_BACKED_OFF = "RecordsBackedOff"
+BACKOFF_FAILURES = "BackoffFailures"
+RECORDS_MOVED_CRASH_LOOP = "RecordsMovedCrashLoop"
 INVOCATION_ERRORS = "InvocationErrors"  # the handler raised: nothing was acknowledged (bad config, no credentials)
 
 metrics = Metrics(
@@ -101,6 +110,9 @@ def publish(result: Result) -> None:
         PARK_FAILURES: counts["park_failures"],
         RETRIES: delivery.retries,
         RESENT_NOT_IDEMPOTENT: delivery.resent_not_idempotent,
+        RECORDS_BACKED_OFF: result.redelivery.backed_off,
+        BACKOFF_FAILURES: result.redelivery.backoff_failures,
+        RECORDS_MOVED_CRASH_LOOP: result.redelivery.moved_crash_loop,
     }
     for kind, prefix in PROFILE_UPDATES.items():
         for outcome, suffix in PROFILE_OUTCOMES.items():
