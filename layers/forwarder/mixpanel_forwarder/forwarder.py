@@ -135,15 +135,12 @@ class Forwarder:
         )
         encode_records(source, records, ledger, batchers, delivery.submit, rules, skip)
         stats = delivery.wait()
+        closing = deadline.closing()  # the last AWS calls' (parking what SQS would delete, hiding what is reported)
+        expiring = redelivery is not None and redelivery.take_expiring(records, ledger, closing, self._parker)
         if self._parker is not None:  # without one, permanent failures stay pending and are reported
-            park(self._parker, records, ledger, deadline, self._mapping_rules)
+            park(self._parker, records, ledger, closing if expiring else deadline, self._mapping_rules)
         ledger.settle()
-        failed = ledger.records_to_retry()
-        if redelivery is not None and failed:
-            closing = deadline.closing()
-            failed = redelivery.park_expiring(records, ledger, failed, closing, self._parker, self._mapping_rules)
-            failures = batch_item_failures(kind, records, failed)
+        failures = batch_item_failures(kind, records, ledger.records_to_retry())
+        if redelivery is not None and failures:
             redelivery.back_off(records, failures, closing, redelivered)
-        else:
-            failures = batch_item_failures(kind, records, failed)
         return Result(source.NAME, kind, len(records), ledger, stats, failures, redelivered)

@@ -144,6 +144,17 @@ class Ledger:
         for index in events:
             self.states[index] = State.PARKED
 
+    def records_failing_transiently(self) -> list[int]:
+        """The records that will be reported whatever parking does (ascending): a message of theirs, or the record,
+        failed for a transient reason, or was never answered for."""
+        failed = {record for record, state in self.record_states.items() if state is State.RETRY}
+        record_of, failures = self.record_of, self.failed
+        failed.update(record_of[index] for index in _found(self.states, _RETRY))
+        for index in _found(self.states, _PENDING):
+            if index not in failures or not failures[index].failure.permanent:
+                failed.add(record_of[index])
+        return sorted(failed)
+
     def fail_whole(self, failures: dict[int, Failure]) -> None:
         """Each of these records is to be parked whole, for `failures`' reason (permanent): its messages that are not
         final are in its document, so they are parked with it (`parked`), never apart; else reported with it."""

@@ -16,7 +16,6 @@ from .deadletter import Parker
 from .deadline import Deadline
 from .ledger import Ledger
 from .model import SourceKind, SourceRecord
-from .parking import park
 from .settings import Settings
 from .sqs_queue import SourceQueue
 from .sqs_schedule import Schedule
@@ -64,26 +63,20 @@ class SqsRedelivery:
         skip, stats.moved_crash_loop = self._crash_loops.take(kind, records, ledger, deadline, parker is not None)
         return skip
 
-    def park_expiring(
-        self,
-        records: list[SourceRecord],
-        ledger: Ledger,
-        reported: list[int],
-        closing: Deadline,
-        parker: Parker | None,
-        rules: tuple[str, ...],
-    ) -> list[int]:
-        """The records to report (ascending), once those their queue would delete before they come back are parked
-        whole (within the closing deadline; what is not parked by then is reported)."""
+    def take_expiring(
+        self, records: list[SourceRecord], ledger: Ledger, closing: Deadline, parker: Parker | None
+    ) -> bool:
+        """Whether records that will be reported could be deleted by their queue before they come back and are
+        answered for again: those are failed in the ledger to be parked whole (the parked record holds all of it)."""
         if parker is None:  # nowhere to park them: reported, they come back until SQS deletes or redrives them
-            return reported
+            return False
+        reported = ledger.records_failing_transiently()
+        if not reported:
+            return False
         expiring = self._visibility.expiring(records, reported, ledger, closing.remaining)
-        if not expiring:
-            return reported
-        ledger.fail_whole(expiring)
-        park(parker, records, ledger, closing, rules)
-        ledger.settle()
-        return ledger.records_to_retry()
+        if expiring:
+            ledger.fail_whole(expiring)
+        return bool(expiring)
 
     def back_off(
         self, records: list[SourceRecord], failures: list[dict[str, str]], closing: Deadline, stats: RedeliveryStats
