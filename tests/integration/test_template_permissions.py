@@ -12,6 +12,7 @@ from tests.integration.template import (
     FUNCTIONS,
     KINESIS_FUNCTION,
     ON_FAILURE_QUEUE_ARN,
+    QUEUE_ARN,
     RESOURCES,
     SECRET_ARN_EXPRESSION,
     SOURCE_QUEUE_ARN_EXPRESSION,
@@ -27,6 +28,7 @@ from tests.integration.template import (
 )
 
 PARKED_QUEUE_ARN = {"Fn::GetAtt": ["ParkedEventsQueue", "Arn"]}
+SOURCE_DLQ_ARN = {"Fn::GetAtt": ["SourceDeadLetterQueue", "Arn"]}
 
 
 def policy_statements(params: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -96,10 +98,18 @@ def test_sqs_function_may_do_only_what_it_needs_on_what_it_uses() -> None:
         "sqs:GetQueueAttributes": [SOURCE_QUEUE_ARN_EXPRESSION, PARKED_QUEUE_ARN],
         "sqs:ChangeMessageVisibility": [SOURCE_QUEUE_ARN_EXPRESSION],
         "secretsmanager:GetSecretValue": [SECRET_ARN_EXPRESSION],
-        "sqs:SendMessage": [PARKED_QUEUE_ARN],
+        # The created queue's dead-letter queue: crash-looping records are moved there (redelivery.py).
+        "sqs:SendMessage": [SOURCE_DLQ_ARN, PARKED_QUEUE_ARN],
     }
     assert single_event(SQS_FUNCTION)["Properties"]["Queue"] == SOURCE_QUEUE_ARN_EXPRESSION
     assert function_property(SQS_FUNCTION, "LoggingConfig") == {"LogGroup": {"Ref": "SqsForwarderLogGroup"}}
+
+
+def test_with_an_existing_queue_the_sqs_function_may_send_to_the_parked_events_queue_only() -> None:
+    grants = role_grants(SQS_FUNCTION, parameter_values(SourceQueueArn=QUEUE_ARN))
+
+    assert grants["sqs:SendMessage"] == [PARKED_QUEUE_ARN]  # a crash-looping record of its queue is parked
+    assert grants["sqs:ChangeMessageVisibility"] == [SOURCE_QUEUE_ARN_EXPRESSION]  # on its own queue, as before
 
 
 def test_kinesis_function_may_do_only_what_it_needs_on_what_it_uses() -> None:

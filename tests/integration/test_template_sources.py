@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from mixpanel_forwarder.settings import Settings
+from mixpanel_forwarder.sqs_schedule import Schedule
 from tests.integration.template import (
     KINESIS_FUNCTION,
     ON_FAILURE_QUEUE_ARN,
     PARAMETERS,
+    QUEUE_ARN,
     RESOURCES,
     SOURCE_QUEUE_ARN_EXPRESSION,
     SQS_FUNCTION,
+    environment,
     evaluate,
     parameter_values,
     resources_of_type,
@@ -144,3 +148,31 @@ def test_kinesis_mapping_takes_its_settings_from_the_parameters() -> None:
 )
 def test_kinesis_resources_exist_only_with_a_stream(resource: str) -> None:
     assert RESOURCES[resource]["Condition"] == "HasSourceStream"
+
+
+# --- the SQS backoff against the created queue ---------------------------------------------------------------------
+
+
+def test_the_created_queues_receives_outlast_its_retention_with_the_functions_backoff() -> None:
+    # A reported message comes back after d(n) at the least (redelivery.py): SQS's own redrive, after maxReceiveCount
+    # receives, must not come before the queue deletes it; the function parks it first (two longest delays before).
+    queue = RESOURCES["SourceQueue"]["Properties"]
+    receives = int(queue["RedrivePolicy"]["maxReceiveCount"])
+    retention = int(queue["MessageRetentionPeriod"])
+    defaults = Settings.from_env({"MIXPANEL_PROJECT_TOKEN": "t"})
+    schedule = Schedule(defaults.sqs_retry_base, defaults.sqs_retry_max)
+
+    assert receives == 1000  # SQS's most
+    assert (retention, schedule.span(receives)) == (FOURTEEN_DAYS, 1_224_510)
+    assert schedule.span(receives) > retention
+
+
+def test_the_sqs_function_moves_crash_loops_to_the_created_queues_dead_letter_queue_only() -> None:
+    created = evaluate(environment(SQS_FUNCTION)["SOURCE_DEAD_LETTER_QUEUE_URL"], parameter_values())
+    given = evaluate(
+        environment(SQS_FUNCTION)["SOURCE_DEAD_LETTER_QUEUE_URL"], parameter_values(SourceQueueArn=QUEUE_ARN)
+    )
+
+    assert created == {"Ref": "SourceDeadLetterQueue"}  # a queue's Ref is its URL
+    assert given == ""  # an existing queue's crash loops are parked
+    assert "SOURCE_DEAD_LETTER_QUEUE_URL" not in environment(KINESIS_FUNCTION)

@@ -25,7 +25,7 @@ def no_metrics_left() -> Iterator[None]:
     metrics.clear_metrics()
 
 
-def result(latencies: int = 2) -> Result:
+def result(latencies: int = 2, source: SourceKind = SourceKind.SQS) -> Result:
     """An invocation where every count differs, so that a value under the wrong name shows."""
     ledger = Ledger(6)
     for record in range(5):
@@ -59,7 +59,8 @@ def result(latencies: int = 2) -> Result:
     failures = [{"itemIdentifier": f"m{r}"} for r in (0, 1, 2)]
     redelivery = RedeliveryStats()
     redelivery.backed_off, redelivery.backoff_failures, redelivery.moved_crash_loop = 14, 15, 16
-    return Result("kinesis", SourceKind.KINESIS, 6, ledger, delivery, failures, redelivery)
+    name = "kinesis" if source is SourceKind.KINESIS else "sqs"
+    return Result(name, source, 6, ledger, delivery, failures, redelivery)
 
 
 def document() -> dict[str, Any]:
@@ -75,7 +76,7 @@ def test_every_metric_has_its_name_unit_and_value() -> None:
     [directive] = emf["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == invocation_metrics.NAMESPACE
     assert directive["Dimensions"] == [["Source", "service"]]
-    assert (emf["Source"], emf["service"]) == ("kinesis", invocation_metrics.SERVICE)
+    assert (emf["Source"], emf["service"]) == ("sqs", invocation_metrics.SERVICE)
     units = {metric["Name"]: metric["Unit"] for metric in directive["Metrics"]}
     values = {name: emf[name] for name in units}
     assert values == {
@@ -129,13 +130,30 @@ def test_every_metric_has_its_name_unit_and_value() -> None:
     }
 
 
+def test_kinesis_writes_none_of_the_sqs_functions_own_metrics() -> None:
+    invocation_metrics.publish(result(source=SourceKind.KINESIS))
+
+    [directive] = document()["_aws"]["CloudWatchMetrics"]
+    names = {metric["Name"] for metric in directive["Metrics"]}
+    assert "RecordsReceived" in names
+    assert names.isdisjoint(
+        {
+            "RecordsBackedOff",
+            "BackoffFailures",
+            "RecordsMovedCrashLoop",
+            "RecordsParkedCrashLoop",
+            "RecordsParkedRetention",
+        }
+    )
+
+
 def test_the_document_is_the_one_powertools_add_metric_gives_for_the_same_metrics() -> None:
     invocation_metrics.publish(result())
     published = document()
     [directive] = published["_aws"]["CloudWatchMetrics"]
 
     metrics.clear_metrics()
-    metrics.add_dimension(invocation_metrics.SOURCE_DIMENSION, "kinesis")
+    metrics.add_dimension(invocation_metrics.SOURCE_DIMENSION, "sqs")
     for metric in directive["Metrics"]:
         for value in published[metric["Name"]]:
             metrics.add_metric(name=metric["Name"], unit=metric["Unit"], value=value)

@@ -35,10 +35,6 @@ PARKED_BY_STAGE = {
     Stage.DECODE: "ParkedUndecodable",
     Stage.INVALID: "ParkedInvalid",
     Stage.REFUSED: "ParkedRefusedByMixpanel",
-    # Whole SQS records (redelivery.py): crash-looping with no source dead-letter queue to move them to (FIFO), or
-    # failing until their queue would have deleted them.
-    Stage.CRASH_LOOP: "RecordsParkedCrashLoop",
-    Stage.RETENTION: "RecordsParkedRetention",
 }
 PARK_FAILURES = "ParkingFailures"  # permanent failures the dead-letter queue did not take (reported instead)
 REQUESTS_PREFIX = "Requests"  # Requests2xx, Requests400, Requests401, Requests403, Requests413, Requests429, ...
@@ -70,11 +66,16 @@ RETRIES = "Retries"
 MIXPANEL_LATENCY = "MixpanelLatency"
 BYTES_UNCOMPRESSED = "BytesUncompressed"
 BYTES_COMPRESSED = "BytesCompressed"
-# SQS (redelivery.py): reported records hidden for their delay, those SQS was not told about (they come back after the
-# queue's visibility timeout), and crash-looping records moved to the source dead-letter queue.
+# The SQS function's only (redelivery.py): reported records hidden for their delay, those SQS was not told about (they
+# come back after the queue's visibility timeout), crash-looping records moved to the source dead-letter queue, and
+# whole records parked: crash-looping with no source dead-letter queue to go to (FIFO, an existing queue), or failing
+# until their queue would have deleted them.
 RECORDS_BACKED_OFF = "RecordsBackedOff"
 BACKOFF_FAILURES = "BackoffFailures"
 RECORDS_MOVED_CRASH_LOOP = "RecordsMovedCrashLoop"
+RECORDS_PARKED_CRASH_LOOP = "RecordsParkedCrashLoop"
+RECORDS_PARKED_RETENTION = "RecordsParkedRetention"
+SQS_SOURCE = "sqs"  # sources/sqs.py's NAME
 INVOCATION_ERRORS = "InvocationErrors"  # the handler raised: nothing was acknowledged (bad config, no credentials)
 
 metrics = Metrics(
@@ -110,10 +111,14 @@ def publish(result: Result) -> None:
         PARK_FAILURES: counts["park_failures"],
         RETRIES: delivery.retries,
         RESENT_NOT_IDEMPOTENT: delivery.resent_not_idempotent,
-        RECORDS_BACKED_OFF: result.redelivery.backed_off,
-        BACKOFF_FAILURES: result.redelivery.backoff_failures,
-        RECORDS_MOVED_CRASH_LOOP: result.redelivery.moved_crash_loop,
     }
+    if result.source == SQS_SOURCE:
+        redelivery = result.redelivery
+        values[RECORDS_BACKED_OFF] = redelivery.backed_off
+        values[BACKOFF_FAILURES] = redelivery.backoff_failures
+        values[RECORDS_MOVED_CRASH_LOOP] = redelivery.moved_crash_loop
+        values[RECORDS_PARKED_CRASH_LOOP] = counts["parked_" + Stage.CRASH_LOOP]
+        values[RECORDS_PARKED_RETENTION] = counts["parked_" + Stage.RETENTION]
     for kind, prefix in PROFILE_UPDATES.items():
         for outcome, suffix in PROFILE_OUTCOMES.items():
             values[prefix + suffix] = counts[f"{kind}_updates_{outcome}"]
