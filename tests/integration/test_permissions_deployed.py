@@ -19,7 +19,7 @@ import copy
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -48,15 +48,20 @@ CREDENTIALS_PARAMETERS = {
     "MixpanelProjectToken": ACCOUNT["token"],
 }
 GET_SECRET = "secretsmanager:GetSecretValue"
-READ_PARKED_QUEUE = "sqs:GetQueueAttributes"
-PARK = "sqs:SendMessage"  # SendMessageBatch is authorized by it
+READ_QUEUE = "sqs:GetQueueAttributes"  # the parked queue's size limit, the source queue's retention
+PARK = "sqs:SendMessage"  # SendMessageBatch is authorized by it (parking, and moving a crash loop)
+HIDE = "sqs:ChangeMessageVisibility"  # ChangeMessageVisibilityBatch too: a reported record hidden for its delay
+# What a call is made on: the function's secret, the parked-events queue, its source queue, that queue's own DLQ.
+SECRET, PARKED, SOURCE, SOURCE_DLQ = "secret", "parked", "source", "source-dlq"
+Call = tuple[str, str]  # (IAM action, what it is on)
 
 # Each AWS API the library calls when the functions run (not in the operator's tools), as the IAM action the Cases
 # below make it under.
 CODE_CALLS = {
     "secretsmanager.get_secret_value": GET_SECRET,  # through Powertools' SecretsProvider (credentials.py)
-    "sqs.get_queue_attributes": READ_PARKED_QUEUE,
+    "sqs.get_queue_attributes": READ_QUEUE,
     "sqs.send_message_batch": PARK,
+    "sqs.change_message_visibility_batch": HIDE,
 }
 # Named in the code, and never called by the deployed functions: why.
 NOT_CALLED_AS_DEPLOYED = {"s3.put_object": "DEAD_LETTER_BUCKET, which the template does not set"}
@@ -142,42 +147,73 @@ class Outcome:
 class Case:
     name: str
     events: tuple[Callable[[int], dict[str, Any]], ...]  # one record each
-    actions: Counter[str]  # the AWS calls the invocation makes, by IAM action, each on the resource `resource_of` names
+    actions: Counter[Call]  # the AWS calls the invocation makes, by IAM action and what it is on
     outcome: Outcome
     mixpanel_answers: tuple[int, ...] = ()  # the sink's scripted answers, before its own
+    sqs_actions: Counter[Call] = field(default_factory=Counter)  # the SQS function's calls beside, on its own queue
+    attributes: dict[str, str] = field(default_factory=dict)  # over each SQS record's own
 
     def __str__(self) -> str:
         return self.name
 
+    def calls(self, function: str) -> Counter[Call]:
+        return self.actions + self.sqs_actions if function == SQS_FUNCTION else self.actions
+
 
 COLD_START, PARKING, IN_PARTS, AFTER_401 = CASES = (
-    Case("secret-read-at-cold-start", (valid, valid, valid), Counter({GET_SECRET: 1}), Outcome(3, 0, 0)),
+    Case("secret-read-at-cold-start", (valid, valid, valid), Counter({(GET_SECRET, SECRET): 1}), Outcome(3, 0, 0)),
     Case(
         "parking",
         (valid, invalid, valid, invalid),
-        Counter({GET_SECRET: 1, READ_PARKED_QUEUE: 1, PARK: 1}),
+        Counter({(GET_SECRET, SECRET): 1, (READ_QUEUE, PARKED): 1, (PARK, PARKED): 1}),
         Outcome(2, 2, 2),
     ),
     Case(
         "parking-in-parts",
         (valid, oversized),
-        Counter({GET_SECRET: 1, READ_PARKED_QUEUE: 1, PARK: 2}),  # each part fills most of a batch
+        Counter({(GET_SECRET, SECRET): 1, (READ_QUEUE, PARKED): 1, (PARK, PARKED): 2}),  # a part fills most of a batch
         Outcome(1, 1, 2),
     ),
     Case(
         "secret-read-again-after-401",
         (valid, valid),
-        Counter({GET_SECRET: 2}),
+        Counter({(GET_SECRET, SECRET): 2}),
         Outcome(0, 0, 0, reported=2),  # the secret read again is the one refused: Lambda delivers them again
         mixpanel_answers=(401,),
+        # The reported records are hidden for their delay, once their queue's retention is read (to park any it would
+        # delete first).
+        sqs_actions=Counter({(READ_QUEUE, SOURCE): 1, (HIDE, SOURCE): 1}),
+    ),
+)
+# Received 9 times within a second of the first: a crash loop, never processed. The created queue's records are moved
+# to its dead-letter queue; an existing queue's are parked whole.
+CRASH_LOOP = {"ApproximateReceiveCount": "9"}
+MOVED, CRASH_PARKED = SQS_CASES = (
+    Case(
+        "crash-loop-moved",
+        (valid, valid),
+        Counter({(GET_SECRET, SECRET): 1, (PARK, SOURCE_DLQ): 1}),
+        Outcome(0, 0, 0),
+        attributes=CRASH_LOOP,
+    ),
+    Case(
+        "crash-loop-parked",
+        (valid, valid),
+        Counter({(GET_SECRET, SECRET): 1, (READ_QUEUE, PARKED): 1, (PARK, PARKED): 1}),
+        Outcome(0, 2, 2),
+        attributes=CRASH_LOOP,
     ),
 )
 
 
-def resource_of(action: str, stack: Stack, function: Function) -> str:
-    if action == GET_SECRET:
+def resource_of(on: str, stack: Stack, function: Function) -> str:
+    if on == SECRET:
         return function.environment["MIXPANEL_CREDENTIALS_SECRET_ARN"]
-    assert action in (READ_PARKED_QUEUE, PARK), f"say which resource {action} is for"
+    if on == SOURCE:
+        return function.source_arn
+    if on == SOURCE_DLQ:
+        return str(stack.known["SourceDeadLetterQueue.Arn"])
+    assert on == PARKED, f"say which resource {on} is"
     return str(stack.known["ParkedEventsQueue.Arn"])
 
 
@@ -220,7 +256,7 @@ def run(
     bodies = [json.dumps(make(i)) for i, make in enumerate(case.events)]
     with deployments.decisions() as made:
         try:
-            response = run_as_deployed(function, bodies, {"MIXPANEL_API_URL": sink.url}, monkeypatch)
+            response = run_as_deployed(function, bodies, {"MIXPANEL_API_URL": sink.url}, monkeypatch, case.attributes)
         except Exception as exc:  # a denied secret read, say: the denial is what the test reports first
             return Run(made, None, repr(exc))
     parked_messages, parked = take_parked(stack)
@@ -251,10 +287,41 @@ def test_every_aws_call_of_the_function_is_allowed_by_its_role(
 
     assert denied(result.decisions, function) == []
     assert (result.error, result.outcome) == (None, case.outcome)
-    assert Counter(decision["action"] for decision in result.decisions) == case.actions
+    assert_calls(result, case.calls(function_name), stack, function)
+
+
+def assert_calls(result: Run, calls: Counter[Call], stack: Stack, function: Function) -> None:
+    """The invocation made these calls, as many of each action as said, each on what it is said to be on."""
+    by_action: Counter[str] = Counter()
+    for (action, _), count in calls.items():
+        by_action[action] += count
+    assert Counter(decision["action"] for decision in result.decisions) == by_action
     assert {(decision["action"], decision["resource"]) for decision in result.decisions} == {
-        (action, resource_of(action, stack, function)) for action in case.actions
+        (action, resource_of(on, stack, function)) for action, on in calls
     }
+
+
+@pytest.mark.parametrize(
+    ("variant", "case"),
+    [
+        pytest.param(VARIANTS[0], MOVED, id="created-queue-moves-to-its-dlq"),
+        pytest.param(VARIANTS[2], CRASH_PARKED, id="existing-queue-parks"),
+    ],
+)
+def test_a_crash_looping_record_is_moved_on_as_the_role_allows(
+    variant: Variant, case: Case, deployments: Deployments, sink: MixpanelSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    function = (stack := stack_of(variant, deployments)).functions[SQS_FUNCTION]
+
+    result = run(case, stack, function, deployments, sink, monkeypatch)
+
+    assert denied(result.decisions, function) == []
+    assert (result.error, result.outcome) == (None, case.outcome)
+    assert_calls(result, case.calls(SQS_FUNCTION), stack, function)
+    if case is MOVED:
+        sqs = stack.operator("sqs")
+        answer = sqs.receive_message(QueueUrl=stack.known["SourceDeadLetterQueue"], MaxNumberOfMessages=10)
+        assert len(answer.get("Messages", [])) == 2  # each in its envelope
 
 
 def without(action: str, sid: str, role: str) -> Template:
@@ -272,7 +339,7 @@ def without(action: str, sid: str, role: str) -> Template:
     ("removed", "outcome"),
     [
         # As before the role granted it: the code falls back to 256 KiB and parks all the same; the denial shows.
-        pytest.param(READ_PARKED_QUEUE, PARKING.outcome, id="denial-the-code-recovers-from"),
+        pytest.param(READ_QUEUE, PARKING.outcome, id="denial-the-code-recovers-from"),
         pytest.param(PARK, Outcome(2, 0, 0, reported=2), id="denial-that-fails-parking"),
     ],
 )
@@ -293,11 +360,28 @@ def test_a_call_the_role_does_not_allow_is_caught(
     assert (result.error, result.outcome) == (None, outcome)
 
 
+def test_a_role_that_may_not_hide_a_message_is_caught_and_its_records_still_reported(
+    deployments: Deployments, sink: MixpanelSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An existing queue's mapping needs ReceiveMessage, DeleteMessage and GetQueueAttributes, not this.
+    variant = Variant(
+        "no-hide", (SQS_FUNCTION,), lambda setup: {}, without(HIDE, "ReadSourceQueue", "SqsForwarderRole")
+    )
+    function = (stack := stack_of(variant, deployments)).functions[SQS_FUNCTION]
+
+    result = run(AFTER_401, stack, function, deployments, sink, monkeypatch)
+
+    assert denied(result.decisions, function) == [
+        f"{HIDE} on {function.source_arn} as {function.principal}: AccessDeniedError"
+    ]
+    assert (result.error, result.outcome) == (None, AFTER_401.outcome)  # they come back after the queue's own timeout
+
+
 def test_every_aws_call_in_the_functions_code_has_a_case() -> None:
     named = aws_calls_in_library(operator_code=OPERATOR_CODE)
 
     assert named == CODE_CALLS.keys() | NOT_CALLED_AS_DEPLOYED.keys()
-    made_by_cases = {action for case in CASES for action in case.actions}
+    made_by_cases = {action for case in (*CASES, *SQS_CASES) for action, _ in case.calls(SQS_FUNCTION)}
     assert set(CODE_CALLS.values()) <= made_by_cases
     for function in (SQS_FUNCTION, KINESIS_FUNCTION):
         assert "DEAD_LETTER_BUCKET" not in environment(function)  # else S3 parking needs its Case (and s3:PutObject)
