@@ -215,3 +215,23 @@ def test_a_message_its_queue_would_delete_is_parked_whole_and_a_replay_imports_i
     assert event["properties"]["distinct_id"] == "u1"
     assert event["properties"]["time"] == int(expiring["attributes"]["SentTimestamp"])  # the send time, in ms
     assert event["properties"]["$insert_id"]  # derived from its message id: a resend would be kept once
+
+
+def test_a_message_received_again_near_its_queues_retention_end_is_parked_before_it_is_processed(
+    sink: MixpanelSink, forwarder: Callable[..., None]
+) -> None:
+    # Kept a minute, hidden ten: should the function crash on it now, SQS would delete it before it came back.
+    url, arn = queue("product-events", MessageRetentionPeriod="60", VisibilityTimeout="600")
+    parked_url, _ = queue("parked-events")
+    forwarder(DEAD_LETTER_QUEUE_URL=parked_url)
+    send(url, json.dumps(EVENTS[0]))
+    [returned] = crash_loop(url, arn, times=2)
+
+    assert invoke([returned]) == []
+
+    assert sink.events == []  # not processed
+    [message] = boto3.client("sqs").receive_message(QueueUrl=parked_url)["Messages"]
+    document = ParkedReader().read(message["Body"])
+    assert document is not None
+    assert document["record"] == returned
+    assert document["reason"] == "received again (2 times) near the end of the source queue's retention"

@@ -75,10 +75,10 @@ def failing(count: int) -> FakeSender:
 # --- D1: reported records come back later each time ----------------------------------------------------------------
 
 
-def test_nothing_reported_calls_nothing_of_the_queue() -> None:
+def test_nothing_reported_nor_received_again_calls_nothing_of_the_queue() -> None:
     run = Run(parker=FakeParker())
 
-    result = run.forward(record(0), record(1, receives=3))
+    result = run.forward(record(0), record(1))
 
     assert reported(result) == []
     assert (run.queue.retention_reads, run.queue.hidden, run.queue.sent) == ([], [], [])
@@ -365,3 +365,50 @@ def test_a_record_without_readable_receive_attributes_is_processed(attributes: d
 
     assert run.queue.sent == []
     assert len(run.sender.sent_events) == 1
+
+
+# --- received again near the end of the queue's retention: parked whole before a crash could hide it -------------------
+
+FOURTEEN_DAYS_MS = 14 * DAY_MS
+
+
+def returning(n: int, age_ms: int) -> dict[str, Any]:
+    """Received for the third time, its first receive long ago: no crash loop the schedule can tell."""
+    return record(n, receives=3, age_ms=age_ms, first_receive_ago_ms=age_ms - 7)
+
+
+def test_a_record_received_again_near_its_retention_end_is_parked_whole_not_processed() -> None:
+    # Closer to its end than a visibility timeout (2100 s), the longest run (900 s) and two longest delays (2 x 1230 s).
+    edge_ms = FOURTEEN_DAYS_MS - (2100 + 900 + 2 * 1230) * 1000
+    parker = FakeParker()
+    run = Run(queue=FakeSourceQueue(visibility=2100), parker=parker)
+
+    result = run.forward(returning(0, edge_ms), returning(1, edge_ms - 1000), record(2, age_ms=edge_ms))
+
+    assert reported(result) == []
+    [document] = parker.messages
+    assert document["record"] == returning(0, edge_ms)
+    assert document["reason"] == "received again (3 times) near the end of the source queue's retention"
+    assert sorted(sent["properties"]["distinct_id"] for sent in run.sender.sent_events) == ["u1", "u2"]
+    assert result.counts()["parked_retention"] == 1
+    assert run.queue.retention_reads == [QUEUE_URL]
+
+
+def test_without_a_dead_letter_queue_a_record_received_again_near_its_end_is_processed() -> None:
+    run = Run(queue=FakeSourceQueue(visibility=2100))
+
+    result = run.forward(returning(0, FOURTEEN_DAYS_MS - 60_000))
+
+    assert reported(result) == []
+    assert len(run.sender.sent_events) == 1
+    assert run.queue.retention_reads == []
+
+
+def test_the_queues_facts_are_read_once_per_container_for_records_received_again() -> None:
+    run = Run(parker=FakeParker())
+
+    run.forward(returning(0, DAY_MS))
+    run.forward(returning(1, DAY_MS))
+
+    assert run.queue.retention_reads == [QUEUE_URL]
+    assert len(run.sender.sent_events) == 2

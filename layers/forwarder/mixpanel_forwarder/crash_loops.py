@@ -13,19 +13,24 @@ beyond that, it is not processed but moved on:
 Nothing is lost: a record the dead-letter queue does not take is reported (SQS delivers it again), and with neither
 queue it is processed as usual. The check reads one attribute of each record; a record received once (nearly all)
 costs nothing more.
+
+The schedule tells a crash loop only while it comes back faster than backoff would: when the queue's visibility
+timeout is at least the longest delay (a long function timeout), it never does. So a record received again near the
+end of its queue's retention (closer than a visibility timeout, the longest run and two longest delays) is parked
+whole instead of processed, with a parker: whatever happens to it next, its queue cannot delete it unseen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from .deadline import Deadline
 from .ledger import Ledger
 from .log import logger
 from .model import Failure, SourceKind, SourceRecord, Stage
 from .sources.sqs import moved_body
-from .sqs_queue import SourceQueue
-from .sqs_schedule import Schedule, crash_returns, integer
+from .sqs_queue import KnownQueues, SourceQueue
+from .sqs_schedule import Schedule, crash_returns, integer, near_retention_end_on_return, queue_url
 
 _LOGGED_IDS = 10
 
@@ -36,25 +41,33 @@ class CrashLoops:
         schedule: Schedule,
         returns: int,
         queue: SourceQueue,
+        known: KnownQueues,
         dead_letter_url: str | None,
         clock: Callable[[], float],
     ) -> None:
         self._schedule = schedule
         self._returns = returns  # SQS_CRASH_RETURNS
         self._queue = queue
+        self._known = known
         self._dead_letter_url = dead_letter_url
         self._clock = clock
 
     def take(
         self, kind: SourceKind, records: list[SourceRecord], ledger: Ledger, deadline: Deadline, can_park: bool
     ) -> tuple[set[int], int]:
-        """The numbers of the crash-looping records, which the pipeline skips, and how many were moved to the
-        dead-letter queue. The others are failed in the ledger: to be parked whole, or reported when their move
-        failed."""
+        """The numbers of the records the pipeline skips, and how many were moved to the dead-letter queue. The others
+        are failed in the ledger: to be parked whole (crash-looping, or near their retention end), or reported when
+        their move failed."""
         returned = _returned(records)
         if not returned:
             return set(), 0
         looping = self._looping(records, returned)
+        expiring = self._expiring(records, returned, looping, ledger, deadline) if can_park else set()
+        if expiring:
+            logger.warning(
+                "records received again near the end of their queue's retention: parked whole",
+                extra={"records": len(expiring), "message_ids": _ids(records, expiring)},
+            )
         move = self._dead_letter_url is not None and kind is SourceKind.SQS
         if not looping or not (move or can_park):
             if looping:
@@ -62,7 +75,7 @@ class CrashLoops:
                     "crash-looping records, and nowhere to move them: processed as usual",
                     extra={"records": len(looping), "message_ids": _ids(records, looping)},
                 )
-            return set(), 0
+            return expiring, 0
         if not move:
             for index, (_, reason) in looping.items():
                 ledger.fail_record(index, Failure(reason, "record", Stage.CRASH_LOOP))
@@ -70,9 +83,35 @@ class CrashLoops:
                 "crash-looping records taken out of the loop: parked whole",
                 extra={"records": len(looping), "message_ids": _ids(records, looping), "reason": _first(looping)},
             )
-            return set(looping), 0
+            return set(looping) | expiring, 0
         moved = self._move(records, looping, ledger, deadline)
-        return set(looping), moved
+        return set(looping) | expiring, moved
+
+    def _expiring(
+        self,
+        records: list[SourceRecord],
+        returned: list[int],
+        looping: Collection[int],
+        ledger: Ledger,
+        deadline: Deadline,
+    ) -> set[int]:
+        """Of the records received again, those their queue would delete before they came back from a crash (the
+        schedule cannot tell a crash loop from backoff when the queue's visibility timeout is longer than the longest
+        delay): failed in the ledger, to be parked whole rather than processed, so none expires unseen."""
+        now_ms = self._clock() * 1000
+        expiring = set()
+        for index in returned:
+            raw = records[index].raw
+            sent = integer(raw["attributes"].get("SentTimestamp"))
+            url = queue_url(raw.get("eventSourceARN"))
+            if index in looping or sent is None or url is None:
+                continue
+            if near_retention_end_on_return(self._schedule, sent, self._known.of(url, deadline.remaining), now_ms):
+                receives = raw["attributes"].get("ApproximateReceiveCount")
+                reason = f"received again ({receives} times) near the end of the source queue's retention"
+                ledger.fail_record(index, Failure(reason, "record", Stage.RETENTION))
+                expiring.add(index)
+        return expiring
 
     def _looping(self, records: list[SourceRecord], returned: list[int]) -> dict[int, tuple[int, str]]:
         """Of the records received more than once, those that came back too often: their receive count and why."""

@@ -17,7 +17,7 @@ from .deadline import Deadline
 from .ledger import Ledger
 from .model import SourceKind, SourceRecord
 from .settings import Settings
-from .sqs_queue import SourceQueue
+from .sqs_queue import KnownQueues, SourceQueue
 from .sqs_schedule import Schedule
 from .visibility import Visibility
 
@@ -45,10 +45,11 @@ class SqsRedelivery:
 
     def __init__(self, settings: Settings, queue: SourceQueue, clock: Callable[[], float], rng: random.Random) -> None:
         schedule = Schedule(settings.sqs_retry_base, settings.sqs_retry_max)
+        known = KnownQueues(queue)  # each queue's retention and visibility timeout, read once per container
         self._crash_loops = CrashLoops(
-            schedule, settings.sqs_crash_returns, queue, settings.source_dead_letter_queue_url, clock
+            schedule, settings.sqs_crash_returns, queue, known, settings.source_dead_letter_queue_url, clock
         )
-        self._visibility = Visibility(schedule, queue, clock, rng)
+        self._visibility = Visibility(schedule, queue, known, clock, rng)
 
     def take_crash_loops(
         self,
@@ -59,7 +60,8 @@ class SqsRedelivery:
         parker: Parker | None,
         stats: RedeliveryStats,
     ) -> set[int]:
-        """The records the pipeline must skip: crash-looping ones, moved on or failed in the ledger."""
+        """The records the pipeline must skip: crash-looping ones, moved on or failed in the ledger; and, with a parker,
+        records received again that their queue would delete before a crash on them showed, to be parked whole."""
         skip, stats.moved_crash_loop = self._crash_loops.take(kind, records, ledger, deadline, parker is not None)
         return skip
 

@@ -15,15 +15,17 @@ from typing import Any, Protocol
 from . import aws
 from .deadletter import sqs_batches
 from .log import logger
+from .sqs_schedule import UNREAD, QueueFacts
 
 TimeLeft = Callable[[], float]
+_ATTRIBUTES = ("MessageRetentionPeriod", "VisibilityTimeout")  # QueueFacts' fields, in order
 BATCH_ENTRIES = 10  # SQS's most entries per batch call
 WORKERS = 8  # batch calls at once: a thousand reported records are a hundred calls, within the margin
 
 
 class SourceQueue(Protocol):
-    def retention_seconds(self, queue_url: str, time_left: TimeLeft) -> int | None:
-        """The queue's MessageRetentionPeriod, or None when it cannot be read."""
+    def attributes(self, queue_url: str, time_left: TimeLeft) -> QueueFacts | None:
+        """The queue's MessageRetentionPeriod and VisibilityTimeout, or None when they cannot be read."""
         ...
 
     def change_visibility(self, queue_url: str, entries: list[tuple[str, int]], time_left: TimeLeft) -> list[bool]:
@@ -39,14 +41,15 @@ class SqsSourceQueue:
     def __init__(self, sqs_client: Any = None) -> None:
         self._client = sqs_client
 
-    def retention_seconds(self, queue_url: str, time_left: TimeLeft) -> int | None:
+    def attributes(self, queue_url: str, time_left: TimeLeft) -> QueueFacts | None:
         try:
             sqs = self._sqs()
             answer = aws.call_within(
                 time_left(),
-                lambda: sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["MessageRetentionPeriod"]),
+                lambda: sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=list(_ATTRIBUTES)),
             )
-            return int(answer["Attributes"]["MessageRetentionPeriod"])
+            attributes = answer["Attributes"]
+            return QueueFacts(*(int(attributes[name]) for name in _ATTRIBUTES))
         except Exception as exc:
             logger.warning("cannot read the source queue's retention", extra={"error": aws.describe(exc)})
             return None
@@ -125,6 +128,24 @@ class SqsSourceQueue:
         if self._client is None:
             self._client = aws.client("sqs")
         return self._client
+
+
+class KnownQueues:
+    """Each source queue's facts, read once per container (a read that failed is tried again next time; until then
+    the facts are `UNREAD`'s, which park earlier, never later)."""
+
+    def __init__(self, queue: SourceQueue) -> None:
+        self._queue = queue
+        self._known: dict[str, QueueFacts] = {}
+
+    def of(self, queue_url: str, time_left: TimeLeft) -> QueueFacts:
+        facts = self._known.get(queue_url)
+        if facts is None:
+            facts = self._queue.attributes(queue_url, time_left)
+            if facts is None:
+                return UNREAD
+            self._known[queue_url] = facts
+        return facts
 
 
 def _chunks(entries: list[Any], size: int) -> list[list[Any]]:

@@ -17,7 +17,18 @@ MAX_VISIBILITY_SECONDS = 43_200
 # The retention end a reported record must be this many longest delays away from: one delay and the invocation that
 # follows it fit before SQS deletes it, so it is parked while it still can be.
 RETENTION_DELAYS = 2
-DEFAULT_RETENTION_SECONDS = 4 * 24 * 3600  # SQS's default MessageRetentionPeriod, when the queue's cannot be read
+MAX_RUN_SECONDS = 900  # Lambda's longest invocation
+
+
+class QueueFacts(NamedTuple):
+    """What the rules need of a source queue (GetQueueAttributes), in seconds."""
+
+    retention: int  # MessageRetentionPeriod
+    visibility: int  # VisibilityTimeout: how long a message the function never answered for stays hidden
+
+
+# When the queue's cannot be read: SQS's default retention, and the longest visibility timeout (the earliest parking).
+UNREAD = QueueFacts(4 * 24 * 3600, MAX_VISIBILITY_SECONDS)
 
 
 class Schedule(NamedTuple):
@@ -73,8 +84,15 @@ def crash_returns(schedule: Schedule, receives: int, first_receive_ms: int, now_
 
 
 def near_retention_end(schedule: Schedule, sent_ms: int, retention_seconds: int, now_ms: float) -> bool:
-    """A record sent at `sent_ms` that could expire before it comes back and is answered for again."""
+    """A record sent at `sent_ms`, to be reported now, that could expire before it comes back and is answered for."""
     return now_ms >= sent_ms + (retention_seconds - RETENTION_DELAYS * schedule.cap) * 1000
+
+
+def near_retention_end_on_return(schedule: Schedule, sent_ms: int, queue: QueueFacts, now_ms: float) -> bool:
+    """A record received again that, should the function end without answering for it (so neither hiding nor parking
+    it), would come back only after its queue deleted it: after the visibility timeout and the longest run."""
+    hidden = queue.visibility + MAX_RUN_SECONDS
+    return now_ms >= sent_ms + (queue.retention - hidden - RETENTION_DELAYS * schedule.cap) * 1000
 
 
 def queue_url(arn: object) -> str | None:

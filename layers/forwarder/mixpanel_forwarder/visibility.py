@@ -15,19 +15,26 @@ from collections.abc import Callable
 
 from .ledger import Ledger
 from .model import Failure, SourceRecord, Stage
-from .sqs_queue import SourceQueue, TimeLeft
-from .sqs_schedule import DEFAULT_RETENTION_SECONDS, Schedule, integer, near_retention_end, queue_url
+from .sqs_queue import KnownQueues, SourceQueue, TimeLeft
+from .sqs_schedule import Schedule, integer, near_retention_end, queue_url
 
 
 class Visibility:
     """Built once per container: it keeps each queue's retention, read once."""
 
-    def __init__(self, schedule: Schedule, queue: SourceQueue, clock: Callable[[], float], rng: random.Random) -> None:
+    def __init__(
+        self,
+        schedule: Schedule,
+        queue: SourceQueue,
+        known: KnownQueues,
+        clock: Callable[[], float],
+        rng: random.Random,
+    ) -> None:
         self._schedule = schedule
         self._queue = queue
+        self._known = known
         self._clock = clock
         self._rng = rng
-        self._retention: dict[str, int] = {}  # by queue URL: read once per container (failures read again)
 
     def expiring(
         self, records: list[SourceRecord], reported: list[int], ledger: Ledger, time_left: TimeLeft
@@ -44,7 +51,7 @@ class Visibility:
             url = queue_url(raw.get("eventSourceARN"))
             if sent is None or url is None:
                 continue
-            if not near_retention_end(self._schedule, sent, self._retention_of(url, time_left), now_ms):
+            if not near_retention_end(self._schedule, sent, self._known.of(url, time_left).retention, now_ms):
                 continue
             last = _last_reasons(ledger) if last is None else last
             reason = f"transient failures outlasted the source queue's retention ({last.get(index, 'not imported')})"
@@ -71,15 +78,6 @@ class Visibility:
         for url, entries in by_queue.items():
             done += sum(self._queue.change_visibility(url, entries, time_left))
         return done, sum(len(entries) for entries in by_queue.values()) - done + unknown
-
-    def _retention_of(self, url: str, time_left: TimeLeft) -> int:
-        retention = self._retention.get(url)
-        if retention is None:
-            retention = self._queue.retention_seconds(url, time_left)
-            if retention is None:
-                return DEFAULT_RETENTION_SECONDS
-            self._retention[url] = retention
-        return retention
 
 
 def _last_reasons(ledger: Ledger) -> dict[int, str]:
