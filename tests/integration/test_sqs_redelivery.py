@@ -165,7 +165,7 @@ def test_a_crash_looping_message_moved_to_the_dlq_and_redriven_imports_nothing_t
 
     assert looping["attributes"]["ApproximateReceiveCount"] == "8"
     assert invoke([looping]) == []  # moved: acknowledged
-    assert len(sink.events) == 3 and sink.duplicates == 0  # not processed
+    assert (len(sink.events), sink.duplicates) == (3, 0)  # not processed
     [moved] = receive(dlq_url, arn)
     envelope = json.loads(moved["body"])
     assert envelope["body"] == first["body"]

@@ -367,7 +367,7 @@ def test_a_record_without_readable_receive_attributes_is_processed(attributes: d
     assert len(run.sender.sent_events) == 1
 
 
-# --- received again near the end of the queue's retention: parked whole before a crash could hide it -------------------
+# --- received again near the end of the queue's retention: parked whole before a crash could hide it ----------------
 
 FOURTEEN_DAYS_MS = 14 * DAY_MS
 
