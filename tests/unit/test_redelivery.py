@@ -412,3 +412,9 @@ def test_the_queues_facts_are_read_once_per_container_for_records_received_again
 
     assert run.queue.retention_reads == [QUEUE_URL]
     assert len(run.sender.sent_events) == 2
+
+
+def test_the_sqs_sources_name_is_the_one_redelivery_serves() -> None:
+    from mixpanel_forwarder.redelivery import SQS_SOURCE
+
+    assert sqs.NAME == SQS_SOURCE

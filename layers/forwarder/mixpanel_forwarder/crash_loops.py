@@ -11,8 +11,7 @@ beyond that, it is not processed but moved on:
   parked-events queue, whole, like an undecodable record: replay reads it as it came.
 
 Nothing is lost: a record the dead-letter queue does not take is reported (SQS delivers it again), and with neither
-queue it is processed as usual. The check reads one attribute of each record; a record received once (nearly all)
-costs nothing more.
+queue it is processed as usual. Only records received more than once are looked at (redelivery.returned_records).
 
 The schedule tells a crash loop only while it comes back faster than backoff would: when the queue's visibility
 timeout is at least the longest delay (a long function timeout), it never does. So a record received again near the
@@ -53,14 +52,17 @@ class CrashLoops:
         self._clock = clock
 
     def take(
-        self, kind: SourceKind, records: list[SourceRecord], ledger: Ledger, deadline: Deadline, can_park: bool
+        self,
+        kind: SourceKind,
+        records: list[SourceRecord],
+        returned: list[int],
+        ledger: Ledger,
+        deadline: Deadline,
+        can_park: bool,
     ) -> tuple[set[int], int]:
         """The numbers of the records the pipeline skips, and how many were moved to the dead-letter queue. The others
         are failed in the ledger: to be parked whole (crash-looping, or near their retention end), or reported when
-        their move failed."""
-        returned = _returned(records)
-        if not returned:
-            return set(), 0
+        their move failed. `returned`: the records received more than once (redelivery.returned_records)."""
         looping = self._looping(records, returned)
         expiring = self._expiring(records, returned, looping, ledger, deadline) if can_park else set()
         if expiring:
@@ -158,16 +160,6 @@ class CrashLoops:
                 extra={"records": len(looping) - len(taken)},
             )
         return len(taken)
-
-
-def _returned(records: list[SourceRecord]) -> list[int]:
-    """The records received more than once: one attribute read per record, nothing more for the others."""
-    returned = []
-    for index, record in enumerate(records):
-        attributes = record.raw.get("attributes")
-        if type(attributes) is dict and attributes.get("ApproximateReceiveCount", "1") != "1":
-            returned.append(index)
-    return returned
 
 
 def _ids(records: list[SourceRecord], indices: Iterable[int]) -> list[str | None]:

@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .batching import Batcher
 from .credentials import CredentialsSource, credentials_source
@@ -26,15 +26,17 @@ from .model import Kind
 from .parking import park
 from .pipeline import encode_records
 from .profiles import token_bytes
-from .redelivery import RedeliveryStats, SqsRedelivery
+from .redelivery import SQS_SOURCE, RedeliveryStats, SqsRedelivery
 from .report import batch_item_failures
 from .result import Result
 from .retry import Backoff
 from .settings import Settings
-from .sources import Source, sqs
-from .sqs_queue import SourceQueue, SqsSourceQueue
+from .sources import Source
 from .transforms import Transforms
 from .transport import Sender, Urllib3Sender
+
+if TYPE_CHECKING:
+    from .sqs_queue import SourceQueue
 
 
 class Forwarder:
@@ -75,7 +77,7 @@ class Forwarder:
         self._bound: tuple[str | None, Transforms] | None = None  # the transforms and the hash key they hash with
         self._mapping_rules = settings.mapping_rules()  # what a message parked as it arrived says mapped it
         # SQS only: crash loops moved on, reported records hidden for their delay (no AWS call until one is needed).
-        self._redelivery = SqsRedelivery(settings, source_queue or SqsSourceQueue(), clock, rng or random.Random())
+        self._redelivery = SqsRedelivery(settings, source_queue, clock, rng or random.Random())
 
     def _transforms(self, hash_key: str | None) -> Transforms | None:
         """The TRANSFORMS rules bound to the hash key, made again only when the key changes (a rotated secret)."""
@@ -126,7 +128,7 @@ class Forwarder:
             self._transforms(delivery.hash_key),
             FormatOptions(settings.id_merge, settings.segment_group_key, settings.amplitude_user_properties),
         )
-        redelivery = self._redelivery if source.NAME == sqs.NAME else None
+        redelivery = self._redelivery if source.NAME == SQS_SOURCE else None
         redelivered = RedeliveryStats()
         skip = (
             redelivery.take_crash_loops(kind, records, ledger, deadline, self._parker, redelivered)
