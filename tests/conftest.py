@@ -107,19 +107,32 @@ class FakeParker:
 class FakeSourceQueue:
     """The SQS source queue as the forwarder calls it (sqs_queue.SourceQueue), in memory: every call kept; `retention`
     and `visibility` are the queue's MessageRetentionPeriod and VisibilityTimeout (retention None: they cannot be
-    read), `refuse` makes every change and send fail."""
+    read), `refuse` makes every change and send fail. `dead_letters`: each queue's dead-letter queue ARN by its URL
+    (its RedrivePolicy); without it, a queue's is the queue of its name and "-dlq" (`<name>-dlq`)."""
 
-    def __init__(self, retention: int | None = 14 * 24 * 3600, refuse: bool = False, visibility: int = 660) -> None:
+    def __init__(
+        self,
+        retention: int | None = 14 * 24 * 3600,
+        refuse: bool = False,
+        visibility: int = 660,
+        dead_letters: dict[str, str | None] | None = None,
+    ) -> None:
         self.retention = retention
         self.visibility = visibility
         self.refuse = refuse
+        self.dead_letters = dead_letters
         self.retention_reads: list[str] = []
         self.hidden: list[tuple[str, str, int]] = []  # (queue URL, receipt handle, seconds)
         self.sent: list[tuple[str, str]] = []  # (queue URL, body)
 
     def attributes(self, queue_url: str, time_left: Callable[[], float]) -> QueueFacts | None:
         self.retention_reads.append(queue_url)
-        return None if self.retention is None else QueueFacts(self.retention, self.visibility)
+        if self.retention is None:
+            return None
+        if self.dead_letters is not None:
+            return QueueFacts(self.retention, self.visibility, self.dead_letters.get(queue_url))
+        host, account, name = queue_url.removeprefix("https://").split("/")
+        return QueueFacts(self.retention, self.visibility, f"arn:aws:sqs:{host.split('.')[1]}:{account}:{name}-dlq")
 
     def change_visibility(
         self, queue_url: str, entries: list[tuple[str, int]], time_left: Callable[[], float]

@@ -206,13 +206,13 @@ COLD_START, PARKING, IN_PARTS, AFTER_401 = CASES = (
     ),
 )
 # Received 9 times within a second of the first: a crash loop, never processed. The created queue's records are moved
-# to its dead-letter queue; an existing queue's are parked whole.
+# to its dead-letter queue, once the queue's RedrivePolicy says that is its own; an existing queue's are parked whole.
 CRASH_LOOP = {"ApproximateReceiveCount": "9"}
 MOVED, CRASH_PARKED = SQS_CASES = (
     Case(
         "crash-loop-moved",
         (valid, valid),
-        Counter({(GET_SECRET, SECRET): 1, (PARK, SOURCE_DLQ): 1}),
+        Counter({(GET_SECRET, SECRET): 1, (READ_QUEUE, SOURCE): 1, (PARK, SOURCE_DLQ): 1}),
         Outcome(0, 0, 0),
         attributes=CRASH_LOOP,
     ),
@@ -426,7 +426,7 @@ def test_every_aws_call_in_the_functions_code_has_a_case() -> None:
 
 WITH_A_STREAM = [variant for variant in VARIANTS if KINESIS_FUNCTION in variant.functions]
 # The records of these cases are S3's notifications on the retry queue, each naming a failed batch of 4 events.
-FAILED_BATCH_READ, FAILED_BATCH_REPORTED = FAILED_BATCH_CASES = (
+FAILED_BATCH_READ, FAILED_BATCH_REPORTED, FAILED_BATCH_CRASH_LOOP = FAILED_BATCH_CASES = (
     Case(
         "failed-batch-read",
         (),
@@ -441,6 +441,15 @@ FAILED_BATCH_READ, FAILED_BATCH_REPORTED = FAILED_BATCH_CASES = (
         mixpanel_answers=(401,),
         # Reported, the notification is hidden for its delay on the retry queue, as a source queue's record is.
         sqs_actions=Counter({(READ_QUEUE, RETRY): 1, (HIDE, RETRY): 1}),
+    ),
+    # The retry queue's dead-letter queue is not the source queue's (read from its RedrivePolicy): parked whole, never
+    # sent to the source DLQ, and its batch not read.
+    Case(
+        "failed-batch-crash-loop",
+        (),
+        Counter({(GET_SECRET, SECRET): 1, (READ_QUEUE, RETRY): 1, (READ_QUEUE, PARKED): 1, (PARK, PARKED): 1}),
+        Outcome(0, 1, 1),
+        attributes=CRASH_LOOP,
     ),
 )
 
@@ -522,6 +531,19 @@ def test_the_sqs_function_reads_a_failed_kinesis_batch_under_its_role(
     assert denied(result.decisions, function) == []
     assert (result.error, result.outcome) == (None, case.outcome)
     assert_calls(result, case.calls(SQS_FUNCTION), stack, function)
+
+
+def test_a_crash_looping_notification_is_parked_under_its_role_and_never_sent_to_the_source_dlq(
+    deployments: Deployments, sink: MixpanelSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    variant = next(variant for variant in WITH_A_STREAM if variant.name == "stream")  # the stack creates its queue
+    stack, function, result = read_failed_batch(FAILED_BATCH_CRASH_LOOP, variant, deployments, sink, monkeypatch)
+
+    assert denied(result.decisions, function) == []
+    assert (result.error, result.outcome) == (None, FAILED_BATCH_CRASH_LOOP.outcome)
+    assert_calls(result, FAILED_BATCH_CRASH_LOOP.calls(SQS_FUNCTION), stack, function)
+    sqs = stack.operator("sqs")
+    assert "Messages" not in sqs.receive_message(QueueUrl=stack.known["SourceDeadLetterQueue"], VisibilityTimeout=0)
 
 
 def test_a_failed_batch_the_role_may_not_read_is_reported_not_parked(

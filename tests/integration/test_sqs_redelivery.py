@@ -152,8 +152,9 @@ def crash_loop(url: str, arn: str, times: int) -> list[dict[str, Any]]:
 def test_a_crash_looping_message_moved_to_the_dlq_and_redriven_imports_nothing_twice(
     sink: MixpanelSink, forwarder: Callable[..., None]
 ) -> None:
-    dlq_url, _ = queue("product-events-dlq")
-    url, arn = queue("product-events", VisibilityTimeout="600")
+    dlq_url, dlq_arn = queue("product-events-dlq")
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "1000"})  # its own DLQ, as created
+    url, arn = queue("product-events", VisibilityTimeout="600", RedrivePolicy=redrive)
     parked_url, _ = queue("parked-events")
     forwarder(SOURCE_DEAD_LETTER_QUEUE_URL=dlq_url, DEAD_LETTER_QUEUE_URL=parked_url)
     send(url, json.dumps(EVENTS))  # three events in one message

@@ -34,6 +34,7 @@ from mixpanel_forwarder.transport import Response
 from tests.conftest import FakeParker, FakeSender, FakeSourceQueue, make_settings, timeout_error
 
 BUCKET = "mixpanel-forwarder-1c2fa620-982a-11e3-aff7-50e2416294e0"
+SOURCE_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:product-events"
 NOW = 1_764_000_100.0
 
 
@@ -338,6 +339,37 @@ def test_a_notification_reported_while_mixpanel_is_down_is_hidden_longer_at_each
         (RETRY_QUEUE_URL, 60),
         (RETRY_QUEUE_URL, 120),
     ]
+
+
+def test_a_crash_looping_notification_is_parked_whole_never_moved_to_the_source_queues_dead_letter_queue() -> None:
+    # The function moves a crash loop to SOURCE_DEAD_LETTER_QUEUE_URL only for the queue whose dead-letter queue that
+    # is: a redrive from there goes to the source queue, not to the retry queue this notification came from.
+    source_queue = "https://sqs.us-east-1.amazonaws.com/123456789012/product-events"
+    queue = FakeSourceQueue(
+        dead_letters={
+            source_queue: "arn:aws:sqs:us-east-1:123456789012:product-events-dlq",
+            RETRY_QUEUE_URL: "arn:aws:sqs:us-east-1:123456789012:kinesis-retry-dlq",
+        }
+    )
+    store = FakeStore({failed_batch_key(): failed_batch_object(kinesis_event(kinesis_records()))})
+    parker = FakeParker()
+    forwarder = container(store, FakeSender(), parker, queue, source_dead_letter_queue_url=source_queue + "-dlq")
+    looping = notifications(s3_notification(BUCKET, failed_batch_key()), ApproximateReceiveCount="9")
+
+    result = forwarder.forward(sqs, looping, None)
+
+    assert result.response == {"batchItemFailures": []}
+    assert queue.sent == []
+    [document] = parker.messages
+    assert document["record"] == looping["Records"][0]
+    assert document["reason"].startswith("crash loop: received 9 times")
+    assert store.reads == []  # not processed
+    assert (result.redelivery.moved_crash_loop, result.counts()["parked_crash_loop"]) == (0, 1)
+    # The same container moves a crash-looping record of its source queue, as before.
+    source = sqs_event([sqs_record("{}", index=1, queue_arn=SOURCE_QUEUE_ARN)])
+    source["Records"][0]["attributes"]["ApproximateReceiveCount"] = "9"
+    assert forwarder.forward(sqs, source, None).redelivery.moved_crash_loop == 1
+    assert [url for url, _ in queue.sent] == [source_queue + "-dlq"]
 
 
 def test_a_moved_envelope_holding_a_notification_decodes_to_the_batch_it_names(store: FakeStore) -> None:

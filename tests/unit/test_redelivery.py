@@ -347,6 +347,52 @@ def test_with_nowhere_to_move_it_a_crash_looping_record_is_processed_as_usual() 
     assert len(run.sender.sent_events) == 1
 
 
+@pytest.mark.parametrize(
+    "dead_letter",
+    ["arn:aws:sqs:us-east-1:123456789012:kinesis-retry-dlq", None],
+    ids=["another-dead-letter-queue", "none"],
+)
+def test_a_crash_looping_record_of_a_queue_whose_dead_letter_queue_is_not_the_source_dlq_is_parked(
+    dead_letter: str | None,
+) -> None:
+    # The SQS function reads the Kinesis retry queue too: a redrive of the source DLQ would send its records to the
+    # source queue, so only the queue whose RedrivePolicy names SOURCE_DEAD_LETTER_QUEUE_URL has them moved there.
+    parker = FakeParker()
+    queue = FakeSourceQueue(dead_letters={QUEUE_URL: dead_letter})
+    run = Run(queue=queue, parker=parker, source_dead_letter_queue_url=SOURCE_DLQ)
+
+    result = run.forward(looping(0), record(1))
+
+    assert reported(result) == []
+    assert run.queue.sent == []
+    assert [document["source"]["messageId"] for document in parker.messages] == ["m0"]
+    assert parker.messages[0]["reason"].startswith("crash loop: received 6 times")
+    assert (result.redelivery.moved_crash_loop, result.counts()["parked_crash_loop"]) == (0, 1)
+    assert queue.retention_reads == [QUEUE_URL]  # its dead-letter queue is read with its retention
+
+
+def test_a_crash_looping_record_whose_queue_cannot_be_read_is_parked_not_moved() -> None:
+    parker = FakeParker()
+    run = Run(queue=FakeSourceQueue(retention=None), parker=parker, source_dead_letter_queue_url=SOURCE_DLQ)
+
+    result = run.forward(looping(0))
+
+    assert run.queue.sent == []
+    assert [document["source"]["messageId"] for document in parker.messages] == ["m0"]
+    assert result.redelivery.moved_crash_loop == 0
+
+
+def test_a_crash_looping_record_of_another_queue_with_nowhere_to_park_it_is_processed_as_usual() -> None:
+    queue = FakeSourceQueue(dead_letters={QUEUE_URL: "arn:aws:sqs:us-east-1:123456789012:kinesis-retry-dlq"})
+    run = Run(queue=queue, source_dead_letter_queue_url=SOURCE_DLQ)
+
+    result = run.forward(looping(0))
+
+    assert reported(result) == []
+    assert run.queue.sent == []
+    assert len(run.sender.sent_events) == 1
+
+
 def test_the_crash_rule_compares_with_the_forwarders_clock() -> None:
     # Six receives over a day: explained by the backoff, whatever this machine's clock says.
     run = Run(parker=FakeParker(), source_dead_letter_queue_url=SOURCE_DLQ)

@@ -3,9 +3,11 @@ ten, each entry's outcome by its Id, nothing raised."""
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
 
 from mixpanel_forwarder.sqs_queue import KnownQueues, SqsSourceQueue
@@ -18,8 +20,9 @@ URL = "https://sqs.us-east-1.amazonaws.com/123456789012/product-events"
 class StubSqs:
     """Answers each batch call with every entry done, but those whose receipt handle or body says "refuse"."""
 
-    def __init__(self, error: Exception | None = None) -> None:
+    def __init__(self, error: Exception | None = None, redrive_policy: str | None = None) -> None:
         self.error = error
+        self.redrive_policy = redrive_policy
         self.calls: list[tuple[str, str, list[dict[str, Any]]]] = []
         self._lock = threading.Lock()
 
@@ -43,7 +46,11 @@ class StubSqs:
     def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> dict[str, Any]:
         if self.error is not None:
             raise self.error
-        return {"Attributes": {"MessageRetentionPeriod": "1209600", "VisibilityTimeout": "660"}}
+        self.calls.append(("attributes", QueueUrl, [dict.fromkeys(AttributeNames)]))
+        attributes = {"MessageRetentionPeriod": "1209600", "VisibilityTimeout": "660"}
+        if self.redrive_policy is not None:  # SQS leaves out the attribute of a queue without one
+            attributes["RedrivePolicy"] = self.redrive_policy
+        return {"Attributes": attributes}
 
 
 def forever() -> float:
@@ -87,7 +94,7 @@ def test_no_time_left_does_nothing() -> None:
 
 
 def test_the_queues_facts_are_kept_once_read_and_read_again_after_a_failure() -> None:
-    queue = FakeSourceQueue(retention=None)
+    queue = FakeSourceQueue(retention=None, dead_letters={})
     known = KnownQueues(queue)
 
     assert known.of(URL, forever) == UNREAD
@@ -97,3 +104,33 @@ def test_the_queues_facts_are_kept_once_read_and_read_again_after_a_failure() ->
     assert known.of(URL, forever) == QueueFacts(3600, 660)
     assert queue.retention_reads == [URL, URL]
     assert SqsSourceQueue(StubSqs()).attributes(URL, forever) == QueueFacts(1_209_600, 660)
+
+
+DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:product-events-dlq"
+
+
+@pytest.mark.parametrize(
+    ("policy", "dead_letter"),
+    [
+        (json.dumps({"deadLetterTargetArn": DLQ_ARN, "maxReceiveCount": 1000}), DLQ_ARN),
+        (json.dumps({"deadLetterTargetArn": DLQ_ARN, "maxReceiveCount": "1000"}), DLQ_ARN),  # as SQS writes it
+        (None, None),  # no dead-letter queue
+        ("not json", None),
+        (json.dumps({"maxReceiveCount": 5}), None),
+        (json.dumps(["deadLetterTargetArn"]), None),
+    ],
+)
+def test_the_queues_dead_letter_queue_is_read_with_its_retention_in_one_call(
+    policy: str | None, dead_letter: str | None
+) -> None:
+    sqs = StubSqs(redrive_policy=policy)
+
+    facts = SqsSourceQueue(sqs).attributes(URL, forever)
+
+    assert facts == QueueFacts(1_209_600, 660, dead_letter)
+    [(operation, url, [names])] = sqs.calls
+    assert (operation, url, sorted(names)) == (
+        "attributes",
+        URL,
+        ["MessageRetentionPeriod", "RedrivePolicy", "VisibilityTimeout"],
+    )

@@ -18,6 +18,7 @@ from mixpanel_forwarder.sqs_schedule import (
     UNREAD,
     Schedule,
     crash_returns,
+    is_queue,
     near_retention_end,
     queue_url,
 )
@@ -139,6 +140,32 @@ def test_the_queue_url_of_an_arn(arn: str, url: str) -> None:
 )
 def test_what_is_not_an_sqs_arn_has_no_queue_url(arn: Any) -> None:
     assert queue_url(arn) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://sqs.us-east-1.amazonaws.com/123456789012/product-events-dlq",
+        "https://queue.amazonaws.com/123456789012/product-events-dlq",  # SQS's legacy form
+        "http://localhost:5000/123456789012/product-events-dlq/",  # an endpoint of the tests' (moto)
+    ],
+)
+def test_a_queue_url_names_the_queue_of_an_arn_by_account_and_name(url: str) -> None:
+    assert is_queue("arn:aws:sqs:us-east-1:123456789012:product-events-dlq", url)
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:sqs:us-east-1:123456789012:kinesis-retry-dlq",  # another queue of the account
+        "arn:aws:sqs:us-east-1:210987654321:product-events-dlq",  # another account's of that name
+        "arn:aws:sqs:us-east-1:123456789012:product-events",  # its source queue
+        None,  # a queue without a dead-letter queue, or whose policy could not be read
+        "product-events-dlq",
+    ],
+)
+def test_a_queue_url_does_not_name_another_queue(arn: Any) -> None:
+    assert not is_queue(arn, "https://sqs.us-east-1.amazonaws.com/123456789012/product-events-dlq")
 
 
 # --- the envelope of a moved record --------------------------------------------------------------------------------

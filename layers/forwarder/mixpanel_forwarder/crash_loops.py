@@ -6,9 +6,12 @@ faster than the backoff schedule explains since its first receive (sqs_schedule.
 beyond that, it is not processed but moved on:
 
 - to the source queue's dead-letter queue (`SOURCE_DEAD_LETTER_QUEUE_URL`, standard queues), in the envelope the SQS
-  decoder reads through (sources/sqs.py), so a redrive derives the same `$insert_id`s and times: nothing twice;
-- else (a FIFO queue, whose dead-letter queue would need a group and a deduplication id, or no such queue) to the
-  parked-events queue, whole, like an undecodable record: replay reads it as it came.
+  decoder reads through (sources/sqs.py), so a redrive derives the same `$insert_id`s and times: nothing twice. Only
+  a record of the queue whose RedrivePolicy names that queue (read with its retention, once per container): the SQS
+  function also reads the Kinesis retry queue, whose records a redrive of the source's dead-letter queue would send
+  to the wrong queue;
+- else (a FIFO queue, whose dead-letter queue would need a group and a deduplication id; another queue, or no such
+  queue) to the parked-events queue, whole, like an undecodable record: replay reads it as it came.
 
 Nothing is lost: a record the dead-letter queue does not take is reported (SQS delivers it again), and with neither
 queue it is processed as usual. Only records received more than once are looked at (redelivery.returned_records).
@@ -29,7 +32,7 @@ from .log import logger
 from .model import Failure, SourceKind, SourceRecord, Stage
 from .sources.sqs import moved_body
 from .sqs_queue import KnownQueues, SourceQueue
-from .sqs_schedule import Schedule, crash_returns, integer, near_retention_end_on_return, queue_url
+from .sqs_schedule import Schedule, crash_returns, integer, is_queue, near_retention_end_on_return, queue_url
 
 _LOGGED_IDS = 10
 
@@ -70,24 +73,46 @@ class CrashLoops:
                 "records received again near the end of their queue's retention: parked whole",
                 extra={"records": len(expiring), "message_ids": _ids(records, expiring)},
             )
-        move = self._dead_letter_url is not None and kind is SourceKind.SQS
-        if not looping or not (move or can_park):
-            if looping:
-                logger.warning(
-                    "crash-looping records, and nowhere to move them: processed as usual",
-                    extra={"records": len(looping), "message_ids": _ids(records, looping)},
-                )
+        if not looping:
             return expiring, 0
-        if not move:
-            for index, (_, reason) in looping.items():
-                ledger.fail_record(index, Failure(reason, "record", Stage.CRASH_LOOP))
+        movable = self._movable(records, looping, deadline) if kind is SourceKind.SQS else {}
+        staying = {index: loop for index, loop in looping.items() if index not in movable}
+        if staying and not can_park:
+            logger.warning(
+                "crash-looping records, and nowhere to move them: processed as usual",
+                extra={"records": len(staying), "message_ids": _ids(records, staying)},
+            )
+            staying = {}
+        for index, (_, reason) in staying.items():
+            ledger.fail_record(index, Failure(reason, "record", Stage.CRASH_LOOP))
+        if staying:
             logger.warning(
                 "crash-looping records taken out of the loop: parked whole",
-                extra={"records": len(looping), "message_ids": _ids(records, looping), "reason": _first(looping)},
+                extra={"records": len(staying), "message_ids": _ids(records, staying), "reason": _first(staying)},
             )
-            return set(looping) | expiring, 0
-        moved = self._move(records, looping, ledger, deadline)
-        return set(looping) | expiring, moved
+        moved = self._move(records, movable, ledger, deadline) if movable else 0
+        return set(movable) | set(staying) | expiring, moved
+
+    def _movable(
+        self, records: list[SourceRecord], looping: dict[int, tuple[int, str]], deadline: Deadline
+    ) -> dict[int, tuple[int, str]]:
+        """The crash-looping records of a queue whose own dead-letter queue (its RedrivePolicy) is the source DLQ: only
+        those go there. Another queue's (the Kinesis retry queue, which the SQS function reads too), or a queue whose
+        policy cannot be read, would be sent where a redrive would not bring them back."""
+        dead_letter_url = self._dead_letter_url
+        if dead_letter_url is None:
+            return {}
+        movable = {}
+        for index, loop in looping.items():
+            url = queue_url(records[index].raw.get("eventSourceARN"))
+            if url is not None and is_queue(self._known.of(url, deadline.remaining).dead_letter, dead_letter_url):
+                movable[index] = loop
+        if len(movable) < len(looping):
+            logger.warning(
+                "crash-looping records of a queue whose own dead-letter queue is not SOURCE_DEAD_LETTER_QUEUE_URL",
+                extra={"records": len(looping) - len(movable), "queues": _queues(records, looping.keys() - movable)},
+            )
+        return movable
 
     def _expiring(
         self,
@@ -164,6 +189,10 @@ class CrashLoops:
 
 def _ids(records: list[SourceRecord], indices: Iterable[int]) -> list[str | None]:
     return [records[index].identifier for index in sorted(indices)][:_LOGGED_IDS]
+
+
+def _queues(records: list[SourceRecord], indices: Iterable[int]) -> list[str]:
+    return sorted({str(records[index].raw.get("eventSourceARN")) for index in indices})[:_LOGGED_IDS]
 
 
 def _first(looping: dict[int, tuple[int, str]]) -> str:

@@ -12,20 +12,22 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
 
-from . import aws
+from . import aws, codec
 from .deadletter import sqs_batches
 from .log import logger
 from .sqs_schedule import UNREAD, QueueFacts
 
 TimeLeft = Callable[[], float]
-_ATTRIBUTES = ("MessageRetentionPeriod", "VisibilityTimeout")  # QueueFacts' fields, in order
+_ATTRIBUTES = ("MessageRetentionPeriod", "VisibilityTimeout")  # QueueFacts' numbers, in order
+_REDRIVE = "RedrivePolicy"  # its dead-letter queue: where a crash loop of the queue may be moved (crash_loops.py)
 BATCH_ENTRIES = 10  # SQS's most entries per batch call
 WORKERS = 8  # batch calls at once: a thousand reported records are a hundred calls, within the margin
 
 
 class SourceQueue(Protocol):
     def attributes(self, queue_url: str, time_left: TimeLeft) -> QueueFacts | None:
-        """The queue's MessageRetentionPeriod and VisibilityTimeout, or None when they cannot be read."""
+        """The queue's MessageRetentionPeriod, VisibilityTimeout and dead-letter queue, or None when they cannot be
+        read."""
         ...
 
     def change_visibility(self, queue_url: str, entries: list[tuple[str, int]], time_left: TimeLeft) -> list[bool]:
@@ -46,10 +48,11 @@ class SqsSourceQueue:
             sqs = self._sqs()
             answer = aws.call_within(
                 time_left(),
-                lambda: sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=list(_ATTRIBUTES)),
+                lambda: sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[*_ATTRIBUTES, _REDRIVE]),
             )
             attributes = answer["Attributes"]
-            return QueueFacts(*(int(attributes[name]) for name in _ATTRIBUTES))
+            retention, visibility = (int(attributes[name]) for name in _ATTRIBUTES)
+            return QueueFacts(retention, visibility, _dead_letter(attributes.get(_REDRIVE)))
         except Exception as exc:
             logger.warning("cannot read the source queue's retention", extra={"error": aws.describe(exc)})
             return None
@@ -146,6 +149,16 @@ class KnownQueues:
                 return UNREAD
             self._known[queue_url] = facts
         return facts
+
+
+def _dead_letter(redrive_policy: object) -> str | None:
+    """The deadLetterTargetArn of a RedrivePolicy (a JSON string; absent: the queue has no dead-letter queue)."""
+    try:
+        policy = codec.loads(redrive_policy) if isinstance(redrive_policy, str) else None
+    except codec.JSONDecodeError:
+        return None
+    target = policy.get("deadLetterTargetArn") if type(policy) is dict else None
+    return target if type(target) is str and target else None
 
 
 def _chunks(entries: list[Any], size: int) -> list[list[Any]]:

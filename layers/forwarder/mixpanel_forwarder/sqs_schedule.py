@@ -21,10 +21,11 @@ MAX_RUN_SECONDS = 900  # Lambda's longest invocation
 
 
 class QueueFacts(NamedTuple):
-    """What the rules need of a source queue (GetQueueAttributes), in seconds."""
+    """What the rules need of a source queue (GetQueueAttributes), in seconds, and its own dead-letter queue."""
 
     retention: int  # MessageRetentionPeriod
     visibility: int  # VisibilityTimeout: how long a message the function never answered for stays hidden
+    dead_letter: str | None = None  # the ARN its RedrivePolicy names (deadLetterTargetArn); None: none, or not read
 
 
 # When the queue's cannot be read: SQS's default retention, and the longest visibility timeout (the earliest parking).
@@ -104,6 +105,15 @@ def queue_url(arn: object) -> str | None:
     partition, region, account, name = parts[1], parts[3], parts[4], parts[5]
     suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
     return f"https://sqs.{region}.{suffix}/{account}/{name}"
+
+
+def is_queue(arn: object, url: str) -> bool:
+    """Whether an SQS ARN and a queue URL name the same queue: the same account and name (a URL's last two path
+    segments, whatever its host: SQS's own forms differ, an endpoint of another service's too). A dead-letter queue is
+    in its source queue's account and region, so the region is not compared."""
+    parts = arn.split(":") if isinstance(arn, str) else []
+    path = url.rstrip("/").rsplit("/", 2)
+    return len(parts) == 6 and len(path) == 3 and bool(parts[5]) and path[1:] == parts[4:6]
 
 
 def integer(attribute: object) -> int | None:
