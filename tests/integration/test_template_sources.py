@@ -325,10 +325,12 @@ def test_the_sqs_function_knows_the_bucket_whose_notifications_it_forwards_only_
 # --- the SQS backoff against the created queue ---------------------------------------------------------------------
 
 
-def test_the_created_queues_receives_outlast_its_retention_with_the_functions_backoff() -> None:
+@pytest.mark.parametrize("queue_name", ["SourceQueue", "KinesisRetryQueue"])
+def test_the_created_queues_receives_outlast_its_retention_with_the_functions_backoff(queue_name: str) -> None:
     # A reported message comes back after d(n) at the least (redelivery.py): SQS's own redrive, after maxReceiveCount
     # receives, must not come before the queue deletes it; the function parks it first (two longest delays before).
-    queue = RESOURCES["SourceQueue"]["Properties"]
+    # Both queues the SQS function reads: a reported notification of a failed batch is hidden for its delay too.
+    queue = RESOURCES[queue_name]["Properties"]
     receives = int(queue["RedrivePolicy"]["maxReceiveCount"])
     retention = int(queue["MessageRetentionPeriod"])
     defaults = Settings.from_env({"MIXPANEL_PROJECT_TOKEN": "t"})
