@@ -5,6 +5,7 @@ by the real SQS handler to the sink with the `$insert_id`s and times the real Ki
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,9 @@ from localdev.eventgen import (
 )
 from localdev.sink import MixpanelSink
 from mixpanel_forwarder import runtime
+from mixpanel_forwarder.parked import ParkedReader
+from mixpanel_forwarder.replay import replay
+from mixpanel_forwarder.settings import Settings
 from tests.functional.conftest import FAST_RETRIES
 
 BUCKET = "mixpanel-forwarder-1c2fa620-982a-11e3-aff7-50e2416294e0"
@@ -62,17 +66,29 @@ def run_as(function: str, monkeypatch: pytest.MonkeyPatch, sink: MixpanelSink, *
     environment = {**sink.env(), **FAST_RETRIES, "BATCH_MAX_EVENTS": "2", "MAX_CONCURRENT_REQUESTS": "1"}
     for name, value in {**environment, "MAX_ATTEMPTS": str(MAX_ATTEMPTS), **variables}.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("DEAD_LETTER_QUEUE_URL", raising=False)
+    if "DEAD_LETTER_QUEUE_URL" not in variables:
+        monkeypatch.delenv("DEAD_LETTER_QUEUE_URL", raising=False)
     if function == "kinesis":
         monkeypatch.delenv("KINESIS_FAILED_BATCHES_BUCKET", raising=False)
 
 
+def queue(name: str, **attributes: str) -> tuple[str, str]:
+    sqs = boto3.client("sqs")
+    url: str = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn: str = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+def with_dead_letter_queue(name: str) -> tuple[str, str]:
+    """A queue with its own dead-letter queue (`<name>-dlq`), as the template makes the source and retry queues."""
+    _, dlq_arn = queue(f"{name}-dlq")
+    return queue(name, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "1000"}))
+
+
 def retry_queue() -> tuple[str, str]:
     """The bucket Lambda writes failed batches to, notifying a queue of every object created, as the template sets
-    them up; the queue's URL and ARN."""
-    sqs = boto3.client("sqs")
-    url = sqs.create_queue(QueueName="kinesis-retry")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    them up (the queue with its own dead-letter queue); the queue's URL and ARN."""
+    url, arn = with_dead_letter_queue("kinesis-retry")
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     s3.put_bucket_notification_configuration(
@@ -138,3 +154,46 @@ def test_a_batch_lambda_gave_up_on_is_forwarded_with_the_insert_ids_the_kinesis_
     assert kinesis_handler(kinesis_event(records), context) == {"batchItemFailures": []}
     assert len(sink.events) == events
     assert sink.duplicates == imported_first + events
+
+
+def test_a_notification_the_function_keeps_crashing_on_is_parked_not_moved_and_a_replay_forwards_its_batch(
+    aws: str, sink: MixpanelSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records, events = batch()
+    queue_url, queue_arn = retry_queue()
+    source_url, _ = with_dead_letter_queue("product-events")
+    parked_url, _ = queue("parked-events")
+    boto3.client("s3").put_object(
+        Bucket=BUCKET, Key=failed_batch_key(), Body=failed_batch_object(kinesis_event(records))
+    )
+    [notification] = [message for message in received(queue_url) if "Records" in json.loads(message["Body"])]
+    # Received 9 times within a second of the first: a crash loop (the function never answered for it).
+    record = sqs_record(notification["Body"], queue_arn=queue_arn, sent_timestamp_ms=int(time.time() * 1000))
+    record["attributes"]["ApproximateReceiveCount"] = "9"
+    run_as(
+        "sqs",
+        monkeypatch,
+        sink,
+        KINESIS_FAILED_BATCHES_BUCKET=BUCKET,
+        SOURCE_DEAD_LETTER_QUEUE_URL=f"{source_url}-dlq",
+        DEAD_LETTER_QUEUE_URL=parked_url,
+    )
+
+    assert sqs_handler(sqs_event([record]), lambda_context(remaining_ms=60_000)) == {"batchItemFailures": []}
+
+    # Not moved to the source queue's dead-letter queue: a redrive from there would bring it to the source queue.
+    assert received(f"{source_url}-dlq") == []
+    assert sink.events == []
+    [message] = received(parked_url)
+    document = ParkedReader().read(message["Body"])
+    assert document is not None
+    assert document["record"] == record
+    assert document["reason"].startswith("crash loop: received 9 times")
+
+    # Replayed with the bucket set, the batch is forwarded with the $insert_ids the Kinesis function gives its events.
+    boto3.client("sqs").send_message(QueueUrl=parked_url, MessageBody=message["Body"])
+    report = replay(Settings.from_env(), parked_url)
+    assert (report.documents, report.imported_events, report.kept_documents) == (1, events, 0)
+    run_as("kinesis", monkeypatch, sink)
+    assert kinesis_handler(kinesis_event(records), lambda_context(remaining_ms=60_000)) == {"batchItemFailures": []}
+    assert (len(sink.events), sink.duplicates) == (events, events)

@@ -13,6 +13,7 @@ from tests.integration.template import (
     FAILED_BATCHES_BUCKET_ARN,
     FUNCTIONS,
     KINESIS_FUNCTION,
+    QUEUE_ARN,
     RESOURCES,
     RETRY_QUEUE_ARN,
     SECRET_ARN_EXPRESSION,
@@ -34,6 +35,7 @@ PARKED_QUEUE_ARN = {"Fn::GetAtt": ["ParkedEventsQueue", "Arn"]}
 OBJECTS_OF_THE_STACKS_BUCKET = "${KinesisFailedBatchesBucket.Arn}/*"
 S3_OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject"}
 IN_THIS_ACCOUNT = {"StringEquals": {"s3:ResourceAccount": {"Ref": "AWS::AccountId"}}}
+SOURCE_DLQ_ARN = {"Fn::GetAtt": ["SourceDeadLetterQueue", "Arn"]}
 
 
 def policy_statements(params: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -106,10 +108,18 @@ def test_sqs_function_may_do_only_what_it_needs_on_what_it_uses() -> None:
         "sqs:GetQueueAttributes": [SOURCE_QUEUE_ARN_EXPRESSION, PARKED_QUEUE_ARN],
         "sqs:ChangeMessageVisibility": [SOURCE_QUEUE_ARN_EXPRESSION],
         "secretsmanager:GetSecretValue": [SECRET_ARN_EXPRESSION],
-        "sqs:SendMessage": [PARKED_QUEUE_ARN],
+        # The created queue's dead-letter queue: crash-looping records are moved there (redelivery.py).
+        "sqs:SendMessage": [SOURCE_DLQ_ARN, PARKED_QUEUE_ARN],
     }
     assert single_event(SQS_FUNCTION)["Properties"]["Queue"] == SOURCE_QUEUE_ARN_EXPRESSION
     assert function_property(SQS_FUNCTION, "LoggingConfig") == {"LogGroup": {"Ref": "SqsForwarderLogGroup"}}
+
+
+def test_with_an_existing_queue_the_sqs_function_may_send_to_the_parked_events_queue_only() -> None:
+    grants = role_grants(SQS_FUNCTION, parameter_values(SourceQueueArn=QUEUE_ARN))
+
+    assert grants["sqs:SendMessage"] == [PARKED_QUEUE_ARN]  # a crash-looping record of its queue is parked
+    assert grants["sqs:ChangeMessageVisibility"] == [SOURCE_QUEUE_ARN_EXPRESSION]  # on its own queue, as before
 
 
 def test_kinesis_function_may_do_only_what_it_needs_on_what_it_uses() -> None:

@@ -9,12 +9,14 @@ import pytest
 
 from localdev.cfn import references_to
 from mixpanel_forwarder.settings import Settings
+from mixpanel_forwarder.sqs_schedule import Schedule
 from tests.conftest import BASE_ENV as SETTINGS_ENV
 from tests.integration.template import (
     FAILED_BATCHES,
     FAILED_BATCHES_BUCKET_ARN,
     KINESIS_FUNCTION,
     PARAMETERS,
+    QUEUE_ARN,
     RESOURCES,
     RETRY_QUEUE_ARN,
     SOURCE_QUEUE_ARN_EXPRESSION,
@@ -318,3 +320,33 @@ def test_the_sqs_function_knows_the_bucket_whose_notifications_it_forwards_only_
         settings = Settings.from_env({**SETTINGS_ENV, "KINESIS_FAILED_BATCHES_BUCKET": value})
         assert settings.kinesis_failed_batches_bucket is None
     assert "KINESIS_FAILED_BATCHES_BUCKET" not in environment(KINESIS_FUNCTION)
+
+
+# --- the SQS backoff against the created queue ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("queue_name", ["SourceQueue", "KinesisRetryQueue"])
+def test_the_created_queues_receives_outlast_its_retention_with_the_functions_backoff(queue_name: str) -> None:
+    # A reported message comes back after d(n) at the least (redelivery.py): SQS's own redrive, after maxReceiveCount
+    # receives, must not come before the queue deletes it; the function parks it first (two longest delays before).
+    # Both queues the SQS function reads: a reported notification of a failed batch is hidden for its delay too.
+    queue = RESOURCES[queue_name]["Properties"]
+    receives = int(queue["RedrivePolicy"]["maxReceiveCount"])
+    retention = int(queue["MessageRetentionPeriod"])
+    defaults = Settings.from_env({"MIXPANEL_PROJECT_TOKEN": "t"})
+    schedule = Schedule(defaults.sqs_retry_base, defaults.sqs_retry_max)
+
+    assert receives == 1000  # SQS's most
+    assert (retention, schedule.span(receives)) == (FOURTEEN_DAYS, 1_224_510)
+    assert schedule.span(receives) > retention
+
+
+def test_the_sqs_function_moves_crash_loops_to_the_created_queues_dead_letter_queue_only() -> None:
+    created = evaluate(environment(SQS_FUNCTION)["SOURCE_DEAD_LETTER_QUEUE_URL"], parameter_values())
+    given = evaluate(
+        environment(SQS_FUNCTION)["SOURCE_DEAD_LETTER_QUEUE_URL"], parameter_values(SourceQueueArn=QUEUE_ARN)
+    )
+
+    assert created == {"Ref": "SourceDeadLetterQueue"}  # a queue's Ref is its URL
+    assert given == ""  # an existing queue's crash loops are parked
+    assert "SOURCE_DEAD_LETTER_QUEUE_URL" not in environment(KINESIS_FUNCTION)

@@ -23,7 +23,7 @@ from mixpanel_forwarder.result import Result
 from mixpanel_forwarder.retry import Backoff
 from mixpanel_forwarder.sources import kinesis, sqs
 from mixpanel_forwarder.transport import Endpoint, Response
-from tests.conftest import FakeParker, FakeSender, imported, make_settings, verbose_ok
+from tests.conftest import FakeParker, FakeSender, FakeSourceQueue, imported, make_settings, verbose_ok
 
 NOW = 1_764_000_100.0
 SINCE = "2025-11-24T16:01:40Z"  # NOW, as reasons write it
@@ -83,9 +83,10 @@ def sqs_invocation(*bodies: Any) -> dict[str, Any]:
         "Records": [
             {
                 "messageId": f"m{i}",
+                "receiptHandle": f"handle-{i}",
                 "body": json.dumps(body),
-                "attributes": {"SentTimestamp": "1764000000000"},
-                "eventSourceARN": "arn:aws:sqs:us-east-1:1:q",
+                "attributes": {"SentTimestamp": "1764000000000", "ApproximateReceiveCount": "1"},
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
             }
             for i, body in enumerate(bodies)
         ]
@@ -110,13 +111,14 @@ def kinesis_invocation(*bodies: Any) -> dict[str, Any]:
     }
 
 
-def container(mixpanel: Mixpanel, **settings: Any) -> Forwarder:
-    """One container: batches of one event, two attempts, a short probe timeout."""
+def container(mixpanel: Mixpanel, queue: FakeSourceQueue | None = None, **settings: Any) -> Forwarder:
+    """One container: batches of one event, two attempts, a short probe timeout; `queue`, the SQS records' queue."""
     settings = {"batch_max_events": 1, "max_attempts": 2, "probe_timeout": 0.5, **settings}
     made = make_settings(**settings)
     assert made.credentials is not None
     made = made._replace(credentials=made.credentials._replace(token="project-token"))  # for profile updates
-    return Forwarder(made, sender=mixpanel, parker=FakeParker(), clock=lambda: NOW)
+    source_queue = queue or FakeSourceQueue()
+    return Forwarder(made, sender=mixpanel, parker=FakeParker(), clock=lambda: NOW, source_queue=source_queue)
 
 
 def invoke(forwarder: Forwarder, *bodies: Any, remaining_ms: int = 60_000) -> Result:
@@ -271,7 +273,9 @@ def test_a_probe_to_engage_counts_too() -> None:
 
 def test_a_transient_failure_then_an_accepted_retry_is_no_outage() -> None:
     sender = FakeSender(BALANCER_503)
-    forwarder = Forwarder(make_settings(max_attempts=2), sender=sender, clock=lambda: NOW)
+    forwarder = Forwarder(
+        make_settings(max_attempts=2), sender=sender, clock=lambda: NOW, source_queue=FakeSourceQueue()
+    )
 
     result = invoke(forwarder, *events(1))
 
@@ -283,7 +287,7 @@ def test_a_transient_failure_then_an_accepted_retry_is_no_outage() -> None:
 def test_one_batch_given_up_beside_one_accepted_is_no_outage() -> None:
     sender = FakeSender(BALANCER_503, BALANCER_503)  # one thread: both for the first batch
     settings = make_settings(max_attempts=2, batch_max_events=1, max_concurrent_requests=1)
-    forwarder = Forwarder(settings, sender=sender, clock=lambda: NOW)
+    forwarder = Forwarder(settings, sender=sender, clock=lambda: NOW, source_queue=FakeSourceQueue())
 
     result = invoke(forwarder, *events(2))
 
@@ -332,6 +336,24 @@ def test_kinesis_waits_for_the_containers_probe_time() -> None:
     assert mixpanel.sent() == 2
     assert mixpanel.spans[-1][0] >= last_ended + 0.3
     assert result.delivery.probes_failed == 1
+
+
+def test_what_a_failed_probe_leaves_unsent_is_hidden_for_its_delay_like_any_reported_record() -> None:
+    # An outage's reports come back later each time (redelivery.py): a probe a minute per queue, not a poll.
+    queue = FakeSourceQueue()
+    forwarder = gone_down(Mixpanel(), queue=queue)
+    queue.hidden.clear()
+
+    result = invoke(forwarder, *events(3))
+
+    assert (result.delivery.probes, result.delivery.probes_failed) == (1, 1)
+    assert reported(result) == ["m0", "m1", "m2"]
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/q"
+    assert sorted((queue_url, handle) for queue_url, handle, _ in queue.hidden) == [
+        (url, f"handle-{i}") for i in range(3)
+    ]
+    assert all(30 <= seconds <= 33 for _, _, seconds in queue.hidden)  # d(1) and up to a tenth more
+    assert (result.redelivery.backed_off, result.redelivery.backoff_failures) == (3, 0)
 
 
 def test_sqs_does_not_wait_for_the_probe_time() -> None:

@@ -30,9 +30,11 @@ from mixpanel_forwarder.forwarder import Forwarder, Result
 from mixpanel_forwarder.model import Item, SourceRecord
 from mixpanel_forwarder.objects import S3Store, TimeLeft
 from mixpanel_forwarder.sources import kinesis, sqs
-from tests.conftest import FakeParker, FakeSender, make_settings, timeout_error
+from mixpanel_forwarder.transport import Response
+from tests.conftest import FakeParker, FakeSender, FakeSourceQueue, make_settings, timeout_error
 
 BUCKET = "mixpanel-forwarder-1c2fa620-982a-11e3-aff7-50e2416294e0"
+SOURCE_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:product-events"
 NOW = 1_764_000_100.0
 
 
@@ -252,10 +254,36 @@ def test_the_store_is_read_within_the_time_the_invocation_has_left() -> None:
 # --- through the forwarder: what the ledger makes of it ----------------------------------------------------------
 
 
-def forward_notifications(store: FakeStore, *bodies: str, sender: FakeSender, parker: FakeParker) -> Result:
-    forwarder = Forwarder(make_settings(), sender=sender, parker=parker, clock=lambda: NOW, objects=store)
-    event = sqs_event([sqs_record(body, index=i) for i, body in enumerate(bodies)])
-    return forwarder.forward(sqs, event, None)
+# The queue S3 notifies (the template's KinesisRetryQueue), which the SQS function reads beside its source queue.
+RETRY_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:kinesis-retry"
+RETRY_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/kinesis-retry"
+
+
+def container(
+    store: FakeStore, sender: FakeSender, parker: FakeParker, queue: FakeSourceQueue | None = None, **settings: Any
+) -> Forwarder:
+    return Forwarder(
+        make_settings(**settings),
+        sender=sender,
+        parker=parker,
+        clock=lambda: NOW,
+        objects=store,
+        source_queue=queue or FakeSourceQueue(),
+    )
+
+
+def notifications(*bodies: str, **attributes: str) -> dict[str, Any]:
+    """The retry queue's records of these bodies, with `attributes` over their own."""
+    records = [sqs_record(body, index=i, queue_arn=RETRY_QUEUE_ARN) for i, body in enumerate(bodies)]
+    for record in records:
+        record["attributes"].update(attributes)
+    return sqs_event(records)
+
+
+def forward_notifications(
+    store: FakeStore, *bodies: str, sender: FakeSender, parker: FakeParker, queue: FakeSourceQueue | None = None
+) -> Result:
+    return container(store, sender, parker, queue).forward(sqs, notifications(*bodies), None)
 
 
 def test_the_retry_sends_every_event_as_the_kinesis_function_sent_it() -> None:
@@ -279,9 +307,10 @@ def test_the_retry_sends_every_event_as_the_kinesis_function_sent_it() -> None:
 
 def test_an_object_that_cannot_be_read_reports_its_message_and_parks_nothing() -> None:
     parker = FakeParker()
+    queue = FakeSourceQueue()
 
     result = forward_notifications(
-        FakeStore(), s3_notification(BUCKET, "aws/lambda/missing"), sender=FakeSender(), parker=parker
+        FakeStore(), s3_notification(BUCKET, "aws/lambda/missing"), sender=FakeSender(), parker=parker, queue=queue
     )
 
     assert result.response == {"batchItemFailures": [{"itemIdentifier": result_message_id(0)}]}
@@ -289,6 +318,69 @@ def test_an_object_that_cannot_be_read_reports_its_message_and_parks_nothing() -
     assert result.ledger.reasons() == {
         f"record: cannot read s3://{BUCKET}/aws/lambda/missing (AccessDenied)": 1,
     }
+    # Reported, it comes back later each time, as a source queue's record does: hidden on the retry queue.
+    [(url, handle, seconds)] = queue.hidden
+    assert (url, handle) == (RETRY_QUEUE_URL, notifications("")["Records"][0]["receiptHandle"])
+    assert 30 <= seconds <= 33
+
+
+def test_a_notification_reported_while_mixpanel_is_down_is_hidden_longer_at_each_return() -> None:
+    store = FakeStore({failed_batch_key(): failed_batch_object(kinesis_event(kinesis_records()))})
+    queue = FakeSourceQueue()
+    forwarder = container(store, FakeSender(*[Response(503, b"down")] * 100), FakeParker(), queue, max_attempts=1)
+    body = s3_notification(BUCKET, failed_batch_key())
+
+    for receives in ("1", "2", "3"):
+        result = forwarder.forward(sqs, notifications(body, ApproximateReceiveCount=receives), None)
+        assert result.response == {"batchItemFailures": [{"itemIdentifier": result_message_id(0)}]}
+
+    assert [(url, seconds // 10 * 10) for url, _, seconds in queue.hidden] == [
+        (RETRY_QUEUE_URL, 30),
+        (RETRY_QUEUE_URL, 60),
+        (RETRY_QUEUE_URL, 120),
+    ]
+
+
+def test_a_crash_looping_notification_is_parked_whole_never_moved_to_the_source_queues_dead_letter_queue() -> None:
+    # The function moves a crash loop to SOURCE_DEAD_LETTER_QUEUE_URL only for the queue whose dead-letter queue that
+    # is: a redrive from there goes to the source queue, not to the retry queue this notification came from.
+    source_queue = "https://sqs.us-east-1.amazonaws.com/123456789012/product-events"
+    queue = FakeSourceQueue(
+        dead_letters={
+            source_queue: "arn:aws:sqs:us-east-1:123456789012:product-events-dlq",
+            RETRY_QUEUE_URL: "arn:aws:sqs:us-east-1:123456789012:kinesis-retry-dlq",
+        }
+    )
+    store = FakeStore({failed_batch_key(): failed_batch_object(kinesis_event(kinesis_records()))})
+    parker = FakeParker()
+    forwarder = container(store, FakeSender(), parker, queue, source_dead_letter_queue_url=source_queue + "-dlq")
+    looping = notifications(s3_notification(BUCKET, failed_batch_key()), ApproximateReceiveCount="9")
+
+    result = forwarder.forward(sqs, looping, None)
+
+    assert result.response == {"batchItemFailures": []}
+    assert queue.sent == []
+    [document] = parker.messages
+    assert document["record"] == looping["Records"][0]
+    assert document["reason"].startswith("crash loop: received 9 times")
+    assert store.reads == []  # not processed
+    assert (result.redelivery.moved_crash_loop, result.counts()["parked_crash_loop"]) == (0, 1)
+    # The same container moves a crash-looping record of its source queue, as before.
+    source = sqs_event([sqs_record("{}", index=1, queue_arn=SOURCE_QUEUE_ARN)])
+    source["Records"][0]["attributes"]["ApproximateReceiveCount"] = "9"
+    assert forwarder.forward(sqs, source, None).redelivery.moved_crash_loop == 1
+    assert [url for url, _ in queue.sent] == [source_queue + "-dlq"]
+
+
+def test_a_moved_envelope_holding_a_notification_decodes_to_the_batch_it_names(store: FakeStore) -> None:
+    first = notifications(s3_notification(BUCKET, failed_batch_key()))["Records"][0]
+    envelope = sqs.moved_body(first, 9, "crash loop")
+    assert envelope is not None
+
+    redriven = sqs.decode(notification_record(envelope, index=3))
+
+    assert [fields(item) for item in redriven] == as_kinesis_decodes(kinesis_records())
+    assert store.reads == [failed_batch_key()]
 
 
 def test_an_object_that_is_not_an_invocation_record_parks_its_message_whole_with_the_reason() -> None:

@@ -14,6 +14,7 @@ from mixpanel_forwarder.transport import Response
 from tests.conftest import (
     FakeParker,
     FakeSender,
+    FakeSourceQueue,
     imported,
     make_settings,
     timeout_error,
@@ -37,7 +38,12 @@ def run(
     assert base.credentials is not None
     credentials = base.credentials._replace(token=token)
     forwarder = Forwarder(
-        base._replace(credentials=credentials), sender=sender, parker=parker, credentials=source, clock=lambda: NOW
+        base._replace(credentials=credentials),
+        sender=sender,
+        parker=parker,
+        credentials=source,
+        clock=lambda: NOW,
+        source_queue=FakeSourceQueue(),
     )
     return forwarder.forward(sqs, sqs_invocation(*bodies), None)
 

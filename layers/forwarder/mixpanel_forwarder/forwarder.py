@@ -29,6 +29,7 @@ from .model import Kind, SourceKind
 from .parking import park
 from .pipeline import encode_records
 from .profiles import token_bytes
+from .redelivery import SQS_SOURCE, RedeliveryStats, SqsRedelivery
 from .report import batch_item_failures
 from .result import Result
 from .retry import Backoff
@@ -39,6 +40,7 @@ from .transport import Sender, Urllib3Sender
 
 if TYPE_CHECKING:
     from .objects import Store
+    from .sqs_queue import SourceQueue
 
 
 class Forwarder:
@@ -53,6 +55,7 @@ class Forwarder:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         objects: Store | None = None,
+        source_queue: SourceQueue | None = None,
     ) -> None:
         self.settings = settings
         self._sender = sender or Urllib3Sender(settings.max_concurrent_requests, settings.connect_timeout)
@@ -87,6 +90,8 @@ class Forwarder:
         self._clock = clock
         self._bound: tuple[str | None, Transforms] | None = None  # the transforms and the hash key they hash with
         self._mapping_rules = settings.mapping_rules()  # what a message parked as it arrived says mapped it
+        # SQS only: crash loops moved on, reported records hidden for their delay (no AWS call until one is needed).
+        self._redelivery = SqsRedelivery(settings, source_queue, clock, rng or random.Random())
 
     def _transforms(self, hash_key: str | None) -> Transforms | None:
         """The TRANSFORMS rules bound to the hash key, made again only when the key changes (a rotated secret)."""
@@ -152,11 +157,22 @@ class Forwarder:
             self._transforms(delivery.hash_key),
             FormatOptions(settings.id_merge, settings.segment_group_key, settings.amplitude_user_properties),
         )
+        redelivery = self._redelivery if source.NAME == SQS_SOURCE else None
+        redelivered = RedeliveryStats()
+        skip = (
+            redelivery.take_crash_loops(kind, records, ledger, deadline, self._parker, redelivered)
+            if redelivery is not None
+            else ()
+        )
         with self._reading(deadline):
-            encode_records(source, records, ledger, batchers, delivery.submit, rules)
+            encode_records(source, records, ledger, batchers, delivery.submit, rules, skip)
         stats = delivery.wait()
+        closing = deadline.closing()  # the last AWS calls' (parking what SQS would delete, hiding what is reported)
+        expiring = redelivery is not None and redelivery.take_expiring(records, ledger, closing, self._parker)
         if self._parker is not None:  # without one, permanent failures stay pending and are reported
-            park(self._parker, records, ledger, deadline, self._mapping_rules)
+            park(self._parker, records, ledger, closing if expiring else deadline, self._mapping_rules)
         ledger.settle()
         failures = batch_item_failures(kind, records, ledger.records_to_retry())
-        return Result(source.NAME, kind, len(records), ledger, stats, failures)
+        if redelivery is not None and failures:
+            redelivery.back_off(records, failures, closing, redelivered)
+        return Result(source.NAME, kind, len(records), ledger, stats, failures, redelivered)

@@ -45,6 +45,11 @@ PAYLOAD_FORMAT = "PAYLOAD_FORMAT"
 SEGMENT_GROUP_KEY = "SEGMENT_GROUP_KEY"
 AMPLITUDE_USER_PROPERTIES = "AMPLITUDE_USER_PROPERTIES"
 AMPLITUDE_USER_PROPERTY_CHOICES = ("ignore", "profile")  # profile: a $set on the user's profile
+# Reported SQS records come back later each time (redelivery.py): seconds on SQS's clock.
+SQS_RETRY_BASE_SECONDS = "SQS_RETRY_BASE_SECONDS"
+SQS_RETRY_MAX_SECONDS = "SQS_RETRY_MAX_SECONDS"
+SQS_CRASH_RETURNS = "SQS_CRASH_RETURNS"
+SOURCE_DEAD_LETTER_QUEUE_URL = "SOURCE_DEAD_LETTER_QUEUE_URL"
 TRACING_ENABLED = "TRACING_ENABLED"  # read by runtime.py, before any setting: it decides how the handler is wrapped
 
 REGION_HOSTS = {
@@ -53,6 +58,9 @@ REGION_HOSTS = {
     "IN": "https://api-in.mixpanel.com",
 }
 MAX_EVENTS_PER_REQUEST = 2000  # Mixpanel's hard limit per /import request
+# A visibility timeout ends at most 12 hours after the receive (43,200 s): the longest delay and its tenth of
+# jitter (39,600 s) leave the longest invocation (900 s) and more room under it.
+SQS_MAX_DELAY_SECONDS = 36_000
 MAX_UPDATES_PER_REQUEST = 2000  # and per /engage or /groups request ("limits … to 2000")
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024  # uncompressed; the limit in Mixpanel's own 413 example
 # Plain HTTP only to these: this machine, or (from a `sam local` container) the Docker host running the sink.
@@ -89,6 +97,10 @@ class Settings(NamedTuple):
     amplitude_user_properties: bool = False  # an Amplitude event's user_properties also a $set on its user
     # The bucket Lambda writes the Kinesis batches it gives up on to: its S3 notifications are forwarded again.
     kinesis_failed_batches_bucket: str | None = None
+    sqs_retry_base: int = 30  # a reported SQS record's first delay; it doubles with each receive
+    sqs_retry_max: int = 1230  # and stops growing here: the backlog returns within this once Mixpanel is back
+    sqs_crash_returns: int = 5  # receives beyond what that schedule explains before a record is moved on
+    source_dead_letter_queue_url: str | None = None  # where a crash-looping record is moved (standard queues)
 
     def mapping_rules(self) -> tuple[str, ...]:
         """The settings that change how an arriving message is mapped, by variable name, those not at their
@@ -147,6 +159,10 @@ class Settings(NamedTuple):
             amplitude_user_properties=env.choice(AMPLITUDE_USER_PROPERTIES, AMPLITUDE_USER_PROPERTY_CHOICES)
             == "profile",
             kinesis_failed_batches_bucket=_bucket(env, KINESIS_FAILED_BATCHES_BUCKET),
+            sqs_retry_base=env.integer(SQS_RETRY_BASE_SECONDS, 30, 1, SQS_MAX_DELAY_SECONDS),
+            sqs_retry_max=env.integer(SQS_RETRY_MAX_SECONDS, 1230, 1, SQS_MAX_DELAY_SECONDS),
+            sqs_crash_returns=env.integer(SQS_CRASH_RETURNS, 5, 1, 1000),
+            source_dead_letter_queue_url=env.text(SOURCE_DEAD_LETTER_QUEUE_URL),
         )
 
 
