@@ -224,6 +224,7 @@ def run(config: Config) -> dict[str, Any]:
         "data": asdict(stats),
         "cases": {  # issue 12's: what the Segment messages are like, and the share of events each rule acts on
             "segment": segment.track_stats(segment.make_tracks(config.records)),
+            "segment_agents": segment.distinct_agents(segment.make_tracks(config.records, user_agents=True)),
             "transforms": transformed.rule_stats(transformed.make_events_for_rules(config.records)),
             "rules": transformed.RULES,
         },

@@ -144,8 +144,9 @@ _MIXES: tuple[tuple[str, str, dict[str, float]], ...] = (
 # messages (PAYLOAD_FORMAT auto, the default, recognises them), and Mixpanel events under the issue's TRANSFORMS.
 SEGMENT = "sqs_segment"
 SEGMENT_EVENTS = "sqs_segment_events"
+SEGMENT_AGENTS = "sqs_segment_agents"  # issue 21: the same tracks, every one with a user agent to parse
 TRANSFORMED = "sqs_transforms"
-AGAINST_HEADLINE = (SEGMENT, SEGMENT_EVENTS, TRANSFORMED)
+AGAINST_HEADLINE = (SEGMENT, SEGMENT_EVENTS, SEGMENT_AGENTS, TRANSFORMED)
 # A format's case beside the same events in Mixpanel's shape, forwarded on the plain path: what the format costs.
 IN_MIXPANEL_SHAPE = {SEGMENT: SEGMENT_EVENTS}
 
@@ -170,6 +171,10 @@ def build_shapes(records: int = RECORDS, names: tuple[str, ...] | None = None) -
     if names is None or SEGMENT in names:
         payload = compact(_sqs_single(make_tracks(records))).encode()
         shapes.append(Shape(SEGMENT, "SQS, Segment track messages", "sqs", records, records, payload, 0, 0, "segment"))
+    if names is None or SEGMENT_AGENTS in names:
+        payload = compact(_sqs_single(make_tracks(records, user_agents=True))).encode()
+        label = "SQS, Segment track messages, each with a user agent"
+        shapes.append(Shape(SEGMENT_AGENTS, label, "sqs", records, records, payload, 0, 0, "segment"))
     if names is None or SEGMENT_EVENTS in names:
         payload = compact(_sqs_single(as_mixpanel(make_tracks(records)))).encode()
         label = "SQS, the Segment tracks' events in Mixpanel's shape"

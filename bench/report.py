@@ -72,6 +72,16 @@ def _cases(results: dict[str, Any]) -> list[str]:
         f"- **Segment track**: analytics.js, mobile and server libraries' messages about the headline's users "
         f"(PAYLOAD_FORMAT auto, the default, recognises them): mean {fmt(size, 0)} bytes, {fmt(properties, 1)} "
         f"properties plus the context; {_shares(seg)}.",
+        *(
+            [
+                f"- **Segment track, user agents** (issue 21): the same messages, every one with its user's browser's "
+                f"user agent ({described['segment_agents']:,} distinct), parsed into `$browser`, `$browser_version`, "
+                "`$os`, `$device` (ua-parser, its results cached by user agent: a parse per distinct one in the "
+                "warm-up, then the cache's)."
+            ]
+            if "segment_agents" in described
+            else []
+        ),
         f"- **TRANSFORMS**: the headline's events under the issue's seven rules "
         f"(`{json.dumps(described['rules'], ensure_ascii=False)}`, hashing keyed by TRANSFORM_HASH_KEY); events "
         f"{_shares(described['transforms'])}.",

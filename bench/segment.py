@@ -208,11 +208,18 @@ def make_track(rng: random.Random, i: int, users: list[User]) -> dict[str, Any]:
     return message
 
 
-def make_tracks(n: int, seed: int = SEED) -> list[dict[str, Any]]:
-    """`n` track calls, about the users `bench.events.make_events(seed=seed)` is about."""
+def make_tracks(n: int, seed: int = SEED, *, user_agents: bool = False) -> list[dict[str, Any]]:
+    """`n` track calls, about the users `bench.events.make_events(seed=seed)` is about; with `user_agents`, every
+    one carries its user's browser's user agent (which only web and some server messages do otherwise): the case
+    that parses them (issue 21). The same calls either way, but for that."""
     rng = random.Random(seed)
     users = make_users(rng)
-    return [make_track(rng, i, users) for i in range(n)]
+    tracks = [make_track(rng, i, users) for i in range(n)]
+    if user_agents:
+        agents = {user.device_id: user.user_agent for user in users}
+        for track in tracks:
+            track["context"].setdefault("userAgent", agents[track["anonymousId"]])
+    return tracks
 
 
 def as_mixpanel(tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -231,6 +238,11 @@ def as_mixpanel(tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return events
 
 
+def distinct_agents(tracks: list[dict[str, Any]]) -> int:
+    """How many user agents the tracks carry, each counted once: the parses a container's cache leaves to do."""
+    return len({t["context"].get("userAgent") for t in tracks} - {None})
+
+
 def track_stats(tracks: list[dict[str, Any]]) -> dict[str, float]:
     """What the track messages are like, for the report: size, properties, and the shares of each variety."""
     n = len(tracks)
@@ -240,6 +252,7 @@ def track_stats(tracks: list[dict[str, Any]]) -> dict[str, float]:
         "anonymous (no userId)": sum(t.get("userId") is None for t in tracks) / n,
         "messageId over 36 characters (insert id derived)": sum(len(t["messageId"]) > 36 for t in tracks) / n,
         "web (page, userAgent)": sum("page" in t["context"] for t in tracks) / n,
+        "with userAgent": sum("userAgent" in t["context"] for t in tracks) / n,
         "mobile (app, os, device)": sum("app" in t["context"] for t in tracks) / n,
         "with campaign": sum("campaign" in t["context"] for t in tracks) / n,
         "with products list": sum("products" in t["properties"] for t in tracks) / n,

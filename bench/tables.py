@@ -9,6 +9,7 @@ IMPLEMENTATIONS = ("ours", "floor", "naive")
 SHORT = {
     "sqs_segment": "Segment track",
     "sqs_segment_events": "their events in Mixpanel's shape",
+    "sqs_segment_agents": "Segment track, user agents",
     "sqs_transforms": "TRANSFORMS",
 }  # issue 12's cases, in headings
 # Cases measured only to be compared with another (a format's events in Mixpanel's shape): no target of their own.

@@ -24,7 +24,20 @@ import yaml
 
 
 class CloudFormationLoader(yaml.SafeLoader):
-    """A YAML loader that reads CloudFormation's short forms (!Ref, !GetAtt, !Sub, !If, ...) as their long forms."""
+    """A YAML loader that reads CloudFormation's short forms (!Ref, !GetAtt, !Sub, !If, ...) as their long forms, and
+    refuses a key given twice in one mapping (cfn-lint's E0000): PyYAML would keep the last one silently, as when a
+    merge left a function two `Environment`s and the tests read the second."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark, f"found {key!r} twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from mixpanel_forwarder import runtime
 from mixpanel_forwarder.errors import RequestTimeout
 from mixpanel_forwarder.parked import Parked
 from mixpanel_forwarder.settings import Settings
+from mixpanel_forwarder.sqs_schedule import QueueFacts
 from mixpanel_forwarder.transport import Endpoint, Response
 
 BASE_ENV = {
@@ -101,6 +102,51 @@ class FakeParker:
             return [False] * len(parked)
         self.messages.extend(json.loads(item.document()) for item in parked)
         return [True] * len(parked)
+
+
+class FakeSourceQueue:
+    """The SQS source queue as the forwarder calls it (sqs_queue.SourceQueue), in memory: every call kept; `retention`
+    and `visibility` are the queue's MessageRetentionPeriod and VisibilityTimeout (retention None: they cannot be
+    read), `refuse` makes every change and send fail. `dead_letters`: each queue's dead-letter queue ARN by its URL
+    (its RedrivePolicy); without it, a queue's is the queue of its name and "-dlq" (`<name>-dlq`)."""
+
+    def __init__(
+        self,
+        retention: int | None = 14 * 24 * 3600,
+        refuse: bool = False,
+        visibility: int = 660,
+        dead_letters: dict[str, str | None] | None = None,
+    ) -> None:
+        self.retention = retention
+        self.visibility = visibility
+        self.refuse = refuse
+        self.dead_letters = dead_letters
+        self.retention_reads: list[str] = []
+        self.hidden: list[tuple[str, str, int]] = []  # (queue URL, receipt handle, seconds)
+        self.sent: list[tuple[str, str]] = []  # (queue URL, body)
+
+    def attributes(self, queue_url: str, time_left: Callable[[], float]) -> QueueFacts | None:
+        self.retention_reads.append(queue_url)
+        if self.retention is None:
+            return None
+        if self.dead_letters is not None:
+            return QueueFacts(self.retention, self.visibility, self.dead_letters.get(queue_url))
+        host, account, name = queue_url.removeprefix("https://").split("/")
+        return QueueFacts(self.retention, self.visibility, f"arn:aws:sqs:{host.split('.')[1]}:{account}:{name}-dlq")
+
+    def change_visibility(
+        self, queue_url: str, entries: list[tuple[str, int]], time_left: Callable[[], float]
+    ) -> list[bool]:
+        if self.refuse:
+            return [False] * len(entries)
+        self.hidden.extend((queue_url, handle, seconds) for handle, seconds in entries)
+        return [True] * len(entries)
+
+    def send(self, queue_url: str, bodies: list[str], time_left: Callable[[], float]) -> list[bool]:
+        if self.refuse:
+            return [False] * len(bodies)
+        self.sent.extend((queue_url, body) for body in bodies)
+        return [True] * len(bodies)
 
 
 def timeout_error() -> RequestTimeout:

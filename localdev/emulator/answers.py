@@ -60,14 +60,19 @@ def function_not_found(name: str) -> Reply:
 
 def payload_problem(payload: bytes) -> str | None:
     """What keeps `payload` from being a JSON document Lambda would pass on ("is not JSON (…)", "is nested too
-    deeply …"), or None. Python's parser raises RecursionError, which is no ValueError, for the second."""
+    deeply …"), or None. Python's parser raises RecursionError, which is no ValueError, for the second; and takes
+    NaN and Infinity, which JSON (and Lambda) does not."""
     try:
-        json.loads(payload)
+        json.loads(payload, parse_constant=_not_json)
     except ValueError as exc:
         return f"is not JSON ({exc})"
     except RecursionError:
         return "is nested too deeply (arrays or objects within each other) for a JSON parser"
     return None
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is no JSON value")
 
 
 def payload_not_json(problem: str) -> Reply:

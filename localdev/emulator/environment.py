@@ -105,16 +105,26 @@ def function_environment(spec: FunctionSpec, *overrides: Mapping[str, str]) -> d
 
 
 def _check_variable(path: Path, section: str, name: str, value: str) -> None:
-    """What no process's environment can hold, refused here, naming it, rather than by the launch (a ValueError)."""
-    if not name or "=" in name or "\0" in name:
+    """What no process's environment can hold, refused here, naming it, rather than by the launch (a ValueError, or
+    a UnicodeEncodeError for an unpaired surrogate, which JSON's "\\ud800" escape can write)."""
+    if not name or "=" in name or "\0" in name or not _encodable(name):
         raise LocalRunError(
             f"{path}: {section} sets a variable named {name!r}, which no environment can hold (a name is not empty "
-            "and has no '=' or NUL character): rename it"
+            "and has no '=', NUL character or unpaired surrogate): rename it"
         )
-    if "\0" in value:
+    if "\0" in value or not _encodable(value):
         raise LocalRunError(
-            f"{path}: {section} sets {name} to a value holding a NUL character, which no environment can: remove it"
+            f"{path}: {section} sets {name} to a value holding a NUL character or an unpaired surrogate, which no "
+            "environment can: remove it"
         )
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _text(value: object) -> str:

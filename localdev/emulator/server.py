@@ -100,6 +100,25 @@ def _function_name(name: str) -> str:
     return name.removesuffix(":$LATEST")
 
 
+def _unreadable(length: str | None, transfer_encoding: str | None) -> answers.Reply | None:
+    """Lambda's answer to a request whose body is not to be read: a length that is no number, a chunked body (SDKs
+    and the AWS CLI send a length; without one the body would be taken as empty, and the function invoked with
+    `{}`), or more than Lambda takes, answered before reading what could exhaust memory."""
+    if transfer_encoding is not None and transfer_encoding.strip().lower() != "identity":
+        return answers.service_error(
+            "InvalidRequestContentException",
+            400,
+            f"Transfer-Encoding {transfer_encoding} is not read: send a Content-Length",
+        )
+    if length is None:
+        return None
+    if not length.strip().isascii() or not length.strip().isdigit():
+        return answers.service_error("InvalidRequestContentException", 400, f"Content-Length {length!r} is no length")
+    if int(length) > answers.MAX_PAYLOAD_BYTES:
+        return answers.payload_too_large(int(length))
+    return None
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -113,8 +132,12 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # SDKs keep the connection open between invocations
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        payload = self.rfile.read(length)
+        refused = _unreadable(self.headers.get("Content-Length"), self.headers.get("Transfer-Encoding"))
+        if refused is not None:  # the body is not read (too large to hold, or no length): the connection is closed
+            self.close_connection = True
+            self._send(refused)
+            return
+        payload = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self._send(
             self.server.front.reply(self.path, {name.lower(): value for name, value in self.headers.items()}, payload)
         )

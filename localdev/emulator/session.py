@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from localdev.sink import MixpanelSink
 
-from .answers import payload_problem
+from .answers import MAX_PAYLOAD_BYTES, payload_problem
 from .environment import check_sections, function_environment, misspelt_lines, overrides_for, read_env_vars
 from .errors import LocalRunError
 from .functions import BUILD, FunctionSpec, host_architecture, read_functions
@@ -93,6 +93,11 @@ def read_event(path: Path) -> bytes:
         raise LocalRunError(
             f"cannot read the event {path} ({exc.strerror}): give a JSON file, e.g. EVENT=events/sqs-standard.json"
         ) from None
+    if len(payload) > MAX_PAYLOAD_BYTES:  # what Lambda answers RequestTooLargeException (start-lambda: answers.py)
+        raise LocalRunError(
+            f"the event {path} is {len(payload)} bytes, over Lambda's {MAX_PAYLOAD_BYTES} for a synchronous "
+            "invocation: split it (a real source sends at most one batch, 6 MB for SQS)"
+        )
     problem = payload_problem(payload)
     if problem is not None:
         raise LocalRunError(f"the event {path} {problem}: give a JSON file, e.g. EVENT=events/sqs-standard.json")

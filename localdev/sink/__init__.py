@@ -10,7 +10,8 @@ endpoint shares: auth, bodies, placeholder ids), `imports` (/import's checks, de
 (what one /engage or /groups update must hold), `profile_wire` (how those endpoints read a request and answer),
 `profile_state` (the profiles and what each operation does to them), `faults`, `outages` (the unavailability
 schedule), `rate_limit` (the rolling window), `ledger` (what was received),
-`answers`, `codec` (JSON), `handler` and `server` (HTTP), `__main__` (the command line).
+`flight` (requests in flight, and a pause that holds them), `answers`, `codec` (JSON), `handler` and `server` (HTTP),
+`__main__` (the command line).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from . import faults, imports, profile_wire, profiles
 from .answers import Answer, JsonObject, error, json_answer, rate_limited, too_large
 from .codec import dumps
 from .faults import FaultScript, Miscounted
+from .flight import Flight
 from .ledger import Ledger, RequestLog
 from .outages import OutageSchedule
 from .profile_state import ProfileStore
@@ -64,6 +65,7 @@ class MixpanelApi:
         self._outages = conditions.outages
         self._rate = conditions.rate
         self._profiles = profiles
+        self.flight = Flight()
 
     def get(self, path: str) -> Answer:
         if path == "/events":

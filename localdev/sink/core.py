@@ -1,5 +1,5 @@
 """MixpanelSink, the sink's public face: start and stop it, read what it received, script its faults, its outages
-and its rate limit."""
+and its rate limit, and count (or hold) the requests in flight."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from types import TracebackType
 from .answers import Drip, JsonObject
 from .api import Conditions, Limits, MixpanelApi
 from .faults import Fault, FaultScript, Rates
+from .flight import Flight
 from .ledger import Ledger, RequestLog
 from .outages import Outage, OutageMode, OutageSchedule
 from .profile_state import Profile, ProfileStore
@@ -146,12 +147,14 @@ class MixpanelSink:
 
     def clear(self) -> None:
         """Forget events, requests, duplicates, profiles, applied updates, pending scripted faults, scheduled outages
-        and what the rate limit's window holds (random fault rates and the rate limit stay set)."""
+        and what the rate limit's window holds (random fault rates and the rate limit stay set); the peaks in flight
+        count again from now."""
         self._ledger.clear()
         self._profiles.clear()
         self._faults.clear()
         self._outages.clear()
         self._rate.clear()
+        self._api.flight.reset_peak()
 
     def stats(self) -> JsonObject:
         """The counters GET /stats answers with: /import's `imported`, `duplicates`, `requests` and `by_status`,
@@ -301,6 +304,13 @@ class MixpanelSink:
     def clear_outages(self) -> None:
         """Forget every scheduled outage."""
         self._outages.clear()
+
+    @property
+    def flight(self) -> Flight:
+        """The requests in flight, from the moment a body is read until its answer is out (a hang or a drip
+        included): `now(endpoint)`, `peak(endpoint)`, `reset_peak()`, and `pause(endpoints)` … `resume()` to hold
+        requests once read, unanswered, so a test sees how many a client keeps in flight whatever the timing."""
+        return self._api.flight
 
 
 def _paths(endpoints: Iterable[str]) -> frozenset[str]:

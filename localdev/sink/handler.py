@@ -14,12 +14,16 @@ from typing import Any, Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
 from .answers import Answer, Drip, error, html, reason
+from .flight import Flight
 
 _HOLD_POLL_S = 0.02  # how often a held request reads the sink's clock, which may be a test's fake or a scaled one
 
 
 class App(Protocol):
-    """What answers requests: the handler hands it the path, the query, lower-cased headers and the body."""
+    """What answers requests: the handler hands it the path, the query, lower-cased headers and the body, each
+    request in `flight` from the moment it is read until its answer is out."""
+
+    flight: Flight
 
     def get(self, path: str) -> Answer: ...
 
@@ -87,8 +91,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send(error(400, "malformed request framing"))
             return
         parts = urlsplit(self.path)
+        with self.host.app.flight.request(parts.path, self.host.stopping):
+            self._answer(parts.path, parts.query, body)
+
+    def _answer(self, path: str, query: str, body: bytes) -> None:
         headers = {name.lower(): value for name, value in self.headers.items()}
-        answer = self.host.app.post(parts.path, parse_qs(parts.query, keep_blank_values=True), headers, body)
+        answer = self.host.app.post(path, parse_qs(query, keep_blank_values=True), headers, body)
         if answer.reset:
             self._reset()
             return

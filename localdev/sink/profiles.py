@@ -24,6 +24,7 @@ _SHAPES = ("$set", "$set_once", "$add", "$union", "$append", "$remove", "$unset"
 _GROUP_UNSUPPORTED = frozenset({"$add", "$append"})  # "(not supported in group profiles)"
 # Top-level keys beside the ids and the operation: geolocation, $last_seen, alias and ordering hints.
 _META = frozenset({"$ip", "$ignore_time", "$ignore_alias", "$latitude", "$longitude", "$time"})
+_HINTS = tuple(sorted(_META - {"$ip"}))  # kept with an update as received (`Update.hints`), for tests to read
 
 UserKey = str
 GroupKey = tuple[str, str]
@@ -61,13 +62,15 @@ ENDPOINTS = {endpoint.path: endpoint for endpoint in (ENGAGE, GROUPS)}
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Update:
-    """A valid update: the profile it changes, its one operation and that operation's value, its token and $ip."""
+    """A valid update: the profile it changes, its one operation and that operation's value, its token and $ip, and
+    the other keys beside them it carried (`$time`, `$ignore_time`, `$latitude`, …), by name."""
 
     key: ProfileKey
     operation: str
     value: Any
     token: str
     ip: object  # as received; None when the update carried no $ip
+    hints: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def check(endpoint: Endpoint, update: object) -> Update:
@@ -90,7 +93,8 @@ def check(endpoint: Endpoint, update: object) -> Update:
         raise Refused("update, nested too deeply") from exc
     if size >= MAX_UPDATE_BYTES:
         raise Refused(f"update, {MAX_UPDATE_BYTES} bytes or more: each update must be under 1 MB")
-    return Update(key, operation, value, token, update.get("$ip"))
+    hints = {name: update[name] for name in _HINTS if name in update}
+    return Update(key, operation, value, token, update.get("$ip"), hints)
 
 
 def _token(update: Mapping[str, object]) -> str:

@@ -23,8 +23,8 @@ The profiles the updates leave (profile_model.py); only idempotent operations ar
   a profile is always given one value. Out of order is allowed only where a later delivery of a record may not
   apply again what an earlier one did: the platform hands on a record (a source DLQ, a Kinesis on-failure range)
   wherever its last delivery stopped (a tight deadline, a request's last attempt); and the sink's one-off
-  faults (`reject_next`, a 413 for a lone update) can make the forwarder park, on a record's redelivery, an
-  update an earlier delivery applied. A profile with such an update is checked as a standard-queue one instead.
+  fault `reject_next` can make the forwarder park, on a record's redelivery, an update an earlier delivery
+  applied. A profile with such an update is checked as a standard-queue one instead.
 - Standard-queue profiles (`std-<n>`): SQS standard promises no order, and delivers twice and concurrently. Only
   what no order changes is asserted: each property holds a value a delivered update gave it (a list, members
   among the delivered `$union` items); unless a delivered `$delete` removed the profile, it exists (if any
@@ -199,14 +199,15 @@ def test_with_a_dead_letter_queue_valid_messages_land_and_poison_is_parked(
         and not (tight and accounting.state(m) == "redriven")
     ] == []
     # Each valid message parked is matched by one fault the sink logged: a refusal of an event, or of a lone update
-    # (one of several is taken when its request is resent in halves); a 413 on a request of one. No more, no less,
+    # (one of several is taken when its request is resent in halves); a 413 on a request of one event. No more, no less,
     # but with a tight deadline: parking cut short there, the message is taken on its next delivery.
     requests = sink.requests
     refused = [d for d in documents if d.get("field") == "properties.forced" or "sink's fault script" in d["reason"]]
-    too_large = [d for d in documents if "too large for one request" in d["reason"] or "answered 413" in d["reason"]]
+    too_large = [d for d in documents if "too large for one request" in d["reason"]]
     faults = (
         sum(1 for r in requests if r.fault == "reject" and (r.endpoint == "/import" or r.events == 1)),
-        sum(1 for r in requests if r.fault in ("random:413", "fail:413") and r.events == 1),
+        # A lone update answered 413 is reported, not parked: Mixpanel documents no 413 for /engage or /groups
+        sum(1 for r in requests if r.fault in ("random:413", "fail:413") and r.events == 1 and r.endpoint == "/import"),
     )
     if tight:
         assert len(refused) <= faults[0]
@@ -216,7 +217,10 @@ def test_with_a_dead_letter_queue_valid_messages_land_and_poison_is_parked(
     # The oversized events really went the way this variant parks them: behind an S3 pointer, or in parts.
     assert plan.kinds()[Kind.OVER_1MIB] >= 1
     envelopes = [json.loads(body) for body in run.collectors.parked.bodies] if run.collectors.parked else []
-    assert any(("s3" if bucket else "part") in envelope for envelope in envelopes)
+    # With a tight deadline a document in parts may never get the time to be stored whole on a busy machine: its
+    # messages are then redriven (allowed above), so the way is checked only where it was taken.
+    if not tight or any(envelope.get("part") or envelope.get("s3") for envelope in envelopes):
+        assert any(("s3" if bucket else "part") in envelope for envelope in envelopes)
     if tight:
         assert run.tally.deadline_hits() > 0  # the deadline path really ran
 

@@ -124,13 +124,15 @@ class VendorMaker:
             message = self._segment_sample(rudderstack_messages(self._next())[3], user)
             traits = message["context"]["traits"]
             traits["e2e_marker"] = markers[0]
-            return message, {markers[0]: PlannedUpdate(user, "$set", _renamed(traits), message["request_ip"])}
+            values = {**_from_context(message["context"]), **_renamed(traits)}
+            return message, {markers[0]: PlannedUpdate(user, "$set", values, message["request_ip"])}
         message = self._segment_sample(segment_calls(self._next())[_SEGMENT_SAMPLE[call]], user)
         if call == "segment identify":
             if rng.random() < 0.2:
                 del message["context"]["ip"]  # then "0": the profile is not placed where the function runs
             message["traits"]["e2e_marker"] = markers[0]
-            update = PlannedUpdate(user, "$set", _renamed(message["traits"]), message["context"].get("ip"))
+            values = {**_from_context(message["context"]), **_renamed(message["traits"])}
+            update = PlannedUpdate(user, "$set", values, message["context"].get("ip"))
             return message, {markers[0]: update}
         if call == "segment group":
             group_marker, member_marker = markers
@@ -217,6 +219,18 @@ class VendorMaker:
 
     def _uuid(self) -> uuid.UUID:
         return uuid.UUID(int=self._rng.getrandbits(128), version=4)
+
+
+def _from_context(context: dict[str, Any]) -> dict[str, Any]:
+    """What an identify's context sets on the profile (README, "Segment spec"): the samples' user agent (Chrome 131
+    on a Mac) as Mixpanel's JavaScript SDK names it, and the library's timezone."""
+    agent = context["userAgent"]
+    assert "Chrome/131.0.0.0" in agent, agent
+    assert "Mac OS X" in agent, agent
+    found = {"$browser": "Chrome", "$browser_version": "131.0.0.0", "$os": "Mac OS X"}
+    if "timezone" in context:
+        found["$timezone"] = context["timezone"]
+    return found
 
 
 def _renamed(traits: dict[str, Any], names: dict[str, str] = _USER_TRAITS) -> dict[str, Any]:

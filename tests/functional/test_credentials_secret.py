@@ -121,6 +121,25 @@ def test_malformed_secret_names_the_variable_and_never_shows_the_value(
     assert all("s3cr3t" not in str(exc) for exc in chain if exc is not None)
 
 
+@pytest.mark.parametrize("key", ["username", "secret", "token"])
+def test_a_secret_holding_an_unpaired_surrogate_names_the_variable_and_never_shows_the_value(
+    key: str, sink: MixpanelSink, forwarder_env: Any, context: Any, aws: str
+) -> None:
+    # Valid JSON (\ud800 is an escape JSON allows), yet no request can carry it: each request would fail with an
+    # error quoting the value it was encoding, into the invocation's reasons and logs.
+    secret = {"username": "sink-user", "secret": "sink-secret", "token": "sink-token"}
+    text = json.dumps(secret).replace(f'"{secret[key]}"', f'"s3cr3t\\ud800{key}"')
+    use_secret(forwarder_env, create_secret(text))
+
+    with pytest.raises(ConfigError) as raised:
+        sqs_handler(load_event("sqs-standard.json"), context)
+
+    assert raised.value.variable == "MIXPANEL_CREDENTIALS_SECRET_ARN"
+    assert f'its "{key}" holds an unpaired surrogate' in str(raised.value)
+    assert "s3cr3t" not in str(raised.value)
+    assert sink.requests == []
+
+
 def test_service_account_secret_without_project_id_names_the_variable(
     forwarder_env: Any, context: Any, aws: str
 ) -> None:

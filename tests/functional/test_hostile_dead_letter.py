@@ -22,6 +22,7 @@ import pytest
 from functions.sqs_forwarder.app import lambda_handler as sqs_handler
 from localdev.eventgen import lambda_context, sample_event, sqs_event, sqs_record
 from localdev.sink import MixpanelSink
+from mixpanel_forwarder.deadline import CLOSING_SHARE
 from mixpanel_forwarder.log import logger
 from mixpanel_forwarder.parked import ParkedReader, failures
 from tests.hostile import slow_proxy, tcp_endpoint
@@ -89,7 +90,8 @@ def test_hostile_dead_letter_queue_reports_the_invalid_record_and_answers_in_tim
         took = time.monotonic() - started
     assert reported(response) == ["nameless"]  # parking failed: reported, never acknowledged
     assert len(sink.events) == 1  # the valid event was imported all the same
-    assert took < (10_000 - MARGIN_MS) / 1000 + BOUND_S
+    # Telling SQS when to deliver it again (the same hostile endpoint) may use a third of the margin.
+    assert took < (10_000 - MARGIN_MS * (1 - CLOSING_SHARE)) / 1000 + BOUND_S
 
 
 def test_many_refused_events_of_one_record_share_few_messages_and_keep_the_deadline(
@@ -131,7 +133,10 @@ def test_parking_stops_at_the_deadline_margin_and_reports_the_rest(
     parked = {document["source"]["messageId"] for document in parked_failures(dlq)}
     assert 0 < len(parked) < 60  # some were parked before the margin, not all
     assert proxy.calls["SendMessageBatch"] < 6  # parking stopped: six calls would take them all
-    assert set(reported(response)) == {f"m{i}" for i in range(60)} - parked  # the rest reported, none lost
+    # The rest reported, none lost. The call abandoned at the margin may still land later (while SQS is told when to
+    # deliver the reported ones again): its records are parked and reported, once more later, never lost.
+    assert set(reported(response)) >= {f"m{i}" for i in range(60)} - parked
+    assert len(set(reported(response)) & parked) <= 10
 
 
 def test_payloads_that_cannot_be_reencoded_are_parked_exactly(sink: MixpanelSink, forwarder_env: Any, dlq: str) -> None:

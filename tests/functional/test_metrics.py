@@ -184,7 +184,11 @@ def test_every_metric_name_the_template_may_use_is_emitted(
         names.BYTES_UNCOMPRESSED, names.BYTES_COMPRESSED, *names.PARKED_BY_STAGE.values(),
         *(names.REQUESTS_PREFIX + status for status in names.REQUEST_CLASSES), names.RESENT_NOT_IDEMPOTENT,
         names.PROFILE_UPDATES_REPORTED,
+        names.RECORDS_BACKED_OFF, names.BACKOFF_FAILURES, names.RECORDS_MOVED_CRASH_LOOP,
+        names.RECORDS_PARKED_CRASH_LOOP, names.RECORDS_PARKED_RETENTION,
         *(kind + outcome for kind in names.PROFILE_UPDATES.values() for outcome in names.PROFILE_OUTCOMES.values()),
+        names.MIXPANEL_UNAVAILABLE, names.PROBES, names.PROBES_FAILED, names.IN_FLIGHT_LIMIT,
+        names.IN_FLIGHT_LIMIT_AT_END, names.REQUESTS_DELAYED,
     }  # fmt: skip
     assert set(metrics) == expected
 

@@ -36,6 +36,9 @@ def device(event: dict[str, Any]) -> dict[str, Any]:
         "platform": event["platform"],
         "language": event["language"],
         "session_id": event["session_id"],
+        "device_type": event["device_type"],
+        "amplitude_id": event["amplitude_id"],
+        "user_creation_time": event["user_creation_time"].replace(" ", "T")[:19],  # Mixpanel's date type
         "$device_id": event["device_id"],
         "time": ms(event["event_time"]),
     }
@@ -66,7 +69,8 @@ def test_amplitude_export_maps_field_by_field(sink: MixpanelSink, token_env: Cal
         "$user_id": played["user_id"],
         "$insert_id": played["$insert_id"],
     }
-    # Anonymous (no user_id): distinct_id is the device; no IP: placed by city and region; a long insert id derived.
+    # Anonymous (no user_id): distinct_id is the device; no IP: placed by city and region, the country's name (no
+    # two-letter code) kept as Amplitude names it; a long insert id derived.
     workout = events["Workout Saved"]
     derived = workout.pop("$insert_id")
     assert is_insert_id(derived)
@@ -75,6 +79,7 @@ def test_amplitude_export_maps_field_by_field(sink: MixpanelSink, token_env: Cal
         **device(saved),
         "$city": saved["city"],
         "$region": saved["region"],
+        "country": saved["country"],
         "ip": 0,
         **saved["event_properties"],
         "distinct_id": saved["device_id"],

@@ -60,10 +60,19 @@ def identity(message: dict[str, Any]) -> dict[str, Any]:
     return expected
 
 
+# The samples' user agent (Chrome 131 on a Mac) as Mixpanel's JavaScript SDK names it, the version in full as both
+# reference destinations send it (formats/user_agent.py).
+CHROME_ON_MAC = {"$browser": "Chrome", "$browser_version": "131.0.0.0", "$os": "Mac OS X"}
+
+
 def web_context(context: dict[str, Any]) -> dict[str, Any]:
-    """analytics.js's context: ip, locale, timezone, page, library and campaign (utm_*) as Mixpanel names them."""
+    """analytics.js's context: ip, locale, timezone, page, library, campaign (utm_*) and user agent as Mixpanel names
+    them."""
     campaign = context["campaign"]
+    assert "Chrome/131.0.0.0" in context["userAgent"]
+    assert "Mac OS X" in context["userAgent"]
     return {
+        **CHROME_ON_MAC,
         "ip": context["ip"],
         "$locale": context["locale"],
         "timezone": context["timezone"],
@@ -165,6 +174,8 @@ def test_segment_calls_map_field_by_field_under_original_id_merge(
     traits, company = identify["traits"], group["traits"]
     user = sink.users[identify["userId"]]
     assert user.properties == {
+        **CHROME_ON_MAC,  # the profile's, as Mixpanel's JavaScript SDK sets them on one
+        "$timezone": identify["context"]["timezone"],  # where the library tells it, not from the address
         "$email": traits["email"],
         "$first_name": traits["firstName"],
         "$last_name": traits["lastName"],

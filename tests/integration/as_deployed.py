@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,10 +86,17 @@ def denied(decisions: list[Decision], function: Function) -> list[str]:
 
 
 def run_as_deployed(
-    function: Function, bodies: list[str], local: Mapping[str, str], monkeypatch: pytest.MonkeyPatch
+    function: Function,
+    bodies: list[str],
+    local: Mapping[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    source_arn: str | None = None,
+    attributes: Mapping[str, str] | None = None,
 ) -> Any:
-    """The function's handler on a cold start, given one record per body from its source, with its environment as
-    deployed and `local` (the sink's URL): the session's credentials are the only ones it can find."""
+    """The function's handler on a cold start, given one record per body from its source (or from `source_arn`, another
+    queue it reads), with its environment as deployed and `local` (the sink's URL): the session's credentials are the
+    only ones it can find. SQS records are sent a moment ago (an old one would be near its queue's retention end), with
+    `attributes` over their own."""
     for name in list(os.environ):
         if name.startswith(FOREIGN):
             monkeypatch.delenv(name)
@@ -103,7 +111,14 @@ def run_as_deployed(
         ]
         event = kinesis_event(records)
     else:
-        event = sqs_event([sqs_record(body, index=i, queue_arn=function.source_arn) for i, body in enumerate(bodies)])
+        now_ms = int(time.time() * 1000)
+        queue_arn = source_arn or function.source_arn
+        records = [
+            sqs_record(body, index=i, queue_arn=queue_arn, sent_timestamp_ms=now_ms) for i, body in enumerate(bodies)
+        ]
+        for record in records:
+            record["attributes"].update(attributes or {})
+        event = sqs_event(records)
     return HANDLERS[function.name](event, lambda_context(remaining_ms=60_000, function_name=function.name))
 
 

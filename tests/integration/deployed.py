@@ -17,13 +17,15 @@ from typing import Any
 
 import boto3
 
-from localdev.cfn import Template, references_to
+from localdev.cfn import Template, as_list, references_to
 from tests.integration.template import deep_merge
 
 STACK_NAME = "forwarder"
 REGION = "us-east-1"
+STACK_UUID = "1c2fa620-982a-11e3-aff7-50e2416294e0"
 PSEUDO_PARAMETERS = {
     "AWS::StackName": STACK_NAME,
+    "AWS::StackId": f"arn:aws:cloudformation:{REGION}:123456789012:stack/{STACK_NAME}/{STACK_UUID}",
     "AWS::Region": REGION,
     "AWS::AccountId": "123456789012",  # moto's
     "AWS::Partition": "aws",
@@ -121,6 +123,84 @@ def _queue(clients: Clients, name: str, properties: dict[str, Any]) -> dict[str,
     return {name: url, f"{name}.Arn": arn, f"{name}.QueueName": queue_name, f"{name}.QueueUrl": url}
 
 
+def _queue_policy(clients: Clients, name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    sqs = clients("sqs")
+    for url in properties["Queues"]:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(properties["PolicyDocument"])})
+    return {name: f"{STACK_NAME}-{name}"}
+
+
+# CloudFormation's bucket properties as S3's calls take them; a property not here fails the deployment, naming it.
+_BUCKET_CALLS: dict[str, Callable[[Any], tuple[str, dict[str, Any]]]] = {
+    "BucketEncryption": lambda value: (
+        "put_bucket_encryption",
+        {
+            "ServerSideEncryptionConfiguration": {
+                "Rules": [
+                    {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+                    for rule in value["ServerSideEncryptionConfiguration"]
+                ]
+            }
+        },
+    ),
+    "PublicAccessBlockConfiguration": lambda value: (
+        "put_public_access_block",
+        {"PublicAccessBlockConfiguration": value},
+    ),
+    "OwnershipControls": lambda value: ("put_bucket_ownership_controls", {"OwnershipControls": value}),
+    "LifecycleConfiguration": lambda value: (
+        "put_bucket_lifecycle_configuration",
+        {
+            "LifecycleConfiguration": {
+                "Rules": [
+                    {
+                        "ID": rule["Id"],
+                        "Status": rule["Status"],
+                        "Filter": {},
+                        "Expiration": {"Days": rule["ExpirationInDays"]},
+                    }
+                    for rule in value["Rules"]
+                ]
+            }
+        },
+    ),
+    # S3 sends the queue its test event here, as it does when CloudFormation sets the notification.
+    "NotificationConfiguration": lambda value: (
+        "put_bucket_notification_configuration",
+        {
+            "NotificationConfiguration": {
+                "QueueConfigurations": [
+                    {"QueueArn": each["Queue"], "Events": [each["Event"]]} for each in value["QueueConfigurations"]
+                ]
+            }
+        },
+    ),
+}
+
+
+def _bucket(clients: Clients, name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    s3 = clients("s3")
+    bucket = properties["BucketName"]
+    s3.create_bucket(Bucket=bucket)  # us-east-1: no LocationConstraint
+    for key, value in properties.items():
+        if key == "BucketName":
+            continue
+        assert key in _BUCKET_CALLS, f"{name}: tests/integration/deployed.py does not make a bucket's {key}"
+        call, arguments = _BUCKET_CALLS[key](value)
+        getattr(s3, call)(Bucket=bucket, **arguments)
+    return {name: bucket, f"{name}.Arn": f"arn:aws:s3:::{bucket}"}
+
+
+def _bucket_policy(clients: Clients, name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """Not put: the template's bucket policy only denies requests without TLS (`aws:SecureTransport`), and moto takes
+    a statement whose condition it cannot read (it reads only sts:ExternalId) as a denial, Deny or Allow alike, so it
+    would refuse every object request (and those here are plain HTTP on loopback). test_template_sources.py checks
+    the policy as written."""
+    statements = properties["PolicyDocument"]["Statement"]
+    assert [statement["Effect"] for statement in statements] == ["Deny"], f"{name}: more than TLS-only to play here"
+    return {name: properties["Bucket"]}
+
+
 def _secret(clients: Clients, name: str, properties: dict[str, Any]) -> dict[str, Any]:
     created = clients("secretsmanager").create_secret(
         Name=f"{STACK_NAME}-{name}",
@@ -153,6 +233,9 @@ def _role(clients: Clients, name: str, properties: dict[str, Any]) -> dict[str, 
 Creator = Callable[[Clients, str, dict[str, Any]], dict[str, Any]]
 CREATORS: dict[str, Creator] = {
     "AWS::SQS::Queue": _queue,
+    "AWS::SQS::QueuePolicy": _queue_policy,
+    "AWS::S3::Bucket": _bucket,
+    "AWS::S3::BucketPolicy": _bucket_policy,
     "AWS::SecretsManager::Secret": _secret,
     "AWS::Logs::LogGroup": _log_group,
     "AWS::IAM::Role": _role,
@@ -160,9 +243,9 @@ CREATORS: dict[str, Creator] = {
 
 
 def _creation_order(template: Template, params: Mapping[str, Any]) -> list[str]:
-    """The resources of a type in CREATORS that the parameters keep, each after those it refers to."""
+    """The resources of a type in CREATORS that the parameters keep, each after those it refers to or depends on."""
     pending = {
-        name: references_to(resource.get("Properties", {}))
+        name: references_to(resource.get("Properties", {})) | set(as_list(resource.get("DependsOn", [])))
         for name, resource in template.resources.items()
         if resource["Type"] in CREATORS and _exists(template, name, params)
     }

@@ -53,7 +53,9 @@ SECRET_ARN_EXPRESSION = {
 SOURCE_QUEUE_ARN_EXPRESSION = {
     "Fn::If": ["CreateSourceQueue", {"Fn::GetAtt": ["SourceQueue", "Arn"]}, {"Ref": "SourceQueueArn"}]
 }
-ON_FAILURE_QUEUE_ARN = {"Fn::GetAtt": ["KinesisOnFailureQueue", "Arn"]}
+FAILED_BATCHES_BUCKET_ARN = {"Fn::GetAtt": ["KinesisFailedBatchesBucket", "Arn"]}
+FAILED_BATCHES = {"Fn::Sub": "${KinesisFailedBatchesBucket.Arn}/*"}  # the bucket's objects
+RETRY_QUEUE_ARN = {"Fn::GetAtt": ["KinesisRetryQueue", "Arn"]}
 STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/product-events"
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
 X_RAY_WRITE_ACTIONS = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]

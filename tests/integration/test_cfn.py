@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+import yaml
+
 from localdev.cfn import Template, load_template, references_to
 
 SMALL = Template(
@@ -46,6 +49,15 @@ def test_loader_reads_short_forms_as_long_forms() -> None:
         "D": {"Fn::If": ["C", 1, 2]},
         "E": {"Condition": "C"},
     }
+
+
+def test_a_key_given_twice_in_one_mapping_is_refused_naming_it_and_its_line() -> None:
+    twice = "Resources:\n  Function:\n    Properties:\n      Environment: {Variables: {A: '1'}}\n      Timeout: 3\n"
+    twice += "      Environment: {Variables: {B: '2'}}\n"
+
+    with pytest.raises(yaml.constructor.ConstructorError, match=r"found 'Environment' twice[\s\S]*line 6"):
+        load_template(twice)
+    assert load_template("A: {B: 1}\nC: {B: 2}\n") == {"A": {"B": 1}, "C": {"B": 2}}  # in two mappings: no clash
 
 
 def test_parameter_values_are_the_defaults_then_the_overrides() -> None:

@@ -392,3 +392,187 @@ def test_a_function_that_cannot_be_read_is_named_in_one_line(aws: str, capsys: p
     assert line.startswith("error: cannot read the settings of the function 'no-such-forwarder'")
     assert "ResourceNotFoundException" in line
     assert captured.out == ""
+
+
+def test_a_replay_that_lands_part_of_an_item_leaves_only_the_rest_parked_and_never_adds_twice(
+    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an Amplitude $identify parked whole for want of a project token: its $set and its $add
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
+    identify = {
+        "event_type": "$identify",
+        "user_id": "u1",
+        "user_properties": {"$set": {"plan": "pro"}, "$add": {"n": 1}},
+    }
+    forward(sink, dlq, monkeypatch, identify, MIXPANEL_PROJECT_TOKEN=None)
+    # One update per request: a request Mixpanel refuses may have applied its other updates (README)
+    apply_env(monkeypatch, {"MIXPANEL_PROJECT_TOKEN": str(sink.token), "PROFILE_BATCH_MAX_UPDATES": "1"})
+
+    # WHEN it is replayed three times while Mixpanel refuses its $set, and once more when it no longer does
+    reports = []
+    for _ in range(3):
+        sink.reject_next(endpoint="/engage")
+        reports.append(replay(Settings.from_env(), dlq))
+        assert sink.users["u1"].properties == {"n": 1}  # the counter stays at 1
+        assert visible(sqs, dlq) == 1  # one document stays parked
+    landed = replay(Settings.from_env(), dlq)
+
+    # THEN the first replay left a document naming the $set alone (not read again in that run), which the others
+    # replayed; the $add went once
+    assert [(report.documents, report.kept_documents, report.narrowed) for report in reports] == [
+        (1, 1, 1),
+        (1, 1, 0),
+        (1, 1, 0),
+    ]
+    assert (landed.imported_events, landed.kept_documents) == (1, 0)
+    assert sink.users["u1"].properties == {"n": 1, "plan": "pro"}
+    assert applied(sink, "$add") == [{"n": 1}]
+    assert visible(sqs, dlq) == 0
+
+
+def test_a_replay_whose_group_update_is_not_delivered_keeps_it_alone_and_sends_the_membership_once(
+    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a Segment group call parked whole for want of a project token: its group update and the membership
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
+    group = {"type": "group", "userId": "u1", "groupId": "acme", "messageId": "g-1", "traits": {"name": "Acme"}}
+    forward(sink, dlq, monkeypatch, group, MIXPANEL_PROJECT_TOKEN=None)
+    apply_env(monkeypatch, {"MIXPANEL_PROJECT_TOKEN": str(sink.token), "MAX_ATTEMPTS": "2"})
+
+    # WHEN it is replayed twice while /groups answers 503 to every attempt, then once it is back
+    for _ in range(2):
+        sink.fail_next(503, count=2, endpoint="/groups")
+        kept = replay(Settings.from_env(), dlq)
+        assert kept.kept_documents == 1
+        assert visible(sqs, dlq) == 1
+    landed = replay(Settings.from_env(), dlq)
+
+    # THEN the membership was sent once, the first time, and the group update alone went on being replayed
+    assert applied(sink, "$union") == [{"$group_id": ["acme"]}]
+    assert (landed.imported_events, landed.kept_documents) == (1, 0)
+    assert sink.groups[("$group_id", "acme")].properties == {"$name": "Acme"}
+    assert visible(sqs, dlq) == 0
+
+
+def test_a_replay_stopped_half_way_leaves_what_it_did_not_import_visible_and_deletes_only_what_it_did(
+    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN three parked documents, the second of which fails again, and a run of chunks of two
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
+    apply_env(monkeypatch, dict(sink.env()))
+    monkeypatch.setattr(replay_module, "REPLAY_CHUNK", 2)
+    for n, name in enumerate(["Good", "", "Later"]):  # an event without a name is refused again
+        event = {"event": name, "properties": {"time": 1_764_000_000, "distinct_id": f"u{n}"}}
+        SqsParker(dlq).park([Parked({"reason": "x"}, {"item": f"sqs:m{n}:0"}, "event", event)])
+
+    # WHEN the run is stopped (Ctrl-C) once it has read the third, before replaying it
+    def stop_at_the_third(read: list[int] = []) -> Callable[[int], None]:  # noqa: B006 - the count across calls
+        def progress(n: int) -> None:
+            read.append(n)
+            if len(read) == 3:
+                raise KeyboardInterrupt
+
+        return progress
+
+    with pytest.raises(KeyboardInterrupt):
+        replay(Settings.from_env(), dlq, progress=stop_at_the_third())
+
+    # THEN the first is imported and deleted; the other two are in the queue, visible at once
+    assert [event["event"] for event in sink.events] == ["Good"]
+    attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "2"
+    assert visible(sqs, dlq) == 2
+
+
+def test_messages_that_are_no_parked_document_are_kept_saying_why_and_the_others_replayed(
+    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a parked event beside messages edited by hand or cut short, and a pointer to an object since deleted
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
+    apply_env(monkeypatch, dict(sink.env()))
+    good = {"event": "Good", "properties": {"time": 1_764_000_000, "distinct_id": "u1"}}
+    SqsParker(dlq).park([Parked({"reason": "x"}, {"item": "sqs:m0:0"}, "event", good)])
+    boto3.client("s3").create_bucket(Bucket="parked-bucket")
+    for body in [
+        '{"reason": "x", "source": {"item": "sqs:m1:0"}, "event": {"event": "Cut", "prop',
+        '["not", "a", "document"]',
+        json.dumps({"reason": "x", "part": {"id": "p", "index": 0, "count": 2}, "data": "!!not base64!!"}),
+        json.dumps({"reason": "x", "part": {"id": "q", "index": 5, "count": 2}, "data": "e30="}),
+        json.dumps({"reason": "x", "s3": {"bucket": "parked-bucket", "key": "parked/gone.json"}}),
+    ]:
+        sqs.send_message(QueueUrl=dlq, MessageBody=body)
+
+    report = replay(Settings.from_env(), dlq)
+
+    # THEN the event is imported; each of the others stays in the queue, visible, counted with why
+    assert [event["event"] for event in sink.events] == ["Good"]
+    assert (report.documents, report.imported_events, report.kept_documents) == (6, 1, 5)
+    reasons = " | ".join(sorted(report.reasons))
+    assert "document: the message is not JSON" in reasons
+    assert "document: the message is not a JSON object" in reasons
+    assert "document: part 0 of 2 of p: its data is not base64" in reasons
+    assert "document: part 5 of 2: the index must be an integer from 0 to count - 1" in reasons
+    assert "document: cannot read s3://parked-bucket/parked/gone.json: NoSuchKey" in reasons
+    assert report.incomplete_parts == 0
+    attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "5"
+
+
+def test_a_replay_with_a_limit_leaves_the_messages_it_received_and_did_not_read_visible(
+    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
+    apply_env(monkeypatch, dict(sink.env()))
+    for n in range(3):
+        event = {"event": f"E{n}", "properties": {"time": 1_764_000_000, "distinct_id": f"u{n}"}}
+        SqsParker(dlq).park([Parked({"reason": "x"}, {"item": f"sqs:m{n}:0"}, "event", event)])
+
+    report = replay(Settings.from_env(), dlq, limit=1)
+
+    assert (report.documents, report.imported_events) == (1, 1)
+    attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "2"  # not hidden for the visibility timeout
+
+
+def test_a_function_whose_secret_cannot_be_read_stops_the_replay_in_one_line_before_the_queue_is_read(
+    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a parked event, and a function whose credentials secret the operator cannot read (here: it is gone)
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
+    event = {"event": "Later", "properties": {"time": 1_764_000_000, "distinct_id": "u1"}}
+    SqsParker(dlq).park([Parked({"reason": "x"}, {"item": "sqs:m0:0"}, "event", event)])
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf"
+    function = create_function(
+        sink,
+        {
+            "MIXPANEL_API_URL": sink.url,
+            "MIXPANEL_PROJECT_ID": "4242",
+            "MIXPANEL_CREDENTIALS_SECRET_ARN": arn,
+            "DEAD_LETTER_QUEUE_URL": dlq,
+        },
+    )
+
+    # WHEN it is replayed with that function's settings; and, with this environment's, from a queue that is not there
+    code = main(["--function", function])
+    captured = capsys.readouterr()
+    apply_env(monkeypatch, dict(sink.env()))
+    missing = main(["--queue-url", dlq + "-gone"])
+
+    # THEN one line says what could not be read; nothing was taken from the queue
+    assert code == 2
+    [line] = captured.err.splitlines()
+    assert line.startswith("error: cannot read the Mixpanel credentials secret: ")
+    assert "ResourceNotFoundException" in line
+    assert missing == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: the parked-events queue {dlq}-gone: ")
+    assert "NonExistentQueue" in line
+    attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "1"
+    assert sink.requests == []

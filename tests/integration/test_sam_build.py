@@ -92,6 +92,9 @@ def test_layer_holds_the_pinned_dependencies(build: Path, layer: str, machine: s
         assert (packages / module / "__init__.py").is_file(), module
     for project, version in pins.items():
         assert dist_info(packages, project.replace("-", "_")).name == f"{project.replace('-', '_')}-{version}.dist-info"
+    # Nothing else: a dependency of a dependency left unpinned is whatever its index holds on the day of the build.
+    shipped = {path.name.removesuffix(".dist-info") for path in packages.glob("*.dist-info")}
+    assert shipped == {f"{project.replace('-', '_')}-{version}" for project, version in pins.items()}
 
 
 @pytest.mark.parametrize(("layer", "machine"), LAYERS)

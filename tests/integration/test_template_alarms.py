@@ -113,8 +113,17 @@ def _expected_alarms() -> dict[str, dict[str, Any]]:
             "Maximum",
             3600 * 1000,
         ),
-        "KinesisOnFailureAlarm": alarm(
-            "kinesis-on-failure", "HasSourceStream", QUEUE_DEPTH, queue("KinesisOnFailureQueue"), "Maximum", 0
+        # Informational: a failed Kinesis batch waits to be forwarded again, by itself.
+        "KinesisRetryQueueAgeAlarm": alarm(
+            "kinesis-retry-queue-age",
+            "HasSourceStream",
+            ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+            queue("KinesisRetryQueue"),
+            "Maximum",
+            15 * 60,
+        ),
+        "KinesisRetryDeadLetterQueueAlarm": alarm(
+            "kinesis-retry-dlq", "HasSourceStream", QUEUE_DEPTH, queue("KinesisRetryDeadLetterQueue"), "Maximum", 0
         ),
     }
     for prefix, source, function, condition in (

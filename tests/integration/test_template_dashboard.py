@@ -126,15 +126,19 @@ def test_dashboard_graphs_the_queues_and_functions_the_stack_has(overrides: dict
     expected_queues.add(placeholder("SourceQueueName") if created_queue else "orders.fifo")
     if created_queue:
         expected_queues.add(placeholder("SourceDeadLetterQueue.QueueName"))
-    if has_stream:
-        expected_queues.add(placeholder("KinesisOnFailureQueue.QueueName"))
+    if has_stream:  # failed Kinesis batches waiting to be forwarded again, and those that could not be
+        expected_queues |= {
+            placeholder("KinesisRetryQueue.QueueName"),
+            placeholder("KinesisRetryDeadLetterQueue.QueueName"),
+        }
     assert queues == expected_queues
     assert functions == {placeholder(f) for f in FUNCTIONS if f == SQS_FUNCTION or has_stream}
     for function in functions:
         assert {("Duration", function), ("Errors", function), ("Throttles", function)} <= lambda_metrics
     assert (("IteratorAge", placeholder(KINESIS_FUNCTION)) in lambda_metrics) == has_stream
     ages = {dims["QueueName"] for _, name, dims in shown if name == "ApproximateAgeOfOldestMessage"}
-    assert ages == {placeholder("SourceQueueName") if created_queue else "orders.fifo"}
+    retry_queue = {placeholder("KinesisRetryQueue.QueueName")} if has_stream else set()
+    assert ages == {placeholder("SourceQueueName") if created_queue else "orders.fifo"} | retry_queue
 
 
 def test_dashboard_is_named_per_region_and_its_url_is_an_output() -> None:

@@ -75,8 +75,12 @@ def test_outputs_name_what_an_operator_needs() -> None:
     assert outputs["SourceDeadLetterQueueUrl"]["Value"] == {"Ref": "SourceDeadLetterQueue"}
     assert outputs["SourceDeadLetterQueueUrl"]["Condition"] == "CreateSourceQueue"
     assert outputs["ParkedEventsQueueUrl"]["Value"] == {"Ref": "ParkedEventsQueue"}
-    assert outputs["KinesisOnFailureQueueUrl"]["Value"] == {"Ref": "KinesisOnFailureQueue"}
-    assert outputs["KinesisOnFailureQueueUrl"]["Condition"] == "HasSourceStream"
+    assert outputs["KinesisFailedBatchesBucketName"]["Value"] == {"Ref": "KinesisFailedBatchesBucket"}
+    assert outputs["KinesisRetryQueueUrl"]["Value"] == {"Ref": "KinesisRetryQueue"}
+    assert outputs["KinesisRetryDeadLetterQueueUrl"]["Value"] == {"Ref": "KinesisRetryDeadLetterQueue"}
+    for name in ("KinesisFailedBatchesBucketName", "KinesisRetryQueueUrl", "KinesisRetryDeadLetterQueueUrl"):
+        assert outputs[name]["Condition"] == "HasSourceStream"
+    assert "KinesisOnFailureQueueUrl" not in outputs
     assert outputs["MixpanelCredentialsSecretArn"]["Value"] == SECRET_ARN_EXPRESSION
     assert outputs["ForwarderLayerArn"]["Value"] == {
         "Fn::If": ["IsArm64", {"Ref": "ForwarderLayerArm64"}, {"Ref": "ForwarderLayerX8664"}]

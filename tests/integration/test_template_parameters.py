@@ -44,8 +44,8 @@ def test_choice_parameters_offer_the_documented_values(name: str, default: str, 
         ("SqsMaximumConcurrency", 5, 2, 1000),
         ("KinesisBatchSize", 1000, 1, 10000),
         ("KinesisParallelizationFactor", 1, 1, 10),
-        ("KinesisMaximumRetryAttempts", 10, 0, 10000),
-        ("KinesisMaximumRecordAgeInSeconds", 86400, 60, 604800),
+        ("KinesisMaximumRetryAttempts", -1, -1, 10000),
+        ("KinesisMaximumRecordAgeInSeconds", 82800, -1, 604800),
         ("FunctionMemory", 256, 128, 10240),
         ("ProfileBatchMaxUpdates", 2000, 1, 2000),
     ],
@@ -108,3 +108,38 @@ def test_default_sqs_batch_is_one_lambda_accepts() -> None:
     assert defaults["SqsBatchSize"] <= 10 or defaults["SqsMaximumBatchingWindowInSeconds"] >= 1
     rule = TEMPLATE["Rules"]["SqsLargeBatchesNeedAWindow"]
     assert references_to(rule) >= {"SqsBatchSize", "SqsMaximumBatchingWindowInSeconds"}
+
+
+def lambda_takes_record_age(seconds: int) -> bool:
+    """Lambda's own rule: "MaximumRecordAgeInSeconds must be either -1 (forever) or between 60 and 604800 (inclusive)"
+    (its error, quoted in https://github.com/hashicorp/terraform-provider-aws/pull/16113)."""
+    return seconds == -1 or 60 <= seconds <= 604800
+
+
+@pytest.mark.parametrize("seconds", [-1, 0, 1, 30, 59, 60, 61, 82800, 604800])
+def test_the_record_age_the_template_takes_is_what_lambda_takes(seconds: int) -> None:
+    spec = PARAMETERS["KinesisMaximumRecordAgeInSeconds"]
+    rule = TEMPLATE["Rules"]["KinesisRecordAgeIsAllowed"]
+    assert "RuleCondition" not in rule
+    [assertion] = rule["Assertions"]
+    [[refused, asked]] = [assertion["Assert"]["Fn::Not"][0]["Fn::Contains"]]
+    assert asked == {"Ref": "KinesisMaximumRecordAgeInSeconds"}
+
+    in_range = spec["MinValue"] <= seconds <= spec["MaxValue"]
+    taken = in_range and str(seconds) not in refused
+
+    assert taken == lambda_takes_record_age(seconds)
+    assert "-1 (forever) or from 60 to 604800" in assertion["AssertDescription"]
+
+
+def test_the_default_record_age_is_below_the_streams_default_retention_and_the_descriptions_say_why() -> None:
+    age = PARAMETERS["KinesisMaximumRecordAgeInSeconds"]
+    retries = PARAMETERS["KinesisMaximumRetryAttempts"]
+
+    # Lambda gives up on a batch while the stream (24 hours by default) still holds it, and writes it whole to the
+    # failed-batches bucket, from which it is forwarded again.
+    assert 0 < age["Default"] < 24 * 3600
+    assert "below the stream's retention" in " ".join(age["Description"].split())
+    # Retrying until then is safe because poison records are parked by the function: only passing failures wait.
+    assert retries["Default"] == -1
+    assert "parks a record it can never forward" in " ".join(retries["Description"].split())

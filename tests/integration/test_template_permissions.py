@@ -9,10 +9,13 @@ import pytest
 
 from localdev.cfn import as_list, strings_in
 from tests.integration.template import (
+    FAILED_BATCHES,
+    FAILED_BATCHES_BUCKET_ARN,
     FUNCTIONS,
     KINESIS_FUNCTION,
-    ON_FAILURE_QUEUE_ARN,
+    QUEUE_ARN,
     RESOURCES,
+    RETRY_QUEUE_ARN,
     SECRET_ARN_EXPRESSION,
     SOURCE_QUEUE_ARN_EXPRESSION,
     SQS_FUNCTION,
@@ -27,6 +30,12 @@ from tests.integration.template import (
 )
 
 PARKED_QUEUE_ARN = {"Fn::GetAtt": ["ParkedEventsQueue", "Arn"]}
+# An object's ARN is its bucket's and its key: Lambda picks the keys of the failed batches (aws/lambda/<its mapping's
+# id>/…, an id the roles cannot name without a cycle), so the objects of the stack's own bucket are its "/*".
+OBJECTS_OF_THE_STACKS_BUCKET = "${KinesisFailedBatchesBucket.Arn}/*"
+S3_OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject"}
+IN_THIS_ACCOUNT = {"StringEquals": {"s3:ResourceAccount": {"Ref": "AWS::AccountId"}}}
+SOURCE_DLQ_ARN = {"Fn::GetAtt": ["SourceDeadLetterQueue", "Arn"]}
 
 
 def policy_statements(params: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -67,6 +76,9 @@ def test_no_policy_statement_uses_a_wildcard_resource_but_x_ray_writes_when_trac
         if wildcards and tracing == "true" and sorted(actions) == X_RAY_WRITE_ACTIONS:
             assert as_list(statement["Resource"]) == ["*"], owner
             continue
+        if wildcards == [OBJECTS_OF_THE_STACKS_BUCKET] and set(actions) <= S3_OBJECT_ACTIONS:
+            assert as_list(statement["Resource"]) == [FAILED_BATCHES], owner
+            continue
         assert wildcards == [], f"{owner} {statement.get('Sid')}: wildcard resource {wildcards!r}"
 
 
@@ -96,10 +108,18 @@ def test_sqs_function_may_do_only_what_it_needs_on_what_it_uses() -> None:
         "sqs:GetQueueAttributes": [SOURCE_QUEUE_ARN_EXPRESSION, PARKED_QUEUE_ARN],
         "sqs:ChangeMessageVisibility": [SOURCE_QUEUE_ARN_EXPRESSION],
         "secretsmanager:GetSecretValue": [SECRET_ARN_EXPRESSION],
-        "sqs:SendMessage": [PARKED_QUEUE_ARN],
+        # The created queue's dead-letter queue: crash-looping records are moved there (redelivery.py).
+        "sqs:SendMessage": [SOURCE_DLQ_ARN, PARKED_QUEUE_ARN],
     }
     assert single_event(SQS_FUNCTION)["Properties"]["Queue"] == SOURCE_QUEUE_ARN_EXPRESSION
     assert function_property(SQS_FUNCTION, "LoggingConfig") == {"LogGroup": {"Ref": "SqsForwarderLogGroup"}}
+
+
+def test_with_an_existing_queue_the_sqs_function_may_send_to_the_parked_events_queue_only() -> None:
+    grants = role_grants(SQS_FUNCTION, parameter_values(SourceQueueArn=QUEUE_ARN))
+
+    assert grants["sqs:SendMessage"] == [PARKED_QUEUE_ARN]  # a crash-looping record of its queue is parked
+    assert grants["sqs:ChangeMessageVisibility"] == [SOURCE_QUEUE_ARN_EXPRESSION]  # on its own queue, as before
 
 
 def test_kinesis_function_may_do_only_what_it_needs_on_what_it_uses() -> None:
@@ -115,8 +135,10 @@ def test_kinesis_function_may_do_only_what_it_needs_on_what_it_uses() -> None:
         "kinesis:GetShardIterator": [stream],
         "kinesis:ListShards": [stream],
         "secretsmanager:GetSecretValue": [SECRET_ARN_EXPRESSION],
-        "sqs:SendMessage": [PARKED_QUEUE_ARN, ON_FAILURE_QUEUE_ARN],
+        "sqs:SendMessage": [PARKED_QUEUE_ARN],
         "sqs:GetQueueAttributes": [PARKED_QUEUE_ARN],
+        "s3:PutObject": [FAILED_BATCHES],
+        "s3:ListBucket": [FAILED_BATCHES_BUCKET_ARN],
     }
     assert single_event(KINESIS_FUNCTION)["Properties"]["Stream"] == stream
     assert function_property(KINESIS_FUNCTION, "LoggingConfig") == {"LogGroup": {"Ref": "KinesisForwarderLogGroup"}}
@@ -129,3 +151,62 @@ def test_roles_can_be_assumed_by_lambda_only(role: str) -> None:
     assert statements == [
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ]
+
+
+def statements(role: str, params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """A role's statements by Sid, as the parameters keep them."""
+    found: dict[str, dict[str, Any]] = {}
+    for policy in chosen(RESOURCES[role]["Properties"]["Policies"], params):
+        for statement in chosen(policy["PolicyDocument"]["Statement"], params):
+            found[statement["Sid"]] = statement
+    return found
+
+
+def test_the_kinesis_role_lets_lambda_write_failed_batches_only_into_the_stacks_bucket_in_this_account() -> None:
+    found = statements("KinesisForwarderRole", parameter_values(SourceStreamArn=STREAM_ARN))
+
+    # What Lambda needs for an S3 destination, s3:PutObject and s3:ListBucket, each on what it acts on, and only in
+    # this account: https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
+    assert found["WriteFailedBatches"] == {
+        "Sid": "WriteFailedBatches",
+        "Effect": "Allow",
+        "Action": "s3:PutObject",
+        "Resource": FAILED_BATCHES,
+        "Condition": IN_THIS_ACCOUNT,
+    }
+    assert found["ListFailedBatches"] == {
+        "Sid": "ListFailedBatches",
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": FAILED_BATCHES_BUCKET_ARN,
+        "Condition": IN_THIS_ACCOUNT,
+    }
+
+
+def test_with_a_stream_the_sqs_role_reads_the_retry_queue_and_the_failed_batches_and_nothing_more() -> None:
+    params = parameter_values(SourceStreamArn=STREAM_ARN)
+    found = statements("SqsForwarderRole", params)
+
+    assert found["ReadKinesisRetryQueue"] == {
+        "Sid": "ReadKinesisRetryQueue",
+        "Effect": "Allow",
+        "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+        "Resource": RETRY_QUEUE_ARN,
+    }
+    # The same actions on the retry queue as on the source queue: what its mapping, and the function, do with them.
+    assert sorted(found["ReadKinesisRetryQueue"]["Action"]) == sorted(found["ReadSourceQueue"]["Action"])
+    assert found["ReadFailedKinesisBatches"] == {
+        "Sid": "ReadFailedKinesisBatches",
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": FAILED_BATCHES,
+    }
+    without_stream = role_grants(SQS_FUNCTION)
+    assert role_grants(SQS_FUNCTION, params) == {
+        **without_stream,
+        "sqs:ReceiveMessage": [SOURCE_QUEUE_ARN_EXPRESSION, RETRY_QUEUE_ARN],
+        "sqs:DeleteMessage": [SOURCE_QUEUE_ARN_EXPRESSION, RETRY_QUEUE_ARN],
+        "sqs:GetQueueAttributes": [*without_stream["sqs:GetQueueAttributes"], RETRY_QUEUE_ARN],
+        "sqs:ChangeMessageVisibility": [SOURCE_QUEUE_ARN_EXPRESSION, RETRY_QUEUE_ARN],
+        "s3:GetObject": [FAILED_BATCHES],
+    }

@@ -88,3 +88,51 @@ def test_call_within_no_time_left_does_not_start_the_call(seconds: float) -> Non
     with pytest.raises(aws.CallTimeout, match="no time left"):
         aws.call_within(seconds, lambda: calls.append(1))
     assert calls == []
+
+
+def test_call_each_within_gives_each_outcome_in_order() -> None:
+    error = client_error()
+
+    def fail() -> None:
+        raise error
+
+    outcomes = aws.call_each_within(5, [lambda: 1, fail, lambda: 3], workers=2)
+
+    assert outcomes == [(True, 1), (False, error), (True, 3)]
+
+
+def test_call_each_within_runs_at_most_its_workers_at_once() -> None:
+    lock = threading.Lock()
+    running, most = [0], [0]
+
+    def call() -> None:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.01)
+        with lock:
+            running[0] -= 1
+
+    outcomes = aws.call_each_within(10, [call] * 24, workers=3)
+
+    assert outcomes == [(True, None)] * 24
+    assert 1 <= most[0] <= 3
+
+
+def test_call_each_within_leaves_what_is_not_done_in_time_as_none() -> None:
+    released = threading.Event()
+    started = time.monotonic()
+    try:
+        outcomes = aws.call_each_within(0.2, [lambda: released.wait(30), lambda: 2], workers=2)
+        elapsed = time.monotonic() - started
+    finally:
+        released.set()
+    assert outcomes == [None, (True, 2)]
+    assert elapsed < 0.2 + 1.0
+
+
+def test_call_each_within_no_time_left_starts_nothing() -> None:
+    calls: list[int] = []
+
+    assert aws.call_each_within(0, [lambda: calls.append(1)], workers=4) == [None]
+    assert calls == []

@@ -105,3 +105,17 @@ def test_the_segment_tracks_events_in_mixpanels_shape_are_what_the_forwarder_sen
         assert properties["mp_lib"] == track["context"]["library"]["name"]
         assert track["properties"].items() <= properties.items()
     assert data.IN_MIXPANEL_SHAPE == {data.SEGMENT: data.SEGMENT_EVENTS}
+
+
+def test_the_user_agent_case_is_the_same_tracks_each_with_its_users_user_agent() -> None:
+    with_agents = segment.make_tracks(2000, user_agents=True)
+    assert all(type(t["context"]["userAgent"]) is str for t in with_agents)
+    for plain, agent in zip(TRACKS, with_agents, strict=True):
+        if "userAgent" in plain["context"]:
+            assert plain == agent
+        else:
+            assert {**plain["context"], "userAgent": agent["context"]["userAgent"]} == agent["context"]
+    assert 100 <= segment.distinct_agents(with_agents) <= 1000  # users repeat: the cache serves most messages
+    (shape,) = data.build_shapes(200, names=(data.SEGMENT_AGENTS,))
+    assert (shape.events, shape.messages, shape.plain) == (200, 200, False)
+    assert data.SEGMENT_AGENTS in data.AGAINST_HEADLINE

@@ -43,6 +43,16 @@ def test_orjson_reads_an_integer_beyond_64_bits_rounded() -> None:
     assert codec.loads_exact(str(BIG)) == BIG
 
 
+@pytest.mark.parametrize("text", ["1e400", "-1e400", '{"n": [1, 2e999]}', '{"n": 1E+309}'])
+def test_a_number_beyond_a_doubles_range_is_refused_read_exactly_as_orjson_refuses_it(text: str) -> None:
+    # Read as infinity it would be written as null (orjson writes every infinity so): never read, as orjson never does
+    with pytest.raises(ValueError, match="infinity"):
+        codec.loads(text)
+    with pytest.raises(ValueError, match="beyond the range of a double"):
+        codec.loads_exact(text)
+    assert codec.loads_exact("1.7976931348623157e308") == 1.7976931348623157e308  # the largest double is one
+
+
 @pytest.mark.parametrize(
     ("props", "field"),
     [

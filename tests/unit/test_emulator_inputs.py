@@ -3,7 +3,9 @@ and --parameter-overrides, read as SAM reads them, each mistake one line that sa
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -74,6 +76,9 @@ def test_parameter_overrides_in_sams_short_form() -> None:
         ({"": "x"}, "SqsForwarderFunction sets a variable named ''"),
         ({"A\u0000B": "x"}, "SqsForwarderFunction sets a variable named 'A\\x00B'"),
         ({"TRANSFORMS": "{}\u0000"}, "SqsForwarderFunction sets TRANSFORMS to a value holding a NUL character"),
+        # JSON's escape for an unpaired surrogate: the launch would fail encoding it (a UnicodeEncodeError)
+        ({"A\ud800": "x"}, "SqsForwarderFunction sets a variable named 'A\\ud800'"),
+        ({"TRANSFORMS": "\ud800"}, "SqsForwarderFunction sets TRANSFORMS to a value holding a NUL character or an"),
     ],
 )
 def test_env_vars_no_environment_can_hold_are_refused_naming_the_function_and_variable(
@@ -119,6 +124,57 @@ def test_event_nested_too_deeply_is_one_line(tmp_path: Path) -> None:
         read_event(path)
 
     assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("payload", "says"),
+    [
+        (b'{"a": NaN}', "is not JSON (NaN is no JSON value)"),  # Python's parser takes it, Lambda's does not
+        (b"[Infinity]", "is not JSON (Infinity is no JSON value)"),
+        (b'{"body": "' + b"x" * (6 * 1024 * 1024) + b'"}', "bytes, over Lambda's 6291456 for a synchronous"),
+    ],
+)
+def test_an_event_lambda_would_not_take_is_one_line(tmp_path: Path, payload: bytes, says: str) -> None:
+    path = tmp_path / "event.json"
+    path.write_bytes(payload)
+
+    with pytest.raises(LocalRunError) as refused:
+        read_event(path)
+
+    assert says in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("headers", "answer"),
+    [
+        (b"Content-Length: abc\r\n", (400, "InvalidRequestContentException")),
+        (b"Content-Length: -5\r\n", (400, "InvalidRequestContentException")),
+        (b"Content-Length: 99999999999\r\n", (413, "RequestTooLargeException")),  # answered before any of it is read
+        (b"Transfer-Encoding: chunked\r\n", (400, "InvalidRequestContentException")),  # not read as an empty {}
+    ],
+)
+def test_invoke_api_answers_a_request_whose_body_it_will_not_read_and_closes_it(
+    headers: bytes, answer: tuple[int, str]
+) -> None:
+    front = InvokeFront({SPEC.name: object()}, port=0).start()  # type: ignore[dict-item]  # never reached
+    try:
+        with socket.create_connection((front.host, front.port), timeout=10) as connection:
+            path = f"/2015-03-31/functions/{SPEC.name}/invocations".encode()
+            connection.sendall(
+                b"POST " + path + b" HTTP/1.1\r\nHost: local\r\n" + headers + b"\r\n5\r\n[1,2]\r\n0\r\n\r\n"
+            )
+            reply = http.client.HTTPResponse(connection)
+            reply.begin()
+            body = json.loads(reply.read())
+            status, error = reply.status, reply.getheader("x-amzn-ErrorType")
+            closed = connection.recv(1) == b""
+    finally:
+        front.stop()
+
+    assert (status, error) == answer
+    assert body["Message"]
+    assert closed
 
 
 def test_invoke_api_answers_a_payload_nested_too_deeply_as_lambda_answers_one_it_cannot_parse() -> None:

@@ -8,6 +8,7 @@ import copy
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,8 +23,57 @@ from tests.conftest import FakeParker, FakeSender, make_settings
 from tests.unit.test_properties import check, json_values
 
 NOW_S = 1_764_000_100.0
-times = st.one_of(json_values, st.just("2025-11-24T16:00:00.123Z"), st.just("2025-11-24 16:00:00.123456"))
+times = st.one_of(json_values, st.sampled_from(["2025-11-24T16:00:00.123Z", "2025-11-24 16:00:00.123456", "", "  "]))
 ids = st.one_of(json_values, st.text(min_size=1, max_size=40))
+AGENTS = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_2) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/79.0.3945.117",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148",
+    "Dalvik/2.1.0 (Linux; U; Android 8.1.0; Android SDK built for x86 Build/OSM1.180201.007)",
+)
+# A context's sections as libraries fill them, or any JSON where they do not; a user agent, or any value.
+_SECTIONS = ("os", "app", "device", "page", "location", "network", "screen", "campaign", "traits", "library")
+_CONTEXT_VALUES = {
+    **dict.fromkeys(
+        _SECTIONS,
+        st.one_of(
+            json_values,
+            st.dictionaries(
+                st.sampled_from(
+                    [
+                        "name",
+                        "version",
+                        "type",
+                        "token",
+                        "model",
+                        "url",
+                        "referrer",
+                        "initial_referrer",
+                        "initialReferrer",
+                        "country",
+                        "city",
+                        "region",
+                        "latitude",
+                        "longitude",
+                        "timezone",
+                        "wifi",
+                        "width",
+                    ]
+                ),
+                json_values,
+            ),
+        ),
+    ),
+    "userAgent": st.one_of(json_values, st.sampled_from(AGENTS)),
+    "ip": json_values,
+    "sessionId": json_values,
+    "active": json_values,
+    "timezone": json_values,
+    "groupId": json_values,
+}
+contexts = st.one_of(
+    json_values,
+    st.fixed_dictionaries({}, optional=_CONTEXT_VALUES),
+)
 segment = st.fixed_dictionaries(
     {"type": st.sampled_from(["track", "page", "screen", "identify", "group", "alias"])},
     optional={
@@ -35,14 +85,21 @@ segment = st.fixed_dictionaries(
         "groupId": ids,
         "messageId": ids,
         "timestamp": times,
+        "originalTimestamp": times,
         "sentAt": times,
         "properties": json_values,
-        "traits": json_values,
-        "context": st.one_of(
+        "traits": st.one_of(
             json_values,
-            st.dictionaries(st.sampled_from(["ip", "os", "app", "campaign", "location", "traits"]), json_values),
+            st.dictionaries(
+                st.sampled_from(
+                    ["first_name", "lastname", "userName", "city", "state", "country", "address", "email", "$group_id"]
+                ),
+                json_values,
+            ),
         ),
+        "context": contexts,
         "request_ip": json_values,
+        "session_id": json_values,
     },
 )
 amplitude = st.fixed_dictionaries(
@@ -61,6 +118,14 @@ amplitude = st.fixed_dictionaries(
         "group_properties": json_values,
         "ip_address": json_values,
         "country": json_values,
+        "client_event_time": times,
+        "user_creation_time": times,
+        "device_family": json_values,
+        "device_type": json_values,
+        "dma": json_values,
+        "paying": json_values,
+        "location_lat": json_values,
+        "city": json_values,
     },
 )
 RULES = read_rules(
@@ -77,7 +142,8 @@ RULES = read_rules(
 
 
 def forwarder(transforms: bool) -> Forwarder:
-    base = make_settings(transforms=RULES if transforms else None)
+    # With TRANSFORMS, Amplitude events' user_properties also make profile updates (AMPLITUDE_USER_PROPERTIES)
+    base = make_settings(transforms=RULES if transforms else None, amplitude_user_properties=transforms)
     assert base.credentials is not None
     credentials = base.credentials._replace(token="tok", hash_key="a-test-key-of-32-characters-long")
     return Forwarder(
@@ -114,9 +180,10 @@ def test_a_segment_event_in_one_step_is_the_general_paths_exactly(message: dict[
     assert one_step == (outcome.event if outcome.event is not None else json.loads(outcome.body))
 
 
-def test_the_benchmarks_track_messages_take_one_step_as_the_general_path_makes_them() -> None:
+@pytest.mark.parametrize("user_agents", [False, True])
+def test_the_benchmarks_track_messages_take_one_step_as_the_general_path_makes_them(user_agents: bool) -> None:
     made = 0
-    for n, message in enumerate(make_tracks(300)):
+    for n, message in enumerate(make_tracks(300, user_agents=user_agents)):
         item = Item(message, f"sqs:m{n}:0", int(NOW_S * 1000) - 5000)
         one_step = common_event(Item(copy.deepcopy(message), item.key, item.default_time_ms), "auto", int(NOW_S * 1000))
         [outcome] = route_item(item, MessageRules(int(NOW_S * 1000), "tok"))

@@ -16,6 +16,7 @@ from mixpanel_forwarder.normalize import derive_insert_id
 NOW_MS = 1_796_020_000_000
 EVENT_TIME = "2026-11-30 05:00:00.123456"
 EVENT_TIME_MS = 1_796_014_800_123
+ENVELOPE_S = (NOW_MS - 5000) / 1000  # the record's arrival: the time of an update whose record has none
 PLAY = {
     "event_type": "Song Played",
     "user_id": "user-42",
@@ -74,6 +75,7 @@ def test_an_event_maps_its_name_ids_time_insert_id_device_and_properties() -> No
                 "platform": "iOS",
                 "language": "French",
                 "session_id": 1796014790000,
+                "amplitude_id": 123456789,
                 "$app_version_string": "4.2.0",
                 "ip": "203.0.113.9",  # the place is Mixpanel's to find from it: no city or region
                 "company": "acme",  # the group's key and id: the event joins the group
@@ -116,12 +118,105 @@ def test_event_time_may_take_a_t_a_zone_or_fewer_digits() -> None:
         assert sent(routed({**PLAY, "event_time": written})[0])[1]["properties"]["time"] == EVENT_TIME_MS
 
 
+EXPORT_FIELDS = {  # as Amplitude's S3 export documents them, with its examples
+    "device_family": "Apple iPhone",
+    "device_type": "Apple iPhone 5s",
+    "dma": "San Francisco-Oakland-San Jose, CA",
+    "paying": True,
+    "start_version": "1.0.0",
+    "user_creation_time": "2026-03-14 09:26:53.417000",
+}
+BOOKKEEPING = {  # Amplitude's own running of the pipeline, and advertising ids
+    "event_id": 1,
+    "app": 123456,
+    "client_upload_time": "2026-11-30 05:00:01.000000",
+    "server_received_time": "2026-11-30 05:00:01.100000",
+    "server_upload_time": "2026-11-30 05:00:01.110000",
+    "processed_time": "2026-11-30 05:00:02.000000",
+    "sample_rate": None,
+    "data": {"first_event": True},
+    "amplitude_attribution_ids": ["a1"],
+    "is_attribution_event": False,
+    "amplitude_event_type": None,
+    "$schema": 12,
+    "group_properties": {"company": {"plan": "x"}},
+    "idfa": "6D92078A-8246-4BA4-AE5B-76104861E7DC",
+    "adid": "38400000-8cf0-11bd-b23e-10b96e40000d",
+}
+
+
+def test_export_fields_mixpanel_import_keeps_are_sent_under_its_names_or_mixpanels() -> None:
+    # Rule: device_family is Mixpanel's $device; the others have no Mixpanel name and keep Amplitude's, as the reference
+    properties = sent(routed({**PLAY, **EXPORT_FIELDS})[0])[1]["properties"]
+
+    assert properties["$device"] == "Apple iPhone"
+    assert {name: properties[name] for name in ("device_type", "dma", "paying", "start_version")} == {
+        "device_type": "Apple iPhone 5s",
+        "dma": "San Francisco-Oakland-San Jose, CA",  # with an IP too: Mixpanel finds no marketing area from one
+        "paying": True,
+        "start_version": "1.0.0",
+    }
+    assert properties["user_creation_time"] == "2026-03-14T09:26:53"  # Mixpanel's date type: ISO, UTC, seconds
+
+
+@pytest.mark.parametrize("written", ["2026-03-14T10:26:53+01:00", "2026-03-14 09:26:53Z"])
+def test_user_creation_time_with_a_zone_is_given_in_utc(written: str) -> None:
+    properties = sent(routed({**PLAY, "user_creation_time": written})[0])[1]["properties"]
+    assert properties["user_creation_time"] == "2026-03-14T09:26:53"
+
+
+@pytest.mark.parametrize("written", ["last March", 1773480413000, True])
+def test_user_creation_time_that_is_no_amplitude_time_is_sent_as_it_is(written: Any) -> None:
+    # A property, not the event's time: nothing is refused over it
+    properties = sent(routed({**PLAY, "user_creation_time": written})[0])[1]["properties"]
+    assert properties["user_creation_time"] == written
+
+
+def test_amplitudes_bookkeeping_and_advertising_ids_are_not_sent() -> None:
+    properties = sent(routed({**PLAY, **BOOKKEEPING})[0])[1]["properties"]
+
+    assert set(properties) == set(sent(routed(PLAY)[0])[1]["properties"])
+
+
+def test_a_gps_position_places_the_event_even_with_an_ip() -> None:
+    # Rule: Mixpanel places an event by $latitude and $longitude "instead of the IP address"
+    properties = sent(routed({**PLAY, "location_lat": 48.85, "location_lng": 2.35})[0])[1]["properties"]
+
+    assert (properties["ip"], properties["$latitude"], properties["$longitude"]) == ("203.0.113.9", 48.85, 2.35)
+    assert "$city" not in properties
+
+
+def test_empty_strings_are_no_value_and_are_not_sent() -> None:
+    # Rule: "" would show in Mixpanel as a value of its own; absent, the property is "not set", as without the field
+    fields = ("os_name", "device_carrier", "version_name", "device_family", "dma", "city", "ip_address")
+    message = {**PLAY, **dict.fromkeys(fields, "")}
+
+    [event, update] = [sent(outcome)[1] for outcome in routed(message, amplitude_user_properties=True)]
+
+    for name in ("$os", "$carrier", "$app_version_string", "$device", "dma", "$city"):
+        assert name not in event["properties"]
+    # no IP: placed by the names given, not where the function runs
+    assert (event["properties"]["ip"], event["properties"]["$region"], update["$ip"]) == (0, "Ile-de-France", "0")
+
+
+def test_the_group_id_wins_over_an_event_property_of_the_group_keys_name() -> None:
+    # Rule: as the reference; it is what joins the event to its group
+    properties = sent(routed({**PLAY, "event_properties": {"company": "Acme Inc."}})[0])[1]["properties"]
+    assert properties["company"] == "acme"
+
+
+def test_event_properties_still_win_over_the_fields_mapped_from_the_record() -> None:
+    properties = sent(routed({**PLAY, "event_properties": {"$os": "iPadOS"}})[0])[1]["properties"]
+    assert properties["$os"] == "iPadOS"
+
+
 def test_user_properties_become_a_profile_set_only_when_asked() -> None:
     [_event, update] = routed(PLAY, amplitude_user_properties=True)
     assert sent(update) == (
         Kind.USER,
         {
             "$distinct_id": "user-42",
+            "$time": EVENT_TIME_MS / 1000,  # when it happened, in seconds
             "$set": {"plan": "pro", "age": 31},
             "$ip": "203.0.113.9",
         },
@@ -139,13 +234,11 @@ def test_identify_records_are_profile_updates_one_per_operation() -> None:
             "$unset": {"trial": "-"},
         },
     }
+    user = {"$distinct_id": "d-1", "$ip": "0", "$time": ENVELOPE_S}  # no time in the record: its arrival
     assert [sent(outcome) for outcome in routed(identify)] == [
-        (Kind.USER, {"$distinct_id": "d-1", "$set": {"plan": "pro"}, "$ip": "0"}),
-        (
-            Kind.USER,
-            {"$distinct_id": "d-1", "$set_once": {"first_seen": "2026-01-01"}, "$ip": "0"},
-        ),
-        (Kind.USER, {"$distinct_id": "d-1", "$unset": ["trial"], "$ip": "0"}),
+        (Kind.USER, {**user, "$set": {"plan": "pro"}}),
+        (Kind.USER, {**user, "$set_once": {"first_seen": "2026-01-01"}}),
+        (Kind.USER, {**user, "$unset": ["trial"]}),
     ]
     [flat] = routed({**identify, "user_properties": {"plan": "pro"}})
     assert sent(flat)[1]["$set"] == {"plan": "pro"}
@@ -154,6 +247,46 @@ def test_identify_records_are_profile_updates_one_per_operation() -> None:
     [unknown] = routed({**identify, "user_properties": {"$prepend": {"tags": "a"}}})
     assert isinstance(unknown, Refused)
     assert unknown.failure.field == "user_properties.$prepend"
+
+
+def test_identify_updates_carry_the_records_time_in_seconds() -> None:
+    # Rule: Mixpanel applies profile updates "in $time order"; without it, at "the time the update arrives"
+    identify = {
+        "event_type": "$identify",
+        "user_id": "u-1",
+        "event_time": EVENT_TIME,
+        "user_properties": {"$set": {"plan": "pro"}, "$add": {"logins": 1}},
+    }
+
+    updates = [sent(outcome)[1] for outcome in routed(identify)]
+
+    assert [update["$time"] for update in updates] == [EVENT_TIME_MS / 1000] * 2
+    without = {key: value for key, value in identify.items() if key != "event_time"}
+    client_time = [sent(o)[1]["$time"] for o in routed({**without, "client_event_time": "2026-11-30 04:59:59"})]
+    assert client_time == [1_796_014_799.0] * 2  # the event's fallbacks are the update's too
+
+
+def test_an_identify_whose_time_is_no_time_is_refused_naming_the_field() -> None:
+    identify = {"event_type": "$identify", "user_id": "u-1", "event_time": "30/11/2026", "user_properties": {"a": 1}}
+
+    [refused] = routed(identify)
+
+    assert isinstance(refused, Refused)
+    assert (refused.kind, refused.failure.field) == (Kind.USER, "event_time")
+
+
+def test_group_identify_updates_carry_the_records_time_too() -> None:
+    # /groups documents no $time; Mixpanel's own SDK sends one with every group update (mixpanel-python)
+    record = {
+        "event_type": "$groupidentify",
+        "user_id": "u",
+        "event_time": EVENT_TIME,
+        "groups": {"company": "acme"},
+        "group_properties": {"seats": 300},
+    }
+    assert [sent(outcome)[1] for outcome in routed(record)] == [
+        {"$group_key": "company", "$group_id": "acme", "$set": {"seats": 300}, "$time": EVENT_TIME_MS / 1000}
+    ]
 
 
 def test_flat_user_properties_beside_operations_join_their_set_which_wins_on_a_name_in_both() -> None:
@@ -167,14 +300,14 @@ def test_flat_user_properties_beside_operations_join_their_set_which_wins_on_a_n
     updates = [sent(outcome)[1] for outcome in routed(identify)]
 
     # THEN every flat key is set, the explicit $set's value winning for a name in both; the other operation is kept
-    user = {"$distinct_id": "u-1", "$ip": "0"}
+    user = {"$distinct_id": "u-1", "$ip": "0", "$time": ENVELOPE_S}
     assert updates == [{**user, "$set": {"plan": "team", "seats": 5}}, {**user, "$add": {"logins": 1}}]
 
 
 def test_flat_user_properties_beside_operations_without_a_set_are_a_set_first() -> None:
     identify = {"event_type": "$identify", "user_id": "u-1", "user_properties": {"$unset": ["trial"], "plan": "pro"}}
 
-    user = {"$distinct_id": "u-1", "$ip": "0"}
+    user = {"$distinct_id": "u-1", "$ip": "0", "$time": ENVELOPE_S}
     assert [sent(outcome)[1] for outcome in routed(identify)] == [
         {**user, "$set": {"plan": "pro"}},
         {**user, "$unset": ["trial"]},
@@ -189,9 +322,10 @@ def test_flat_group_properties_beside_operations_are_kept_too() -> None:
         "group_properties": {"$setOnce": {"founded": 1999}, "seats": 300},
     }
 
+    group = {"$group_key": "company", "$group_id": "acme", "$time": ENVELOPE_S}
     assert [sent(outcome)[1] for outcome in routed(record)] == [
-        {"$group_key": "company", "$group_id": "acme", "$set": {"seats": 300}},
-        {"$group_key": "company", "$group_id": "acme", "$set_once": {"founded": 1999}},
+        {**group, "$set": {"seats": 300}},
+        {**group, "$set_once": {"founded": 1999}},
     ]
 
 
@@ -224,6 +358,21 @@ def test_group_identify_without_group_properties_is_still_filtered() -> None:
     assert filtered.rule == "identify without properties"
 
 
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"event_type": "$identify", "user_id": "u", "user_properties": {}},
+        {"event_type": "$groupidentify", "user_id": "u", "groups": {"company": "acme"}, "group_properties": {}},
+    ],
+)
+def test_identify_records_with_empty_properties_have_nothing_to_set_and_are_filtered(record: dict[str, Any]) -> None:
+    # As without them, and as a Segment identify with empty traits: not an empty $set, parked for a field it lacks
+    [filtered] = routed(record)
+
+    assert isinstance(filtered, FilteredOut)
+    assert filtered.rule == "identify without properties"
+
+
 def test_group_identify_records_update_each_group_named() -> None:
     record = {
         "event_type": "$groupidentify",
@@ -232,8 +381,8 @@ def test_group_identify_records_update_each_group_named() -> None:
         "group_properties": {"seats": 300},
     }
     assert [sent(outcome)[1] for outcome in routed(record)] == [
-        {"$group_key": "company", "$group_id": "acme", "$set": {"seats": 300}},
-        {"$group_key": "company", "$group_id": "globex", "$set": {"seats": 300}},
+        {"$group_key": "company", "$group_id": "acme", "$time": ENVELOPE_S, "$set": {"seats": 300}},
+        {"$group_key": "company", "$group_id": "globex", "$time": ENVELOPE_S, "$set": {"seats": 300}},
     ]
     [refused] = routed({**record, "groups": {}})
     assert (refused.kind, refused.failure.field) == (Kind.GROUP, "groups")

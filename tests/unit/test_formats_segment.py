@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mixpanel_forwarder.formats import FormatOptions, recognise
+from mixpanel_forwarder.formats import FormatOptions, read_messages, recognise
 from mixpanel_forwarder.messages import FilteredOut, MessageRules, Refused, Routed, route_item
 from mixpanel_forwarder.model import ID_MERGE_ORIGINAL, Item, Kind
 from mixpanel_forwarder.normalize import derive_insert_id
@@ -97,6 +97,7 @@ def test_track_maps_ids_time_insert_id_context_and_properties() -> None:
             "utm_term": "shoes",
             "utm_content": "ad-1",
             "mp_country_code": "FR",
+            "$city": "Paris",  # Mixpanel's own place properties, over the address's place
             "revenue": 42.5,
             "currency": "EUR",
             "distinct_id": "user-42",  # the message's own ids and time, never the properties'
@@ -159,7 +160,8 @@ def test_an_unparseable_timestamp_is_refused_naming_it() -> None:
         ({"type": "track", "userId": "u", "timestamp": TIMESTAMP}, "event", "event name must be a non-empty string"),
         ({"type": "track", "event": "e", "userId": "u", "properties": [1]}, "properties", "must be an object"),
         ({"type": "group", "userId": "u", "traits": {"a": 1}}, "groupId", "needs groupId"),
-        ({"type": "alias", "userId": "u"}, "previousId", "needs previousId and userId"),
+        ({"type": "alias", "userId": "u"}, "previousId", "needs previousId (or anonymousId) and userId"),
+        ({"type": "alias", "userId": "u", "previousId": "u"}, "previousId", "cannot be its own alias"),
     ],
 )
 def test_bad_segment_messages_are_refused_naming_the_field(message: dict[str, Any], field: str, reason: str) -> None:
@@ -217,6 +219,7 @@ def test_identify_sets_the_traits_with_mixpanels_special_ones_renamed() -> None:
                 "$created": "2024-01-02T03:04:05Z",
             },
             "$ip": "203.0.113.9",
+            "$time": (NOW_MS - 5000) / 1000,  # no time of its own: the queue's, in seconds
         },
     )
 
@@ -265,7 +268,7 @@ def test_identify_with_empty_traits_sets_the_context_traits() -> None:
 
     assert sent(outcome) == (
         Kind.USER,
-        {"$distinct_id": "user-42", "$set": {"plan": "pro"}, "$ip": "0"},
+        {"$distinct_id": "user-42", "$set": {"plan": "pro"}, "$ip": "0", "$time": (NOW_MS - 5000) / 1000},
     )
 
 
@@ -304,11 +307,12 @@ def test_group_sets_the_group_profile_and_the_users_membership() -> None:
             "$group_key": "$group_id",
             "$group_id": "acme",
             "$set": {"employees": 300, "$name": "Acme", "$created": "2019-05-06"},
+            "$time": (NOW_MS - 5000) / 1000,
         },
     )
     assert sent(member) == (
         Kind.USER,
-        {"$distinct_id": "user-42", "$union": {"$group_id": ["acme"]}, "$ip": "0"},
+        {"$distinct_id": "user-42", "$union": {"$group_id": ["acme"]}, "$ip": "0", "$time": (NOW_MS - 5000) / 1000},
     )
 
 
@@ -320,6 +324,28 @@ def test_the_group_key_is_a_setting_and_a_trait_of_that_name_is_the_group_id() -
     assert sent(member)[1]["$union"] == {"company_id": ["c-9"]}
     [only_member] = routed({**group, "traits": {}})  # no traits: only the membership
     assert sent(only_member)[0] is Kind.USER
+
+
+@pytest.mark.parametrize(
+    ("given", "field"),
+    [
+        ({"groupId": "undefined"}, "groupId"),
+        ({"groupId": 0}, "groupId"),
+        ({"groupId": "  "}, "groupId"),
+        ({"groupId": "acme", "traits": {"$group_id": "null", "name": "Acme"}}, "traits.$group_id"),
+        ({"groupId": "acme", "traits": {"$group_id": ""}}, "traits.$group_id"),
+        ({"groupId": "acme", "traits": {"$group_id": []}}, "traits.$group_id"),  # a list of none
+        ({"groupId": "acme", "traits": {"$group_id": ["acme", "undefined"]}}, "traits.$group_id"),
+    ],
+)
+def test_a_group_call_whose_group_id_is_a_placeholder_or_blank_is_refused_whole(
+    given: dict[str, Any], field: str
+) -> None:
+    # The group profile would be refused for it, and the membership sent: every user in one group "undefined"
+    [refused] = routed({"type": "group", "userId": "user-42", **given})
+
+    assert isinstance(refused, Refused)
+    assert (refused.kind, refused.failure.field) == (Kind.GROUP, field)
 
 
 def test_alias_is_create_alias_under_original_and_refused_under_simplified() -> None:
@@ -393,3 +419,27 @@ def test_integrations_that_do_not_turn_mixpanel_off_by_name_leave_the_call_as_it
     track = {"type": "track", "event": "Signed Up", "userId": "u-1", "messageId": "m-1", "timestamp": TIMESTAMP}
 
     assert only_event({**track, "integrations": integrations}) == only_event(track)
+
+
+def test_a_list_of_group_ids_makes_a_group_update_each_and_one_membership_of_them_all() -> None:
+    group = {"type": "group", "userId": "u-1", "traits": {"$group_id": ["acme", 42], "plan": "pro"}}
+
+    first, second, member = routed(group)
+
+    assert [sent(update)[1]["$group_id"] for update in (first, second)] == ["acme", 42]
+    assert sent(member)[1]["$union"] == {"$group_id": ["acme", 42]}  # a list of ids, not a list in a list
+    made = read_messages(Item(group, "sqs:m-1", NOW_MS), "auto", FormatOptions())
+    assert [message.item.key for message in made] == ["sqs:m-1", "sqs:m-1/1", "sqs:m-1/member"]  # the first's kept
+
+
+def test_the_contexts_empty_strings_are_no_values_and_the_user_agent_fills_what_the_context_leaves() -> None:
+    context = {"os": {"name": "", "version": ""}, "page": {"referrer": "", "url": "u"}, "ip": "", "locale": ""}
+    agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/117.0.0.0"
+    track = {"type": "track", "event": "e", "userId": "u", "request_ip": "198.51.100.1", "context": context}
+
+    properties = only_event({**track, "context": {**context, "userAgent": agent}})["properties"]
+
+    assert properties["$current_url"] == "u"
+    assert properties["ip"] == "198.51.100.1"  # an empty context.ip is none: RudderStack's request_ip stands in
+    assert {"$referrer", "$os_version", "$locale"}.isdisjoint(properties)
+    assert (properties["$os"], properties["$browser"]) == ("Windows", "Chrome")

@@ -14,7 +14,7 @@ from mixpanel_forwarder.errors import InvocationError
 from mixpanel_forwarder.forwarder import Forwarder, Result
 from mixpanel_forwarder.sources import kinesis, sqs
 from mixpanel_forwarder.transport import Endpoint, Response
-from tests.conftest import FakeParker, FakeSender, imported, make_settings, timeout_error
+from tests.conftest import FakeParker, FakeSender, FakeSourceQueue, imported, make_settings, timeout_error
 
 NOW = 1_764_000_100.0
 
@@ -39,7 +39,9 @@ def sqs_invocation(*bodies: Any, fifo: bool = False) -> dict[str, Any]:
 
 
 def run(invocation: dict[str, Any], sender: FakeSender, parker: FakeParker | None = None, **settings: Any) -> Result:
-    forwarder = Forwarder(make_settings(**settings), sender=sender, parker=parker, clock=lambda: NOW)
+    forwarder = Forwarder(
+        make_settings(**settings), sender=sender, parker=parker, clock=lambda: NOW, source_queue=FakeSourceQueue()
+    )
     return forwarder.forward(sqs, invocation, None)
 
 

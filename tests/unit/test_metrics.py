@@ -13,6 +13,7 @@ from mixpanel_forwarder import metrics as invocation_metrics
 from mixpanel_forwarder.delivery_stats import DeliveryStats
 from mixpanel_forwarder.ledger import FailedEvent, Ledger
 from mixpanel_forwarder.model import Failure, Kind, SourceKind, Stage
+from mixpanel_forwarder.redelivery import RedeliveryStats
 from mixpanel_forwarder.result import Result
 
 metrics = invocation_metrics.metrics
@@ -24,7 +25,7 @@ def no_metrics_left() -> Iterator[None]:
     metrics.clear_metrics()
 
 
-def result(latencies: int = 2) -> Result:
+def result(latencies: int = 2, source: SourceKind = SourceKind.SQS) -> Result:
     """An invocation where every count differs, so that a value under the wrong name shows."""
     ledger = Ledger(6)
     for record in range(5):
@@ -34,7 +35,10 @@ def result(latencies: int = 2) -> Result:
     ledger.fail(1, FailedEvent(Failure("refused", "properties.time", Stage.REFUSED)))
     ledger.fail(2, FailedEvent(Failure("refused", "properties.time", Stage.REFUSED)))
     ledger.fail(3, FailedEvent(Failure("503")))
-    ledger.parked([5], [0, 1])
+    ledger.fail_record(6, Failure("crash loop", "record", Stage.CRASH_LOOP))  # whole SQS records
+    ledger.fail_whole({7: Failure("outlasted retention", "record", Stage.RETENTION)})
+    ledger.fail_whole({8: Failure("outlasted retention", "record", Stage.RETENTION)})
+    ledger.parked([5, 6, 7, 8], [0, 1])
     updates = [ledger.enqueue(4) for _ in range(9)]  # profile updates: not counted as events
     for index in updates[:5]:
         ledger.classify(index, Kind.USER)
@@ -52,8 +56,13 @@ def result(latencies: int = 2) -> Result:
     delivery.requests.update({"2xx": 7, "400": 2, "429": 3, "5xx": 4, "timeout": 5, "connection": 6})
     delivery.retries, delivery.bytes_raw, delivery.bytes_gzip = 8, 12_345, 2_345
     delivery.latencies_ms.extend(10.0 + n + 0.04 for n in range(latencies))
+    delivery.unavailable_since, delivery.probes, delivery.probes_failed = 1_764_000_000.0, 1, 1
+    delivery.in_flight_limit_min, delivery.in_flight_limit, delivery.requests_delayed = 14, 15, 16
     failures = [{"itemIdentifier": f"m{r}"} for r in (0, 1, 2)]
-    return Result("kinesis", SourceKind.KINESIS, 6, ledger, delivery, failures)
+    redelivery = RedeliveryStats()
+    redelivery.backed_off, redelivery.backoff_failures, redelivery.moved_crash_loop = 14, 15, 16
+    name = "kinesis" if source is SourceKind.KINESIS else "sqs"
+    return Result(name, source, 6, ledger, delivery, failures, redelivery)
 
 
 def document() -> dict[str, Any]:
@@ -69,7 +78,7 @@ def test_every_metric_has_its_name_unit_and_value() -> None:
     [directive] = emf["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == invocation_metrics.NAMESPACE
     assert directive["Dimensions"] == [["Source", "service"]]
-    assert (emf["Source"], emf["service"]) == ("kinesis", invocation_metrics.SERVICE)
+    assert (emf["Source"], emf["service"]) == ("sqs", invocation_metrics.SERVICE)
     units = {metric["Name"]: metric["Unit"] for metric in directive["Metrics"]}
     values = {name: emf[name] for name in units}
     assert values == {
@@ -95,6 +104,11 @@ def test_every_metric_has_its_name_unit_and_value() -> None:
         "ParkedUndecodable": [1.0],
         "ParkedInvalid": [1.0],
         "ParkedRefusedByMixpanel": [1.0],
+        "RecordsParkedCrashLoop": [1.0],
+        "RecordsParkedRetention": [2.0],
+        "RecordsBackedOff": [14.0],
+        "BackoffFailures": [15.0],
+        "RecordsMovedCrashLoop": [16.0],
         "Requests2xx": [7.0],
         "Requests2xxUnconfirmed": [0.0],
         "Requests2xxRefused": [0.0],
@@ -107,6 +121,12 @@ def test_every_metric_has_its_name_unit_and_value() -> None:
         "Requests5xx": [4.0],
         "Requeststimeout": [5.0],
         "Requestsconnection": [6.0],
+        "MixpanelUnavailable": [1.0],
+        "Probes": [1.0],
+        "ProbesFailed": [1.0],
+        "InFlightLimit": [14.0],
+        "InFlightLimitAtEnd": [15.0],
+        "RequestsDelayedByLimit": [16.0],
         "BytesUncompressed": [12_345.0],
         "BytesCompressed": [2_345.0],
         "MixpanelLatency": [10.0, 11.0],
@@ -118,13 +138,30 @@ def test_every_metric_has_its_name_unit_and_value() -> None:
     }
 
 
+def test_kinesis_writes_none_of_the_sqs_functions_own_metrics() -> None:
+    invocation_metrics.publish(result(source=SourceKind.KINESIS))
+
+    [directive] = document()["_aws"]["CloudWatchMetrics"]
+    names = {metric["Name"] for metric in directive["Metrics"]}
+    assert "RecordsReceived" in names
+    assert names.isdisjoint(
+        {
+            "RecordsBackedOff",
+            "BackoffFailures",
+            "RecordsMovedCrashLoop",
+            "RecordsParkedCrashLoop",
+            "RecordsParkedRetention",
+        }
+    )
+
+
 def test_the_document_is_the_one_powertools_add_metric_gives_for_the_same_metrics() -> None:
     invocation_metrics.publish(result())
     published = document()
     [directive] = published["_aws"]["CloudWatchMetrics"]
 
     metrics.clear_metrics()
-    metrics.add_dimension(invocation_metrics.SOURCE_DIMENSION, "kinesis")
+    metrics.add_dimension(invocation_metrics.SOURCE_DIMENSION, "sqs")
     for metric in directive["Metrics"]:
         for value in published[metric["Name"]]:
             metrics.add_metric(name=metric["Name"], unit=metric["Unit"], value=value)

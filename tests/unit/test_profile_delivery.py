@@ -3,22 +3,25 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from mixpanel_forwarder.credentials import Credentials, CredentialsSource
+from mixpanel_forwarder.errors import ConfigError, CredentialsError
 from mixpanel_forwarder.forwarder import Forwarder, Result
 from mixpanel_forwarder.sources import sqs
 from mixpanel_forwarder.transport import Response
 from tests.conftest import (
     FakeParker,
     FakeSender,
+    FakeSourceQueue,
     imported,
     make_settings,
     timeout_error,
     verbose_ok,
     verbose_refused,
 )
-from tests.unit.test_forwarder import NOW, event, reported, sqs_invocation
+from tests.unit.test_forwarder import NOW, Context, event, reported, sqs_invocation
 
 TOKEN = "project-token"
 
@@ -35,7 +38,12 @@ def run(
     assert base.credentials is not None
     credentials = base.credentials._replace(token=token)
     forwarder = Forwarder(
-        base._replace(credentials=credentials), sender=sender, parker=parker, credentials=source, clock=lambda: NOW
+        base._replace(credentials=credentials),
+        sender=sender,
+        parker=parker,
+        credentials=source,
+        clock=lambda: NOW,
+        source_queue=FakeSourceQueue(),
     )
     return forwarder.forward(sqs, sqs_invocation(*bodies), None)
 
@@ -210,6 +218,25 @@ def test_a_400_from_a_profile_endpoint_parks_nothing_and_sends_nothing_more() ->
     assert any("Mixpanel answered 400" in reason for reason in result.summary()["reasons"])
 
 
+def test_a_413_splits_profile_updates_but_one_update_answered_413_is_reported_not_parked() -> None:
+    # A gateway before Mixpanel with a smaller body limit than one update: Mixpanel documents no 413 for /engage,
+    # and each update is within its 1 MB, so the 413 says nothing against the update. It is not set aside as refused.
+    def gateway(updates: list[dict[str, Any]]) -> Response:
+        if any(update["$set"]["plan"] == "big" for update in updates):
+            return Response(413, b"<html>413 Request Entity Too Large</html>")
+        return verbose_ok(updates)
+
+    sender = FakeSender(*[gateway] * 10)
+    parker = FakeParker()
+    result = run([set_plan("u1", "big"), set_plan("u2", "pro"), set_plan("u1", "later")], sender, parker)
+
+    assert parker.messages == []
+    assert reported(result) == ["m0", "m2"]  # u1's update, and its later one held back behind it
+    sent = [[update["$set"]["plan"] for update in request] for request in sender.sent_to("/engage")]
+    assert sent == [["big", "pro", "later"], ["big"], ["pro"]]
+    assert any("413" in reason for reason in result.summary()["reasons"])
+
+
 def test_after_a_401_and_a_fresh_read_the_updates_are_resent_with_the_new_token() -> None:
     def answer(messages: list[dict[str, Any]]) -> Response:  # the scripted sender serves /import too
         if "event" in messages[0]:
@@ -247,6 +274,80 @@ def test_credentials_read_again_without_a_token_report_the_updates_naming_the_se
     assert len(sender.sent_to("/engage")) == 1
     [reason] = result.summary()["reasons"]
     assert "MIXPANEL_PROJECT_TOKEN" in reason
+
+
+class BrokenOnRefresh:
+    """Credentials that Mixpanel refuses, and a secret that cannot be used when read again after the 401."""
+
+    def __init__(self, before: Credentials) -> None:
+        self.before = before
+
+    def get(self, *, refresh: bool = False, within: float | None = None) -> Credentials:
+        if refresh:
+            raise ConfigError("MIXPANEL_CREDENTIALS_SECRET_ARN", "the secret is not a JSON object")
+        return self.before
+
+
+def test_a_401_whose_credentials_read_again_cannot_be_used_says_why_in_the_reason() -> None:
+    settings = make_settings()
+    assert settings.credentials is not None
+    sender = FakeSender(Response(401, b'{"error": "Invalid credentials"}'))
+    result = run([set_plan("u1", "pro")], sender, source=BrokenOnRefresh(settings.credentials._replace(token="t")))
+
+    assert reported(result) == ["m0"]
+    [reason] = result.summary()["reasons"]
+    assert "Mixpanel answered 401" in reason
+    assert (
+        "the credentials read again cannot be used: MIXPANEL_CREDENTIALS_SECRET_ARN: the secret is not a JSON" in reason
+    )
+
+
+class HungOnRefresh:
+    """A secret read again after a 401 from a Secrets Manager that does not answer: the read takes all it is given."""
+
+    def __init__(self, before: Credentials) -> None:
+        self.before = before
+        self.reading = threading.Event()
+
+    def get(self, *, refresh: bool = False, within: float | None = None) -> Credentials:
+        if refresh:
+            self.reading.set()
+            threading.Event().wait(within)  # nothing answers: the read ends when its time does
+            raise CredentialsError("cannot read the Mixpanel credentials secret: CallTimeout")
+        return self.before
+
+
+def test_events_answered_while_the_secret_is_read_again_are_imported_not_held_behind_the_read() -> None:
+    settings = make_settings()
+    assert settings.credentials is not None
+    hung = HungOnRefresh(settings.credentials._replace(token="t"))
+
+    def answer(messages: list[dict[str, Any]]) -> Response:
+        if "event" in messages[0]:  # /import: answered once the secret is being read again
+            assert hung.reading.wait(10)
+            return imported(messages)
+        return Response(401, b'{"error": "Invalid credentials"}')  # /engage refuses the token
+
+    sender = FakeSender(answer, answer)
+    forwarder = Forwarder(settings, sender=sender, credentials=hung, clock=lambda: NOW)
+    result = forwarder.forward(sqs, sqs_invocation(event(1), set_plan("u1", "pro")), Context(remaining_ms=2_000))
+
+    assert reported(result) == ["m1"]  # the update; the event, answered 200, is imported
+    assert result.counts()["imported"] == 1
+
+
+def test_an_error_while_sending_is_reported_without_the_text_it_was_encoding() -> None:
+    # Credentials no request can carry (from the environment: a secret's are refused when read) fail inside the send
+    settings = make_settings()
+    assert settings.credentials is not None
+    credentials = settings.credentials._replace(password="top-s3cr3t\ud800")
+    forwarder = Forwarder(settings._replace(credentials=credentials), sender=FakeSender(), clock=lambda: NOW)
+    result = forwarder.forward(sqs, sqs_invocation(event(1)), None)
+
+    assert reported(result) == ["m0"]
+    [reason] = result.summary()["reasons"]
+    assert reason.startswith("internal error while sending: UnicodeEncodeError")
+    assert "s3cr3t" not in reason
 
 
 def test_only_the_updates_sent_again_after_a_status_0_count_as_resent_not_those_held_back() -> None:

@@ -131,6 +131,33 @@ def test_two_refusals_of_one_call_name_no_messages_and_replay_both() -> None:
     assert (len(updates(sender, "/groups")), len(updates(sender))) == (1, 1)
 
 
+def test_a_group_identify_naming_two_ids_under_one_key_names_the_refused_one_alone_and_replays_it_alone() -> None:
+    # "undefined" is a placeholder Mixpanel refuses: that group's update is parked, acme's imported
+    record = {
+        "event_type": "$groupidentify",
+        "user_id": "u1",
+        "groups": {"company": ["acme", "undefined"]},
+        "group_properties": {"seats": 300},
+    }
+    sender, parker = FakeSender(), FakeParker()
+    run([record], sender, parker)
+    assert [update["$group_id"] for update in updates(sender, "/groups")] == ["acme"]
+    [parked] = parker.messages
+    assert len(parked["source"]["messages"]) == 1
+
+    sender = FakeSender()
+    again = replay([parked], sender)  # replayed as parked: the refused update alone, refused again
+    assert reported(again) == ["p0"]
+    assert updates(sender, "/groups") == []  # acme's update, imported, is not sent again
+    assert again.ledger.reasons() == {"$group_id: 'undefined' is a placeholder Mixpanel refuses": 1}
+    fixed = copy.deepcopy(parked)
+    fixed["event"]["groups"]["company"][1] = "globex"  # the producer fixed: the refused id is a real one now
+    replayed = replay([fixed], sender)
+
+    assert reported(replayed) == []
+    assert [update["$group_id"] for update in updates(sender, "/groups")] == ["globex"]
+
+
 def test_an_amplitude_event_whose_profile_update_is_refused_names_it_and_the_setting_that_made_it() -> None:
     sender, parker = FakeSender(), FakeParker()
     run([PLAY], sender, parker, token=None, amplitude_user_properties=True)
@@ -212,6 +239,41 @@ def test_coordinates_that_are_not_lists_refuse_the_document(source: dict[str, An
     assert says in next(iter(replayed.ledger.reasons()))
 
 
+GOOD = {
+    "reason": "x",
+    "source": {"item": "sqs:g:0"},
+    "event": {"event": "Good", "properties": {"distinct_id": "u", "time": 1_764_000_000}},
+}
+UPDATE = {"$distinct_id": "u1", "$set": {"$email": "ada@example.com"}}
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [
+        ([GOOD], "a parked document is a JSON object"),
+        ({"reason": "x", "source": ["m0"], "event": PLAY}, "source must be an object"),
+        ({"source": {}, "events": {"event": PLAY}}, "events must be a non-empty list of objects"),
+        ({"source": {}, "events": ["x"]}, "events must be a non-empty list of objects"),
+        ({"source": {}, "events": [{"reason": "x", "item": "sqs:m0:0"}]}, "events[0] has no event"),
+        ({"reason": "x", "source": {"item": "sqs:m0:0", "defaultTimeMs": "soon"}, "event": PLAY}, "defaultTimeMs"),
+        ({"reason": "x", "source": {"item": "sqs:m0:0", "defaultTimeMs": True}, "event": PLAY}, "defaultTimeMs"),
+        # An item key that is no string would pass for a message parked as sent: its TRANSFORMS skipped
+        ({"reason": "x", "source": {"item": 7, "rules": ["TRANSFORMS"]}, "event": UPDATE}, "source.item"),
+        ({"reason": "x", "source": {}, "record": {"base64": "AAAA"}}, "kept as the base64 of its bytes"),
+    ],
+)
+def test_a_document_edited_or_cut_short_is_kept_saying_why_and_the_others_are_replayed(
+    document: Any, says: str
+) -> None:
+    sender = FakeSender()
+    replayed = replay([GOOD, document], sender)
+
+    assert reported(replayed) == ["p1"]
+    assert [[message.get("event") for message in request] for request in sender.requests] == [["Good"]]
+    [reason] = replayed.ledger.reasons()
+    assert says in reason
+
+
 def test_a_record_parked_in_place_of_one_of_its_messages_replays_that_message_alone() -> None:
     # The record's first item was imported; of its second, an identify, the $add was imported and the $set refused,
     # and could not be written back as JSON, so the record stands in for it.
@@ -228,6 +290,26 @@ def test_a_record_parked_in_place_of_one_of_its_messages_replays_that_message_al
     assert reported(replayed) == []
     assert sender.sent_to("/import") == []
     assert [update["$set"] for update in updates(sender)] == [{"plan": "pro"}]
+
+
+def test_a_record_parked_for_an_id_beyond_64_bits_replays_once_fixed_with_the_id_exact() -> None:
+    # An identify whose user_id is an integer beyond 64 bits (valid: sent as its digits) and whose $add is refused: no
+    # JSON writer keeps the id, so the record stands in for the message
+    user_id = 2**70
+    identify = {**IDENTIFY, "user_properties": {"$set": {"plan": "pro"}, "$add": {"logins": "one"}}}
+    body = json.dumps({**identify, "user_id": user_id})
+    parker = FakeParker()
+    run([body], FakeSender(), parker)
+    [parked] = parker.messages
+    assert "record" in parked
+    parked["record"]["body"] = parked["record"]["body"].replace('"one"', "1")  # the cause fixed by hand
+
+    sender = FakeSender()
+    replayed = replay([parked], sender)
+
+    assert reported(replayed) == []
+    [sent] = updates(sender)  # the $add alone, to the user whose id is exact
+    assert (sent["$distinct_id"], sent["$add"]) == (str(user_id), {"logins": 1})
 
 
 class FakeLambda:

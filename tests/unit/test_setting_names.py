@@ -47,6 +47,7 @@ def test_settings_lambdas_powertools_and_unrelated_variables_are_no_typos() -> N
 def test_a_deployed_functions_variables_are_checked_without_difflib(monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN what Lambda sets (reserved and unreserved) and the template's settings: nothing else to compare
     lambdas = ["_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "LAMBDA_TASK_ROOT", "TZ", "LANG", "PATH", "PYTHONPATH"]
+    lambdas += ["PWD", "SHLVL"]  # bash's: the Python runtime's bootstrap is a bash script
     monkeypatch.setitem(sys.modules, "difflib", None)  # importing it would now fail
 
     assert misspelt_settings([*lambdas, "MIXPANEL_REGION", "TRANSFORMS", "POWERTOOLS_SERVICE_NAME"]) == []

@@ -38,6 +38,21 @@ def test_settings_region_picks_residency_host(region: str, host: str) -> None:
     assert Settings.from_env({**BASE_ENV, "MIXPANEL_REGION": region}).api_url == host
 
 
+@pytest.mark.parametrize(("region", "shown"), [("uſ", "'uſ'"), ("ın", "'ın'"), ("ß", "'ß'"), ("ｅｕ", "'ｅｕ'")])
+def test_settings_region_in_letters_other_than_ascii_is_refused_quoted_as_given(region: str, shown: str) -> None:
+    # str.upper() makes "US" of "uſ" (a long s) and "IN" of "ın" (a dotless i), and "SS" of "ß": a region is
+    # ASCII, as numbers are, and a refusal quotes what the variable holds, not what upper() made of it
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({**BASE_ENV, "MIXPANEL_REGION": region})
+    assert raised.value.variable == "MIXPANEL_REGION"
+    assert str(raised.value).endswith(f"got {shown}")
+
+
+def test_settings_a_choice_refused_is_quoted_as_given() -> None:
+    with pytest.raises(ConfigError, match=r"got 'Rudderstack'$"):
+        Settings.from_env({**BASE_ENV, "PAYLOAD_FORMAT": "Rudderstack"})
+
+
 def test_settings_explicit_url_wins_and_loses_a_trailing_import() -> None:
     settings = Settings.from_env({**BASE_ENV, "MIXPANEL_API_URL": "http://127.0.0.1:8765/import/"})
     assert endpoint(settings).url == "http://127.0.0.1:8765/import?strict=1&project_id=4242"
@@ -99,6 +114,9 @@ def test_settings_secret_arn_replaces_environment_credentials() -> None:
         ({**BASE_ENV, "MAX_CONCURRENT_REQUESTS": "0"}, "MAX_CONCURRENT_REQUESTS"),
         ({**BASE_ENV, "PROFILE_BATCH_MAX_UPDATES": "2001"}, "PROFILE_BATCH_MAX_UPDATES"),
         ({**BASE_ENV, "MIXPANEL_ID_MERGE": "v3"}, "MIXPANEL_ID_MERGE"),
+        ({**BASE_ENV, "KINESIS_FAILED_BATCHES_BUCKET": "arn:aws:s3:::b-1"}, "KINESIS_FAILED_BATCHES_BUCKET"),
+        ({**BASE_ENV, "KINESIS_FAILED_BATCHES_BUCKET": "s3://failed"}, "KINESIS_FAILED_BATCHES_BUCKET"),
+        ({**BASE_ENV, "KINESIS_FAILED_BATCHES_BUCKET": "Failed-Batches"}, "KINESIS_FAILED_BATCHES_BUCKET"),
     ],
 )
 def test_settings_bad_or_missing_value_names_the_variable(env: dict[str, str], variable: str) -> None:
@@ -273,3 +291,13 @@ def test_the_hash_key_comes_from_the_environment_locally_or_the_secret_and_is_ne
     assert both.value.variable == "TRANSFORM_HASH_KEY"
     assert '"hash_key"' in str(both.value)
     assert "local-key-of-sixteen" not in str(both.value)
+
+
+def test_the_failed_batches_bucket_is_read_by_name_and_unset_when_empty() -> None:
+    bucket = "mixpanel-forwarder-1c2fa620-982a-11e3-aff7-50e2416294e0"
+
+    assert (
+        Settings.from_env({**BASE_ENV, "KINESIS_FAILED_BATCHES_BUCKET": bucket}).kinesis_failed_batches_bucket == bucket
+    )
+    assert Settings.from_env({**BASE_ENV, "KINESIS_FAILED_BATCHES_BUCKET": ""}).kinesis_failed_batches_bucket is None
+    assert Settings.from_env(BASE_ENV).kinesis_failed_batches_bucket is None

@@ -459,3 +459,40 @@ def test_outage_schedule_refuses_what_cannot_happen(
     with pytest.raises(ValueError, match=message):
         schedule(sink)
     assert sink.outages == []
+
+
+# --- requests in flight --------------------------------------------------------------------------------
+
+
+def test_paused_requests_are_held_in_flight_until_resumed(sink: MixpanelSink, http: urllib3.PoolManager) -> None:
+    sink.flight.pause()
+    held = [Posting(sink, [event(n)]) for n in range(3)]
+
+    assert sink.flight.wait_for(3, "/import", timeout=10), "three requests held in flight at once"
+    assert (sink.flight.now("/import"), sink.flight.peak("/import")) == (3, 3)
+    assert not any(posting.done for posting in held)
+    assert post(http, sink, [update("u1")], path="/engage").status == 200  # another endpoint is not paused
+    assert sink.flight.peak("/engage") == 1
+
+    sink.flight.resume()
+    for posting in held:
+        posting.join()
+        assert posting.response is not None
+        assert posting.response.status == 200
+    wait_until(lambda: sink.flight.now("/import") == 0, "the answered requests left the flight")
+    assert sink.flight.peak("/import") == 3
+    assert len(sink.events) == 3
+    sink.flight.reset_peak()
+    assert sink.flight.peak("/import") == 0
+    assert post(http, sink, [event(9)]).status == 200
+    assert sink.flight.peak("/import") == 1
+
+
+def test_stopping_the_sink_lets_go_of_paused_requests(sink: MixpanelSink) -> None:
+    sink.flight.pause()
+    posting = Posting(sink, [event(0)])
+    assert sink.flight.wait_for(1, "/import", timeout=10)
+
+    sink.stop()
+    posting.join()
+    wait_until(lambda: sink.flight.now("/import") == 0, "the held request left the flight")

@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 from localdev.demo_formats import SEVEN_RULES
 from mixpanel_forwarder import codec
 from mixpanel_forwarder.errors import ConfigError, Inexact, Invalid
+from mixpanel_forwarder.limits import MAX_EVENT_BYTES
 from mixpanel_forwarder.model import Item
-from mixpanel_forwarder.normalize import normalize
+from mixpanel_forwarder.normalize import INVALID_IDS, normalize
+from mixpanel_forwarder.profiles import group_update, user_update
 from mixpanel_forwarder.transform_rules import RULES, TransformRules, read_rules
 from mixpanel_forwarder.transforms import DROPPED, EMPTIED, NOT_KEPT, Filtered, Transforms
 
@@ -238,6 +240,17 @@ def test_hashing_any_identity_field_hashes_every_field_that_carries_the_identity
     assert rules_.update({"$distinct_id": "u1", "$set": {"a": 1}})["$distinct_id"] == hashed("u1")  # type: ignore[index]
 
 
+def test_an_event_renamed_to_create_alias_has_its_alias_hashed_and_one_renamed_from_it_not() -> None:
+    # Which event it is, is the name it is sent under: the alias is an identity only on a $create_alias
+    rules_ = transforms(hash_properties=["distinct_id"], rename_events={"Alias": "$create_alias", "$create_alias": "X"})
+
+    renamed_to = event(rules_.event("Alias", {"distinct_id": "d1", "alias": "u1"}))
+    renamed_from = event(rules_.event("$create_alias", {"distinct_id": "d1", "alias": "a nickname"}))
+
+    assert renamed_to == {"event": "$create_alias", "properties": {"distinct_id": hashed("d1"), "alias": hashed("u1")}}
+    assert renamed_from["properties"]["alias"] == "a nickname"
+
+
 def test_a_device_distinct_id_keeps_its_prefix_so_it_is_what_mixpanel_derives_from_the_hashed_device_id() -> None:
     rules_ = transforms(hash_properties=["distinct_id"])
     now_ms = 1_764_000_100_000
@@ -265,6 +278,84 @@ def test_renaming_a_group_key_renames_group_updates_group_key_and_hashing_follow
         "$group_id": "c1",
         "$set": {"a": 1},
     }
+
+
+@pytest.mark.parametrize("value", [{}, {"id": "u1"}])
+def test_an_object_in_an_identity_field_is_never_hashed_into_an_id(value: dict[str, Any]) -> None:
+    # A hash of {} is one real-looking id for every message carrying {}: unrelated users would collapse into it
+    rules_ = transforms(hash_properties=["distinct_id", "company"])
+    now_ms = 1_764_000_100_000
+
+    sent = event(rules_.event("e", {"distinct_id": value, "$user_id": value, "time": 1_764_000_000}))
+    user = rules_.update({"$distinct_id": value, "$set": {"a": 1}})
+    group = rules_.update({"$group_key": "company", "$group_id": value, "$set": {"a": 1}})
+
+    assert sent["properties"]["distinct_id"] == sent["properties"]["$user_id"] == value
+    assert user["$distinct_id"] == group["$group_id"] == value  # type: ignore[index]
+    with pytest.raises(Invalid, match="must be a string or a number"):  # as without the rule
+        normalize(Item(sent, "k", None), now_ms)
+    with pytest.raises(Invalid, match="must be a string or a number"):
+        user_update(user, "token", INVALID_IDS)  # type: ignore[arg-type]
+    with pytest.raises(Invalid, match="must be a string or a number"):
+        group_update(group, "token", INVALID_IDS)  # type: ignore[arg-type]
+
+
+def test_hashing_an_identity_hashes_a_property_named_distinct_id_in_events_and_profiles_too() -> None:
+    rules_ = transforms(hash_properties=["distinct_id"])
+
+    sent = event(rules_.event("e", {"distinct_id": "u1", "$distinct_id": "u1"}))["properties"]
+    user = rules_.update({"$distinct_id": "u1", "$set": {"$distinct_id": "u1"}})
+    group = rules_.update({"$group_key": "company", "$group_id": "c1", "$set": {"$distinct_id": "u1"}})
+
+    assert sent == {"distinct_id": hashed("u1"), "$distinct_id": hashed("u1")}
+    assert user == {"$distinct_id": hashed("u1"), "$set": {"$distinct_id": hashed("u1")}}
+    assert group["$set"] == {"$distinct_id": hashed("u1")}  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        ({"hash_properties": ["mail"], "rename_properties": {"mail": "$email"}}, "rename_properties.mail"),
+        ({"hash_properties": ["distinct_id"], "rename_properties": {"$user_id": "uid"}}, "rename_properties.$user_id"),
+        ({"hash_properties": ["user.email"], "rename_properties": {"user": "person"}}, "rename_properties.user"),
+    ],
+)
+def test_renaming_a_hashed_property_to_a_name_not_hashed_is_refused_at_start(given: dict[str, Any], named: str) -> None:
+    # hash_properties sees the new names: the value would be sent in the clear under its new one
+    with pytest.raises(ConfigError) as raised:
+        read_rules(json.dumps(given))
+    assert raised.value.variable == "TRANSFORMS"
+    assert str(raised.value).startswith(f"TRANSFORMS: {named}: ")
+    assert "in the clear" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"hash_properties": ["$email"], "rename_properties": {"userEmail": "$email"}},
+        {"hash_properties": ["distinct_id"], "rename_properties": {"user": "distinct_id", "$user_id": "$device_id"}},
+        {"hash_properties": ["user.email", "person.email"], "rename_properties": {"user": "person"}},
+    ],
+)
+def test_renaming_onto_a_hashed_name_is_taken(given: dict[str, Any]) -> None:
+    assert read_rules(json.dumps(given)) is not None
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        ({"hash_properties": ["phone"], "add_properties": {"phone": "+1 555"}}, "add_properties.phone"),
+        ({"hash_properties": ["$user_id"], "add_properties": {"distinct_id": "svc"}}, "add_properties.distinct_id"),
+        ({"hash_properties": ["user.email"], "add_properties": {"user": {"email": "a@b.c"}}}, "add_properties.user"),
+    ],
+)
+def test_add_properties_a_hash_rule_names_are_refused_at_start(given: dict[str, Any], named: str) -> None:
+    # added after hashing, the value would go in the clear; an added identity would also never meet its profile,
+    # whose $distinct_id is hashed
+    with pytest.raises(ConfigError) as raised:
+        read_rules(json.dumps(given))
+    assert str(raised.value).startswith(f"TRANSFORMS: {named}: ")
+    assert "in the clear" in str(raised.value)
 
 
 BIG = 123456789012345678901234  # beyond 64 bits
@@ -350,6 +441,21 @@ def test_wildcards_match_exactly_what_a_regular_expression_of_the_pattern_matche
     assert (transforms(drop_events=patterns).event(name, {}) is DROPPED) is expected
 
 
+# A letter, its decomposed twin's combining accent, one beyond the BMP, a lone surrogate, a newline: none is special
+_UNICODE = "aé\u0301\U0001f600\ud800\n"
+
+
+@given(
+    st.lists(st.text(_UNICODE + "*", min_size=1, max_size=7), min_size=1, max_size=3),
+    st.text(_UNICODE, max_size=9),
+)
+def test_wildcards_match_unicode_names_code_point_by_code_point_as_a_regular_expression_does(
+    patterns: list[str], name: str
+) -> None:
+    expected = any(re.fullmatch(".*".join(map(re.escape, each.split("*"))), name, re.DOTALL) for each in patterns)
+    assert (transforms(keep_events=patterns).event(name, {}) is NOT_KEPT) is not expected
+
+
 @pytest.mark.parametrize(
     ("added", "named"),
     [
@@ -362,6 +468,7 @@ def test_wildcards_match_exactly_what_a_regular_expression_of_the_pattern_matche
         ({"ip": "somewhere"}, "add_properties.ip: must be an IP address"),
         ({"n": BIG}, "add_properties.n: is an integer beyond 64 bits"),
         ({"deep": {"a": {"b": {"c": {"d": 1}}}}}, "add_properties.deep.a.b.c: nests deeper than 3 levels"),
+        ({"s": "x" * MAX_EVENT_BYTES}, "add_properties: an event carrying them alone is 1048"),
     ],
 )
 def test_add_properties_no_event_could_carry_are_refused_at_start_naming_them(
@@ -371,6 +478,13 @@ def test_add_properties_no_event_could_carry_are_refused_at_start_naming_them(
         read_rules(json.dumps({"add_properties": added}))
     assert raised.value.variable == "TRANSFORMS"
     assert str(raised.value).startswith(f"TRANSFORMS: {named}")
+
+
+@pytest.mark.parametrize("added", ['{"n": 1e400}', '{"distinct_id": -1e400}', '{"n": [1, 2e999]}'])
+def test_add_properties_with_a_number_beyond_a_double_are_refused_at_start(added: str) -> None:
+    # Read as infinity, which orjson writes as null: every event would be sent with null there
+    with pytest.raises(ConfigError, match=r"^TRANSFORMS: is not valid JSON"):
+        read_rules(f'{{"add_properties": {added}}}')
 
 
 @pytest.mark.parametrize(
@@ -401,6 +515,21 @@ def test_a_bad_setting_names_transforms_and_the_key(text: str, named: str) -> No
         read_rules(text)
     assert named in str(raised.value)
     assert raised.value.variable == "TRANSFORMS"
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('{"hash_properties": ["$email"], "hash_properties": []}', "'hash_properties' is given twice"),
+        ('{"rename_properties": {"a": "b", "a": "c"}}', "'a' is given twice"),
+        ('{"add_properties": {"n": {"x": 1, "x": 2}}}', "'x' is given twice"),
+    ],
+)
+def test_a_name_given_twice_in_one_object_is_refused_not_read_as_its_last(text: str, named: str) -> None:
+    # A JSON reader keeps the last: the first hash_properties would silently hash nothing
+    with pytest.raises(ConfigError, match=r"^TRANSFORMS: ") as raised:
+        read_rules(text)
+    assert named in str(raised.value)
 
 
 def test_hashing_without_a_key_or_with_a_short_one_is_a_configuration_error() -> None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -83,3 +84,35 @@ def call_within(seconds: float, call: Callable[[], T]) -> T:
     if not ok:
         raise value
     return value  # type: ignore[no-any-return]
+
+
+Outcome = tuple[bool, Any]  # (True, the call's result) or (False, the exception it raised)
+
+
+def call_each_within(seconds: float, calls: Sequence[Callable[[], Any]], workers: int) -> list[Outcome | None]:
+    """Each call's outcome, or None for one not finished after `seconds` (or not started by then): up to `workers`
+    at once, on daemon threads of their own, so many short calls (ten receipt handles each) fit in a short time."""
+    outcomes: list[Outcome | None] = [None] * len(calls)
+    if seconds <= 0 or not calls:
+        return outcomes
+    ends = time.monotonic() + seconds
+    following = iter(range(len(calls)))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while time.monotonic() < ends:
+            with lock:
+                index = next(following, None)
+            if index is None:
+                return
+            try:
+                outcomes[index] = (True, calls[index]())
+            except BaseException as exc:
+                outcomes[index] = (False, exc)
+
+    threads = [threading.Thread(target=work, name="aws-call", daemon=True) for _ in range(min(workers, len(calls)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(None if math.isinf(seconds) else max(ends - time.monotonic(), 0.0))
+    return list(outcomes)  # a copy: a call that ends later changes nothing the caller reads

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip as _stdlib_gzip
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -38,11 +39,23 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def loads_exact(data: bytes | bytearray | memoryview | str) -> Any:
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400: a double cannot hold it, and orjson would write the infinity as null
+        raise ValueError(f"{text[:40]} is beyond the range of a double")
+    return value
+
+
+def loads_exact(
+    data: bytes | bytearray | memoryview | str,
+    object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
+) -> Any:
     """Like `loads`, but every integer is read exactly, whatever its size (orjson reads those beyond 64
     bits as rounded floats). Slower: only for an item `loads` may have rounded. It refuses NaN and
-    Infinity as orjson does, so that a document splits into the same items either way."""
-    return _stdlib_loads(data, parse_constant=_no_constant)
+    Infinity, and a number beyond a double's range (`1e400`), as orjson does, so that a document splits
+    into the same items either way and nothing is read that would be written as null. `object_pairs_hook`
+    as json.loads takes it (settings refuse a key given twice)."""
+    return _stdlib_loads(data, parse_constant=_no_constant, parse_float=_finite, object_pairs_hook=object_pairs_hook)
 
 
 class _StdlibFragment:

@@ -95,6 +95,8 @@ class SecretsManagerCredentials:
         username, secret = value.get("username"), value.get("secret")
         token, hash_key = _optional_text(value, "token"), _optional_text(value, "hash_key")
         if isinstance(username, str) and username and isinstance(secret, str) and secret:
+            _check_sendable(value, "username")
+            _check_sendable(value, "secret")
             project_id = value.get("project_id") or self._project_id
             if project_id is None or not is_project_id(str(project_id)):
                 raise ConfigError(MIXPANEL_PROJECT_ID, "a service account needs the numeric project id it imports into")
@@ -110,7 +112,17 @@ def _optional_text(value: dict[str, Any], key: str) -> str | None:
         return None
     if not (isinstance(found, str) and found):
         raise _config_error(f'its "{key}" must be a non-empty string')  # the key's name, never its value
+    _check_sendable(value, key)
     return found
+
+
+def _check_sendable(value: dict[str, Any], key: str) -> None:
+    """A JSON string may hold an unpaired surrogate ("\\ud800"), which no request can carry: refused here, naming the
+    key, rather than failing each request with an error that would quote the value."""
+    try:
+        value[key].encode()
+    except UnicodeEncodeError:
+        raise _config_error(f'its "{key}" holds an unpaired surrogate (a "\\ud800"-like escape): not text') from None
 
 
 def _config_error(problem: str) -> ConfigError:

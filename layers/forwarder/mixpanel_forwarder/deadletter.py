@@ -59,7 +59,11 @@ class SqsParker:
         self._s3_client = s3_client
         self._max_message_bytes = max_message_bytes
 
-    def park(self, parked: list[Parked], time_left: TimeLeft = _unbounded) -> list[bool]:
+    def park(
+        self, parked: list[Parked], time_left: TimeLeft = _unbounded, sent_ids: list[str] | None = None
+    ) -> list[bool]:
+        """As Parker's; `sent_ids`, when given, gets the id SQS gave each message it took (a replay that parks what
+        stays of a document must not read it again in the same run)."""
         limit = self._message_limit(time_left)
         # An item is stored only if every message holding a piece of it is sent.
         messages: list[str] = []
@@ -74,7 +78,7 @@ class SqsParker:
             holders.extend([owners] * len(bodies))
         needed = [0] * len(parked)
         sent_ok = [0] * len(parked)
-        for owners, sent in zip(holders, self._send(messages, time_left), strict=True):
+        for owners, sent in zip(holders, self._send(messages, time_left, sent_ids), strict=True):
             for owner in owners:
                 needed[owner] += 1
                 sent_ok[owner] += sent
@@ -95,7 +99,7 @@ class SqsParker:
             return [codec.dumps({**envelope, **pointer}).decode()]
         return _parts(envelope, document, limit)
 
-    def _send(self, messages: list[str], time_left: TimeLeft) -> list[bool]:
+    def _send(self, messages: list[str], time_left: TimeLeft, sent_ids: list[str] | None) -> list[bool]:
         sent = [False] * len(messages)
         sqs = None
         for chunk in _chunks(messages):
@@ -113,6 +117,8 @@ class SqsParker:
                 continue
             for success in answer.get("Successful", []):
                 sent[int(success["Id"])] = True
+                if sent_ids is not None:
+                    sent_ids.append(success["MessageId"])
             for failed in answer.get("Failed", []):
                 logger.warning(
                     "dead-letter queue refused a message",

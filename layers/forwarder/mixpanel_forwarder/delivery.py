@@ -6,28 +6,34 @@ reported for retry; whatever its thread learns later is ignored.
 Profile destinations are `ordered`: their requests go one at a time in the order they were submitted (each
 kind has an executor of one thread), and once an update of a profile could not be delivered, that profile's
 later updates are held back and reported with it, so they never overtake it.
+
+Each request goes through exchange.py: `/import` requests wait for a place under the container's in-flight limit
+(in_flight.py), and every answer tells the container whether Mixpanel is up. When the invocation begins with Mixpanel
+down, its first batch is a probe and the others wait for its verdict (availability.py).
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Mapping
 from concurrent.futures import Executor, Future
 
 from . import codec
+from .availability import Availability, ProbeGate
 from .batching import Batch
 from .credentials import Credentials, CredentialsSource
 from .deadline import Deadline
 from .delivery_stats import DeliveryStats
 from .destinations import Destination, Verdict
 from .destinations.base import ACCEPTED, HALT, PARTIAL, REAUTHORIZE, REFUSE_ALL, RETRY, SPLIT
-from .errors import ForwarderError, Invalid, RequestTimeout, TransportError
+from .errors import ForwarderError, Invalid
+from .exchange import Exchange
+from .in_flight import InFlightLimit
 from .ledger import FailedEvent, Ledger, Outcomes
-from .model import Failure, Kind
+from .model import Failure, Kind, clip
 from .retry import Backoff
 from .settings import Settings
-from .transport import Response, Sender
+from .transport import Sender
 
 # Answers after which a request may or may not have been applied: what it held is sent again regardless.
 _AMBIGUOUS = frozenset({"timeout", "connection", "5xx", "2xxUnconfirmed", "2xxRefused"})
@@ -47,11 +53,16 @@ class Delivery:
         backoff: Backoff,
         ledger: Ledger,
         deadline: Deadline,
+        *,
+        availability: Availability | None = None,
+        in_flight: InFlightLimit | None = None,
+        wait_to_probe: bool = False,
     ) -> None:
+        """`availability` and `in_flight` are the container's (a fresh one each when not given); `wait_to_probe`: a
+        probe waits for the container's probe time first (Kinesis: Lambda retries a failed batch at once)."""
         self._settings = settings
         self._destinations = destinations
         self._credentials_source = credentials
-        self._sender = sender
         self._executors = executors
         self._backoff = backoff
         self._ledger = ledger
@@ -60,12 +71,26 @@ class Delivery:
         # Credentials first: when they cannot be had, nothing can work and the whole batch is retried.
         self._credentials = credentials.get(within=deadline.remaining())
         self._refreshed = False
+        self._refresh_failure = ""  # why the credentials read again after a 401 could not be used, for the reason
         self._futures: list[tuple[Future[None], Batch]] = []
         self._stop = threading.Event()
         self._stop_reason = ""
         self._lock = threading.Lock()
-        self._stats = DeliveryStats()
+        self._refresh_lock = threading.Lock()  # one read of the credentials after a 401 at a time
         self._blocked: set[str] = set()  # profiles with an update not delivered: their later ones are held back
+        self._exchange = exchange = Exchange(
+            settings.api_url,
+            sender,
+            self._time_left,
+            availability or Availability(backoff),
+            in_flight or InFlightLimit(settings.max_concurrent_requests),
+        )
+        self._wait_to_probe = wait_to_probe
+        outage = exchange.availability.outage()
+        # Mixpanel was down when last tried: the first batch probes, the others wait for its verdict.
+        self._gate = None if outage is None else ProbeGate(outage, self._start, self._give_up)
+        if outage is not None:
+            exchange.stats.unavailable_since = outage.since
 
     @property
     def token(self) -> str | None:
@@ -78,11 +103,23 @@ class Delivery:
         return self._credentials.hash_key
 
     def submit(self, batch: Batch) -> None:
-        self._futures.append((self._executors[batch.kind].submit(self._deliver, batch), batch))
+        if self._gate is None:
+            self._futures.append((self._executors[batch.kind].submit(self._deliver, batch), batch))
+        else:
+            self._gate.submit(batch)
+
+    def _start(self, batch: Batch, probe: bool) -> None:
+        """Sends `batch` (the gate's call, under its lock)."""
+        task = self._probe if probe else self._deliver
+        self._futures.append((self._executors[batch.kind].submit(task, batch), batch))
 
     def wait(self) -> DeliveryStats:
         """Until every request has ended, but never past the deadline: a request can outlive it (a sender stuck
         in a call), and the invocation must answer all the same. What is unsettled then is reported."""
+        gate = self._gate
+        if gate is not None:  # the held batches start (or not) on the probe's verdict: only then are they all here
+            gate.decided.wait(max(self._deadline.remaining(), 0.0))
+            gate.close(gate.outage.failure("had no answer before the function's time ran out"))
         unsettled: list[tuple[Future[None], Batch]] = []
         for future, batch in self._futures:
             try:
@@ -90,22 +127,45 @@ class Delivery:
             except TimeoutError:
                 unsettled.append((future, batch))
             except Exception as exc:  # a bug must not lose events: they are reported for retry
-                self._ledger.fail_all(batch.indices, Failure(f"internal error while sending: {exc!r}"))
+                # Its type and message, never its repr: a UnicodeEncodeError's holds the whole text it was encoding
+                failure = Failure(f"internal error while sending: {type(exc).__name__}: {clip(str(exc), 200)}")
+                self._ledger.fail_all(batch.indices, failure)
         self._outcomes.close()  # from here on the ledger is the caller's alone
         if unsettled:
             with self._lock:
                 if not self._stop.is_set():  # threads still sending stop at their next step
                     self._stop_reason = "the invocation ended"
                     self._stop.set()
-            failure = Failure("not confirmed before the function's time ran out")
+            not_confirmed = Failure("not confirmed before the function's time ran out")
+            not_sent = Failure("not sent: the function's time ran out")  # waiting for a thread, or a place in flight
             for future, batch in unsettled:
                 future.cancel()  # one that has not started never will
-                self._ledger.fail_unsettled(batch.indices, failure)
-        with self._lock:  # a request that outlived the invocation may still be counted: hand out a copy
-            return self._stats.copy()
+                went_out = self._exchange.went_out(batch)
+                self._ledger.fail_unsettled(batch.indices, not_confirmed if went_out else not_sent)
+        return self._exchange.ended(abandoned=bool(unsettled))
 
-    def _deliver(self, batch: Batch, resent: bool = False) -> None:
-        """`resent`: the messages were in a request whose answer may have applied them (a half after a status 0)."""
+    def _time_left(self) -> float:
+        """What a request may still wait for a place in flight: nothing once sending stopped."""
+        return 0.0 if self._stop.is_set() else self._deadline.remaining()
+
+    def _probe(self, batch: Batch) -> None:
+        """The probe: whatever ends it without a verdict (the time, a halt, a bug) the held batches meet too."""
+        assert self._gate is not None
+        try:
+            if self._wait_to_probe:  # until the container's probe time, but never so long that the probe cannot go
+                until = self._exchange.availability.until_probe()
+                wait = min(until, self._deadline.remaining() - self._settings.probe_timeout)
+                if wait > 0:
+                    self._stop.wait(wait)
+            self._deliver(batch, probe=True)
+        finally:
+            self._gate.open()
+
+    def _deliver(self, batch: Batch, resent: bool = False, probe: bool = False, submitted: Batch | None = None) -> None:
+        """`resent`: the messages were in a request whose answer may have applied them (a half after a status 0);
+        `probe`: its first attempt is the probe (sent once, with the probe's timeout); `submitted`: the batch as
+        submitted, when `batch` is a half of it."""
+        submitted = batch if submitted is None else submitted
         destination = self._destinations[batch.kind]
         if batch.keys is not None:
             batch = self._hold_back(batch)
@@ -131,12 +191,25 @@ class Delivery:
                     return
                 encoded_with = credentials
             if resent:
-                self._count_resent(destination, batch)
-            verdict, response = self._send(
-                destination, credentials, body, raw_size, batch, min(self._settings.request_timeout, remaining)
-            )
+                self._exchange.count_resent(destination, batch)
+            timeout = self._settings.probe_timeout if probe else self._settings.request_timeout
+            sent = self._exchange.send(destination, credentials, body, raw_size, batch, timeout, submitted)
+            if sent is None:  # no place in flight before sending stopped or the time ran out
+                reason = self._stop_reason if self._stop.is_set() else "not sent: the function's time ran out"
+                self._give_up(batch, Failure(reason))
+                return
+            verdict, response = sent
             kind = verdict.kind
             resent = verdict.request_class in _AMBIGUOUS  # sent again from here on, the messages count as resent
+            if probe:
+                probe = False
+                self._exchange.probed()
+                if kind == RETRY:
+                    self._probe_failed(batch, verdict)
+                    return
+                if kind != HALT:  # a halt first stops everything: then the held batches meet it
+                    assert self._gate is not None
+                    self._gate.open()
             if kind == REAUTHORIZE and self._fresh_credentials(credentials):
                 continue
             if kind == ACCEPTED:
@@ -150,14 +223,18 @@ class Delivery:
                     self._refuse(batch, position, verdict.failure)
                 return
             if kind == SPLIT:
-                if len(batch) == 1:
-                    self._refuse(batch, 0, verdict.failure)
+                if len(batch) == 1:  # refused for good; or reported, when the answer says nothing against it
+                    assert verdict.failure is not None  # split verdicts carry their failure
+                    if verdict.failure.permanent:
+                        self._refuse(batch, 0, verdict.failure)
+                    else:
+                        self._give_up(batch, verdict.failure)
                     return
                 for half in batch.split():  # in order: the first half ends before the second is sent
-                    self._deliver(half, resent)
+                    self._deliver(half, resent, submitted=submitted)
                 return
             if kind in (HALT, REAUTHORIZE):
-                self._halt(verdict.problem)
+                self._halt(verdict.problem + (self._refresh_failure if kind == REAUTHORIZE else ""))
                 self._give_up(batch, Failure(self._stop_reason))
                 return
             assert kind == RETRY
@@ -168,55 +245,24 @@ class Delivery:
             if delay >= self._deadline.remaining():
                 self._give_up(batch, Failure(f"no time left to retry; last: {verdict.problem}"))
                 return
-            with self._lock:
-                self._stats.retries += 1
+            with self._exchange.lock:
+                self._exchange.stats.retries += 1
             self._stop.wait(delay)
 
-    def _send(
-        self,
-        destination: Destination,
-        credentials: Credentials,
-        body: bytes,
-        raw_size: int,
-        batch: Batch,
-        timeout: float,
-    ) -> tuple[Verdict, Response | None]:
-        """The destination's reading of the answer; a retry when no answer came."""
-        started = time.perf_counter()
-        try:
-            response = self._sender.send(destination.endpoint(self._settings.api_url, credentials), body, timeout)
-        except TransportError as exc:
-            request_class = "timeout" if isinstance(exc, RequestTimeout) else "connection"
-            verdict = Verdict(RETRY, problem=str(exc), request_class=request_class)
-            self._count(request_class, raw_size, len(body), started)
-            return verdict, None
-        verdict = destination.read(response, batch)
-        status = response.status
-        status_class = str(status) if status in (400, 401, 403, 413, 429) else f"{status // 100}xx"
-        if verdict.request_class is None:
-            verdict.request_class = status_class
-        self._count(verdict.request_class, raw_size, len(body), started)
-        return verdict, response
-
-    def _count(self, request_class: str, raw_size: int, gzip_size: int, started: float) -> None:
-        with self._lock:
-            stats = self._stats
-            stats.requests[request_class] += 1
-            stats.bytes_raw += raw_size
-            stats.bytes_gzip += gzip_size
-            stats.latencies_ms.append((time.perf_counter() - started) * 1000)
-
-    def _count_resent(self, destination: Destination, batch: Batch) -> None:
-        """Messages being sent again after an answer that may have applied them: those not idempotent are counted
-        (each time: after two such answers, an `$add` may have been applied three times)."""
-        resent = destination.not_idempotent(batch)
-        if resent:
-            with self._lock:
-                self._stats.resent_not_idempotent += resent
+    def _probe_failed(self, batch: Batch, verdict: Verdict) -> None:
+        """Mixpanel is still down: nothing else is sent this invocation, and the next probe is due later."""
+        assert self._gate is not None
+        failure = self._exchange.probe_failed().failure(f"failed: {verdict.problem}")
+        self._give_up(batch, failure)
+        self._gate.close(failure)
 
     def _fresh_credentials(self, refused: Credentials) -> bool:
-        """After a 401: read the credentials again, once per invocation; True if there are new ones to try."""
-        with self._lock:
+        """After a 401: read the credentials again, once per invocation; True if there are new ones to try.
+
+        Under a lock of its own: the read may take all the time left (Secrets Manager not answering), and the other
+        senders must go on recording their answers meanwhile (they take `_lock` and the exchange's lock after each
+        request)."""
+        with self._refresh_lock:
             if self._credentials is not refused:
                 return True  # another request already refreshed them
             if self._refreshed:
@@ -224,7 +270,8 @@ class Delivery:
             self._refreshed = True
             try:
                 credentials = self._credentials_source.get(refresh=True, within=self._deadline.remaining())
-            except ForwarderError:
+            except ForwarderError as exc:  # names the variable and the problem, never a value
+                self._refresh_failure = f"; the credentials read again cannot be used: {exc}"
                 return False
             if credentials == refused:
                 return False

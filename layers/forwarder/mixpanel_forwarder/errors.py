@@ -23,6 +23,11 @@ class DecodeError(ForwarderError):
     """A record's payload cannot be turned into events."""
 
 
+class SourceUnavailable(ForwarderError):
+    """What a record names cannot be read now (an S3 object: not found, denied, throttled, no time left): the record
+    is reported for retry, not parked."""
+
+
 class TransportError(ForwarderError):
     """A request did not get an HTTP answer (timeout, reset, refused); always worth retrying."""
 

@@ -71,6 +71,11 @@ class Ledger:
         # Messages made from the same item as the message before them (a Segment `group` call is a group update and
         # a user update): numbers a record's items do not account for one to one.
         self.extra: set[int] = set()
+        # The keys of the messages of an item that made several (`messages.Refused.message`), by number: what a
+        # replay names of a document it imported part of (`replay_remainder`). Made on the general path only.
+        self.message_keys: dict[int, str] = {}
+        # Records to park whole, by number: the messages of each that were not final, which go with it (`fail_whole`).
+        self.whole: dict[int, list[int]] = {}
 
     def enqueue(self, record: int) -> int:
         """A new event of `record`, pending; its number."""
@@ -104,7 +109,8 @@ class Ledger:
         return self.kinds.get(index, Kind.EVENT)
 
     def fail_record(self, record: int, failure: Failure) -> None:
-        """The whole record failed before any event came out of it (it is not decodable)."""
+        """The whole record failed before any event came out of it: it is not decodable (permanent), or what it names
+        cannot be read now (transient)."""
         self.record_failures[record] = failure
         self.record_states[record] = State.PENDING if failure.permanent else State.RETRY
 
@@ -137,8 +143,33 @@ class Ledger:
         self.parking_attempted = True
         for record in records:
             self.record_states[record] = State.PARKED
+            for index in self.whole.pop(record, ()):
+                self.states[index] = State.PARKED
         for index in events:
             self.states[index] = State.PARKED
+
+    def records_failing_transiently(self) -> list[int]:
+        """The records that will be reported whatever parking does (ascending): a message of theirs, or the record,
+        failed for a transient reason, or was never answered for."""
+        failed = {record for record, state in self.record_states.items() if state is State.RETRY}
+        record_of, failures = self.record_of, self.failed
+        failed.update(record_of[index] for index in _found(self.states, _RETRY))
+        for index in _found(self.states, _PENDING):
+            if index not in failures or not failures[index].failure.permanent:
+                failed.add(record_of[index])
+        return sorted(failed)
+
+    def fail_whole(self, failures: dict[int, Failure]) -> None:
+        """Each of these records is to be parked whole, for `failures`' reason (permanent): its messages that are not
+        final are in its document, so they are parked with it (`parked`), never apart; else reported with it."""
+        states, record_of, whole = self.states, self.record_of, self.whole
+        unfinished = [i for state in (_PENDING, _RETRY) for i in _found(states, state) if record_of[i] in failures]
+        for index in unfinished:
+            whole.setdefault(record_of[index], []).append(index)
+            states[index] = State.RETRY  # not parked apart: in the record's document
+        for record, failure in failures.items():
+            self.record_failures[record] = failure
+            self.record_states[record] = State.PENDING
 
     def records_to_park(self) -> list[int]:
         return sorted(r for r, state in self.record_states.items() if state is State.PENDING)
@@ -175,7 +206,7 @@ class Ledger:
             "retry": count(_RETRY) + count(_PENDING) - sum(tally["retry"] for tally in by_kind.values()),
             "filtered": count(_FILTERED) - sum(tally["filtered"] for tally in by_kind.values()),
             "records_parked": sum(1 for state in self.record_states.values() if state is State.PARKED),
-            "records_undecodable": len(self.record_failures),
+            "records_undecodable": sum(1 for failure in self.record_failures.values() if failure.stage is Stage.DECODE),
             "park_failures": 0,
             **{"parked_" + stage: 0 for stage in Stage},
         }
@@ -218,6 +249,16 @@ class Ledger:
         for failure in (*(failed.failure for failed in self.failed.values()), *self.record_failures.values()):
             reasons[failure.field + ": " + failure.reason if failure.field else failure.reason] += 1
         return reasons
+
+
+def _found(states: bytearray, state: bytes) -> list[int]:
+    """The numbers of the messages in `state`, found by bytes.find: no Python step per other message."""
+    found = []
+    index = states.find(state)
+    while index != -1:
+        found.append(index)
+        index = states.find(state, index + 1)
+    return found
 
 
 class Outcomes:

@@ -21,15 +21,16 @@ from .transforms import Filtered, Transforms
 class Routed:
     """A message ready for its destination: its kind, its JSON, and for a profile update the profile's key. An event
     a format or a transform made, and common in shape, comes as `event`, the dict `normalize_common` returns, to be
-    encoded in a run with others; its `body` is then made only if asked for."""
+    encoded in a run with others; its `body` is then made only if asked for. `message`: as Refused's."""
 
-    __slots__ = ("_body", "event", "key", "kind")
+    __slots__ = ("_body", "event", "key", "kind", "message")
 
     def __init__(self, kind: Kind, body: bytes, key: str | None = None, event: dict[str, Any] | None = None) -> None:
         self.kind = kind
         self._body = body
         self.key = key
         self.event = event
+        self.message: str | None = None
 
     @property
     def body(self) -> bytes:
@@ -41,7 +42,8 @@ class Routed:
 class Refused:
     """A message that will not be sent, and why. `changed`: the refusal came after normalizing edited the message
     (too large, or not encodable), so what is parked must be read again as it arrived. `message`: the message's key
-    (its item's, with a suffix when the item makes several), which a parked item names to be made again alone."""
+    (its item's, with a suffix when the item makes several; `route_item` sets it on every outcome), which a parked
+    item names to be made again alone."""
 
     __slots__ = ("changed", "failure", "kind", "message")
 
@@ -53,13 +55,14 @@ class Refused:
 
 
 class FilteredOut:
-    """A message a TRANSFORMS rule filtered out."""
+    """A message a TRANSFORMS rule filtered out. `message`: as Refused's."""
 
-    __slots__ = ("kind", "rule")
+    __slots__ = ("kind", "message", "rule")
 
     def __init__(self, kind: Kind, rule: str) -> None:
         self.kind = kind
         self.rule = rule
+        self.message: str | None = None
 
 
 Outcome = Routed | Refused | FilteredOut
@@ -99,7 +102,12 @@ def route_item(item: Item, rules: MessageRules, exact: bool = False) -> list[Out
     item again exactly) when a number may be an integer beyond 64 bits, rounded.
     """
     transforms = None if item.sent else rules.transforms  # a message parked as sent was transformed then
-    return [_route_one(message, rules, transforms, exact, item) for message in item_messages(item, rules)]
+    outcomes = []
+    for message in item_messages(item, rules):
+        outcome = _route_one(message, rules, transforms, exact, item)
+        outcome.message = message.item.key
+        outcomes.append(outcome)
+    return outcomes
 
 
 def item_messages(item: Item, rules: MessageRules) -> list[Message]:
@@ -129,11 +137,10 @@ def _route_one(
     message: Message, rules: MessageRules, transforms: Transforms | None, exact: bool, original: Item
 ) -> Outcome:
     kind, item = message.kind, message.item
-    key = item.key
     if message.skipped is not None:
         return FilteredOut(kind, message.skipped)
     if message.refusal is not None:
-        return Refused(kind, Failure(message.refusal.message, message.refusal.field, Stage.INVALID), message=key)
+        return Refused(kind, Failure(message.refusal.message, message.refusal.field, Stage.INVALID))
     try:
         if transforms is not None and item.error is None and type(item.payload) is dict:
             transformed = _transformed(kind, item.payload, transforms, exact)
@@ -149,13 +156,13 @@ def _route_one(
     except Inexact:
         raise
     except TooLarge as exc:
-        return Refused(kind, Failure(exc.message, exc.field, Stage.INVALID), changed=True, message=key)
+        return Refused(kind, Failure(exc.message, exc.field, Stage.INVALID), changed=True)
     except Invalid as exc:
         stage = Stage.DECODE if item.error is not None else Stage.INVALID
-        return Refused(kind, Failure(exc.message, exc.field, stage), message=key)
+        return Refused(kind, Failure(exc.message, exc.field, stage))
     except (TypeError, ValueError) as exc:  # e.g. an integer JSON allows but Mixpanel cannot store
         failure = Failure(f"cannot be encoded as JSON: {exc}", "properties", Stage.INVALID)
-        return Refused(kind, failure, changed=True, message=key)
+        return Refused(kind, failure, changed=True)
 
 
 def _transformed(kind: Kind, message: dict[str, object], transforms: Transforms, exact: bool) -> object:

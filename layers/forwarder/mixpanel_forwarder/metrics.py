@@ -66,6 +66,26 @@ RETRIES = "Retries"
 MIXPANEL_LATENCY = "MixpanelLatency"
 BYTES_UNCOMPRESSED = "BytesUncompressed"
 BYTES_COMPRESSED = "BytesCompressed"
+# Mixpanel's availability (availability.py): invocations that found it down (their first batch probed, the others
+# waited for it), probes sent, and probes that met a transient failure (nothing else was sent then).
+MIXPANEL_UNAVAILABLE = "MixpanelUnavailable"
+PROBES = "Probes"
+PROBES_FAILED = "ProbesFailed"
+# /import requests in flight per container (in_flight.py): the lowest limit during the invocation and the limit at its
+# end (MAX_CONCURRENT_REQUESTS unless 429s lowered it), and requests that waited for a place.
+IN_FLIGHT_LIMIT = "InFlightLimit"
+IN_FLIGHT_LIMIT_AT_END = "InFlightLimitAtEnd"
+REQUESTS_DELAYED = "RequestsDelayedByLimit"
+# The SQS function's only (redelivery.py): reported records hidden for their delay, those SQS was not told about (they
+# come back after the queue's visibility timeout), crash-looping records moved to the source dead-letter queue, and
+# whole records parked: crash-looping with no source dead-letter queue to go to (FIFO, an existing queue), or failing
+# until their queue would have deleted them.
+RECORDS_BACKED_OFF = "RecordsBackedOff"
+BACKOFF_FAILURES = "BackoffFailures"
+RECORDS_MOVED_CRASH_LOOP = "RecordsMovedCrashLoop"
+RECORDS_PARKED_CRASH_LOOP = "RecordsParkedCrashLoop"
+RECORDS_PARKED_RETENTION = "RecordsParkedRetention"
+SQS_SOURCE = "sqs"  # sources/sqs.py's NAME
 INVOCATION_ERRORS = "InvocationErrors"  # the handler raised: nothing was acknowledged (bad config, no credentials)
 
 metrics = Metrics(
@@ -101,7 +121,20 @@ def publish(result: Result) -> None:
         PARK_FAILURES: counts["park_failures"],
         RETRIES: delivery.retries,
         RESENT_NOT_IDEMPOTENT: delivery.resent_not_idempotent,
+        MIXPANEL_UNAVAILABLE: int(delivery.unavailable_since is not None),
+        PROBES: delivery.probes,
+        PROBES_FAILED: delivery.probes_failed,
+        IN_FLIGHT_LIMIT: delivery.in_flight_limit_min,
+        IN_FLIGHT_LIMIT_AT_END: delivery.in_flight_limit,
+        REQUESTS_DELAYED: delivery.requests_delayed,
     }
+    if result.source == SQS_SOURCE:
+        redelivery = result.redelivery
+        values[RECORDS_BACKED_OFF] = redelivery.backed_off
+        values[BACKOFF_FAILURES] = redelivery.backoff_failures
+        values[RECORDS_MOVED_CRASH_LOOP] = redelivery.moved_crash_loop
+        values[RECORDS_PARKED_CRASH_LOOP] = counts["parked_" + Stage.CRASH_LOOP]
+        values[RECORDS_PARKED_RETENTION] = counts["parked_" + Stage.RETENTION]
     for kind, prefix in PROFILE_UPDATES.items():
         for outcome, suffix in PROFILE_OUTCOMES.items():
             values[prefix + suffix] = counts[f"{kind}_updates_{outcome}"]

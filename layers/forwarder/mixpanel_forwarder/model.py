@@ -183,6 +183,10 @@ class Stage(enum.StrEnum):
     DECODE = "decode"
     INVALID = "invalid"
     REFUSED = "refused"
+    # A whole SQS record, never decoded or not imported (redelivery.py): it came back more often than its backoff
+    # explains (the function never answered for it), or transient failures lasted until its queue would delete it.
+    CRASH_LOOP = "crash_loop"
+    RETENTION = "retention"
 
 
 class Failure:

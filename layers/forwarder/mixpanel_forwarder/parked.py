@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from . import codec
+from .errors import DecodeError
 
 # What a message refused before sending keeps beside its record's origin (the module docstring says what each is).
 COORDINATES = ("item", "defaultTimeMs", "messages", "rules")
@@ -117,16 +118,23 @@ def _payload_bytes(payload: Any) -> bytes:
 
 
 def failures(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """The single-failure documents a parked document holds: a shared one is split into one per event."""
-    entries = document.get("events")
-    if not isinstance(entries, list):
-        return [document]
+    """The single-failure documents a parked document holds: a shared one is split into one per event. DecodeError
+    naming what is wrong when it is not the shape this module writes (edited by hand, or cut short)."""
     source = document.get("source") or {}
+    if type(source) is not dict:
+        raise DecodeError("source must be an object")
+    if "events" not in document:
+        return [document]
+    entries = document["events"]
+    if type(entries) is not list or not entries or any(type(entry) is not dict for entry in entries):
+        raise DecodeError("events must be a non-empty list of objects, one per parked message")
     out = []
-    for entry in entries:
+    for position, entry in enumerate(entries):
+        if "event" not in entry:
+            raise DecodeError(f"events[{position}] has no event")
         coordinates = {name: entry[name] for name in COORDINATES if name in entry}
         reason = {name: entry[name] for name in ("reason", "field", "kind") if name in entry}
-        out.append({**reason, "source": {**source, **coordinates}, "event": entry.get("event")})
+        out.append({**reason, "source": {**source, **coordinates}, "event": entry["event"]})
     return out
 
 
@@ -136,31 +144,68 @@ class ParkedReader:
     def __init__(self, s3_client: Any = None) -> None:
         self._s3_client = s3_client
         self._parts: dict[str, dict[int, bytes]] = {}
+        self.last_part: str | None = None  # the id of the part group the last message read belongs to, if any
 
     def read(self, body: str) -> dict[str, Any] | None:
-        """The whole document, or None while parts of it are still missing."""
-        message: dict[str, Any] = codec.loads(body)
+        """The whole document, or None while parts of it are still missing. DecodeError saying what is wrong when the
+        message is no parked document (not a JSON object, a part or pointer edited or cut short), or the object a
+        pointer names cannot be read."""
+        self.last_part = None
+        message = _object(body, "the message")
         part = message.get("part")
-        if isinstance(part, dict):
-            pieces = self._parts.setdefault(str(part["id"]), {})
-            pieces[int(part["index"])] = base64.b64decode(message["data"])
-            if len(pieces) < int(part["count"]):
-                return None
-            del self._parts[str(part["id"])]
-            document: dict[str, Any] = codec.loads(b"".join(pieces[i] for i in sorted(pieces)))
-            return document
+        if part is not None:
+            return self._part(part, message.get("data"))
         pointer = message.get("s3")
-        if isinstance(pointer, dict):
-            if self._s3_client is None:
-                from .aws import client
-
-                self._s3_client = client("s3")
-            answer = self._s3_client.get_object(Bucket=pointer["bucket"], Key=pointer["key"])
-            stored: dict[str, Any] = codec.loads(answer["Body"].read())
-            return stored
+        if pointer is not None:
+            return self._fetch(pointer)
         return message
+
+    def _part(self, part: Any, data: Any) -> dict[str, Any] | None:
+        if type(part) is not dict or not isinstance(part.get("id"), str | int) or type(data) is not str:
+            raise DecodeError("a part must have part: {id, index, count} and its base64 data")
+        index, count = part.get("index"), part.get("count")
+        if type(index) is not int or type(count) is not int or not 0 <= index < count:
+            raise DecodeError(f"part {index!r} of {count!r}: the index must be an integer from 0 to count - 1")
+        group = self.last_part = str(part["id"])
+        try:
+            piece = base64.b64decode(data, validate=True)
+        except binascii.Error:
+            raise DecodeError(f"part {index} of {count} of {group}: its data is not base64") from None
+        pieces = self._parts.setdefault(group, {})
+        pieces[index] = piece
+        if len(pieces) < count:
+            return None
+        del self._parts[group]
+        return _object(b"".join(pieces[i] for i in sorted(pieces)), f"the document in {count} parts")
+
+    def _fetch(self, pointer: Any) -> dict[str, Any]:
+        bucket, key = (pointer.get("bucket"), pointer.get("key")) if type(pointer) is dict else (None, None)
+        if type(bucket) is not str or type(key) is not str:
+            raise DecodeError("a pointer must be s3: {bucket, key}")
+        if self._s3_client is None:
+            from .aws import client
+
+            self._s3_client = client("s3")
+        try:
+            stored = self._s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as exc:  # botocore's errors (NoSuchKey, AccessDenied, a timeout): kept, to be read again
+            from .aws import describe
+
+            found = describe(exc)
+            raise DecodeError(f"cannot read s3://{bucket}/{key}: {found['code'] or found['type']}") from None
+        return _object(stored, f"s3://{bucket}/{key}")
 
     @property
     def incomplete(self) -> list[str]:
         """Ids of part groups still missing pieces."""
         return list(self._parts)
+
+
+def _object(text: str | bytes, what: str) -> dict[str, Any]:
+    try:
+        value = codec.loads(text)
+    except codec.JSONDecodeError as exc:
+        raise DecodeError(f"{what} is not JSON: {exc}") from None
+    if type(value) is not dict:
+        raise DecodeError(f"{what} is not a JSON object")
+    return value

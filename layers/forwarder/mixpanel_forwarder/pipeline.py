@@ -8,13 +8,13 @@ and batches go out as soon as they fill, so encoding the next overlaps sending t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from functools import partial
 from typing import Any
 
 from . import codec
 from .batching import Batch, Batcher
-from .errors import DecodeError, Inexact, Invalid
+from .errors import DecodeError, Inexact, Invalid, SourceUnavailable
 from .formats import common_event
 from .ledger import FailedEvent, Ledger
 from .messages import FilteredOut, MessageRules, Refused, Routed, item_messages, route_item
@@ -35,8 +35,10 @@ def encode_records(
     batchers: Mapping[Kind, Batcher],
     submit: Callable[[Batch], None],
     rules: MessageRules,
+    skip: Collection[int] = (),
 ) -> None:
-    """Every message of `records` into its destination's batches (submitted as they fill), or failed in the ledger."""
+    """Every message of `records` into its destination's batches (submitted as they fill), or failed in the ledger;
+    but the records `skip` numbers (taken care of already: a crash-looping SQS record, redelivery.py)."""
     decode, enqueue, fragment, now_ms = source.decode, ledger.enqueue, codec.Fragment, rules.now_ms
     run = _Run(batchers[Kind.EVENT], submit, partial(_general_again, source, records, ledger, rules))
     add_event, add_index, events, limit = run.events.append, run.indices.append, run.events, run.limit
@@ -45,11 +47,15 @@ def encode_records(
     payload_format = rules.payload_format
     vendors = payload_format == FORMAT_AUTO  # under auto, a vendor's common events take one step too
     first = partial(_first_step, ledger, rules)
-    for record_index, record in enumerate(records):
+    numbered = enumerate(records) if not skip else [(i, record) for i, record in enumerate(records) if i not in skip]
+    for record_index, record in numbered:
         try:
             items = decode(record)
         except DecodeError as exc:
             ledger.fail_record(record_index, Failure(str(exc), "record", Stage.DECODE))
+            continue
+        except SourceUnavailable as exc:  # what the record names cannot be read now: reported, read again later
+            ledger.fail_record(record_index, Failure(str(exc), "record"))
             continue
         for item in items:
             index = enqueue(record_index)
@@ -218,9 +224,12 @@ def _general(
         ledger.fail(index, _failed(item, Failure(exc.message, exc.field, stage)))
         return []
     routed = []
+    several = len(outcomes) > 1
     for n, outcome in enumerate(outcomes):
         message_index = index if n == 0 else ledger.enqueue_extra(record_index)
         ledger.classify(message_index, outcome.kind)
+        if several and outcome.message is not None:
+            ledger.message_keys[message_index] = outcome.message
         if type(outcome) is Routed:
             routed.append((message_index, outcome))
         elif type(outcome) is FilteredOut:

@@ -34,7 +34,8 @@ NOT_IDEMPOTENT = frozenset({"$add", "$append"})
 _USER_FIELDS = frozenset(
     {"$distinct_id", "$token", "$ip", "$ignore_time", "$ignore_alias", "$latitude", "$longitude", "$time"}
 )
-_GROUP_FIELDS = frozenset({"$group_key", "$group_id", "$token"})
+# `$time` too: Mixpanel's own SDK sends one with every group update (mixpanel-python's `group_update`).
+_GROUP_FIELDS = frozenset({"$group_key", "$group_id", "$token", "$time"})
 
 
 def kind_of(message: Any) -> Kind:

@@ -9,7 +9,8 @@ It maps and sends as the function does: with `--function`, under the function's 
 with lambda:GetFunctionConfiguration; its DEAD_LETTER_QUEUE_URL is the queue unless --queue-url says otherwise),
 else under this environment's (MIXPANEL_* or MIXPANEL_CREDENTIALS_SECRET_ARN, TRANSFORMS, PAYLOAD_FORMAT, ...).
 Parked events keep their source coordinates, so a replayed event gets the same `$insert_id` and time it would
-have had, and Mixpanel deduplicates anything already imported. What fails again stays in the queue.
+have had, and Mixpanel deduplicates anything already imported. What fails again stays in the queue; when other
+messages of its document landed, a document naming only it takes the old one's place (replay_remainder.py).
 """
 
 from __future__ import annotations
@@ -17,28 +18,23 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import aws, codec
-from .deadletter import sqs_batches
+from .credentials import credentials_source
+from .deadletter import SqsParker
 from .errors import ConfigError, ForwarderError
 from .forwarder import Forwarder
-from .parked import ParkedReader
+from .ledger import Ledger
+from .replay_queue import ParkedDocument, in_batches, read_queue
+from .replay_remainder import remainders
 from .replay_source import ReplaySource
 from .settings import Settings
 from .transport import Endpoint, Response, Sender
 
-RECEIVE_BATCH = 10
 REPLAY_CHUNK = 500  # parked documents per pass through the pipeline
-VISIBILITY_SECONDS = 300  # long enough to replay a chunk before the messages show up again
-
-
-@dataclass
-class ParkedDocument:
-    document: dict[str, Any]
-    receipts: list[str]  # every SQS message it came in (several when it was parked in parts)
 
 
 @dataclass
@@ -48,6 +44,7 @@ class ReplayReport:
     filtered: int = 0  # filtered out by a TRANSFORMS rule: deleted from the queue, never sent
     deleted_messages: int = 0
     kept_documents: int = 0
+    narrowed: int = 0  # of those kept, parked again naming only the messages that did not land
     reasons: Counter[str] = field(default_factory=Counter)
     incomplete_parts: int = 0
     sample: list[dict[str, Any]] = field(default_factory=list)
@@ -73,42 +70,6 @@ class DryRunSender:
         return Response(200, codec.dumps({"code": 200, "num_records_imported": len(messages), "status": "OK"}))
 
 
-def read_queue(
-    sqs_client: Any, queue_url: str, limit: int | None, receipts_of_part: dict[str, list[str]]
-) -> Iterator[ParkedDocument | None]:
-    """Parked documents as they become whole; None for a message that is one part of an unfinished one.
-
-    `receipts_of_part` is left holding the messages of documents whose other parts never came.
-    """
-    reader = ParkedReader()
-    seen = 0
-    while limit is None or seen < limit:
-        answer = sqs_client.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=RECEIVE_BATCH,
-            VisibilityTimeout=VISIBILITY_SECONDS,
-            WaitTimeSeconds=1,
-        )
-        messages = answer.get("Messages", [])
-        if not messages:
-            return
-        for message in messages:
-            body, receipt = message["Body"], message["ReceiptHandle"]
-            part = codec.loads(body).get("part")
-            document = reader.read(body)
-            if isinstance(part, dict):
-                receipts = receipts_of_part.setdefault(str(part["id"]), [])
-                receipts.append(receipt)
-                if document is None:
-                    yield None
-                    continue
-                del receipts_of_part[str(part["id"])]
-            else:
-                receipts = [receipt]
-            seen += 1
-            yield ParkedDocument(document, receipts) if document is not None else None
-
-
 def replay(
     settings: Settings,
     queue_url: str,
@@ -123,72 +84,114 @@ def replay(
         import boto3
 
         sqs_client = boto3.client("sqs")
-    dry_sender = DryRunSender(keep=5) if dry_run else None
-    # Without a dead-letter queue of its own, what fails again is reported, i.e. left where it is.
-    forwarder = Forwarder(settings._replace(dead_letter_queue_url=None), sender=dry_sender or sender)
-    source = ReplaySource(settings.mapping_rules())
-    report = ReplayReport()
+    run = _Run(settings, queue_url, sqs_client, dry_run, sender)
+    run.forwarder.check_credentials()  # ForwarderError before anything is taken from the queue
     chunk: list[ParkedDocument] = []
     unfinished: dict[str, list[str]] = {}
-    kept: list[str] = []  # receipts of what stays in the queue
-    for parked in read_queue(sqs_client, queue_url, limit, unfinished):
-        progress(1)
-        if parked is None:
-            continue
-        chunk.append(parked)
-        if len(chunk) >= REPLAY_CHUNK:
-            kept += _replay_chunk(forwarder, source, sqs_client, queue_url, chunk, report, dry_run)
+    documents = read_queue(sqs_client, queue_url, limit, unfinished, run.ours, run.kept)
+    try:
+        for parked in documents:
+            if parked is not None and parked.problem is not None:
+                run.keep_unreadable(parked)
+            elif parked is not None:
+                chunk.append(parked)
+            progress(1)
+            if len(chunk) >= REPLAY_CHUNK:
+                run.replay_chunk(chunk)
+                chunk = []
+        if chunk:
+            run.replay_chunk(chunk)
             chunk = []
-    if chunk:
-        kept += _replay_chunk(forwarder, source, sqs_client, queue_url, chunk, report, dry_run)
-    report.incomplete_parts = sum(map(len, unfinished.values()))
-    # Visible again once the queue is read to its end (released sooner, the same run would read them again), for
-    # the next replay or a look, rather than after the visibility timeout.
-    kept += [receipt for receipts in unfinished.values() for receipt in receipts]
-    _in_batches(
-        kept,
-        lambda entries: sqs_client.change_message_visibility_batch(
-            QueueUrl=queue_url, Entries=[{**entry, "VisibilityTimeout": 0} for entry in entries]
-        ),
-    )
-    if dry_sender is not None:
-        report.sample = dry_sender.events
-    return report
+    finally:
+        documents.close()  # what it received and did not hand out goes to run.kept
+        # Visible again once the queue is read to its end (released sooner, the same run would read them again), for
+        # the next replay or a look, rather than after the visibility timeout; and so when the run stops half-way
+        # (interrupted, or a call to the queue failed), with the documents read and not yet replayed.
+        run.report.incomplete_parts = sum(map(len, unfinished.values()))
+        run.kept += [receipt for receipts in unfinished.values() for receipt in receipts]
+        run.kept += [receipt for parked in chunk for receipt in parked.receipts]
+        in_batches(
+            run.kept,
+            lambda entries: sqs_client.change_message_visibility_batch(
+                QueueUrl=queue_url, Entries=[{**entry, "VisibilityTimeout": 0} for entry in entries]
+            ),
+        )
+    if run.dry_sender is not None:
+        run.report.sample = run.dry_sender.events
+    return run.report
 
 
-def _replay_chunk(
-    forwarder: Forwarder,
-    source: ReplaySource,
-    sqs_client: Any,
-    queue_url: str,
-    chunk: list[ParkedDocument],
-    report: ReplayReport,
-    dry_run: bool,
-) -> list[str]:
-    """Replays `chunk` and deletes what was imported (nothing in a dry run); the receipts of what stays."""
-    result = forwarder.forward(source, [parked.document for parked in chunk], None)
-    failed = {failure["itemIdentifier"] for failure in result.batch_item_failures}
-    report.documents += len(chunk)
-    counts = result.ledger.counts()
-    report.imported_events += counts["imported"] + counts["user_updates_imported"] + counts["group_updates_imported"]
-    report.filtered += counts["filtered"] + counts["user_updates_filtered"] + counts["group_updates_filtered"]
-    report.kept_documents += len(failed)
-    report.reasons.update(result.ledger.reasons())
-    if dry_run:
-        return [receipt for parked in chunk for receipt in parked.receipts]
-    done = [receipt for i, parked in enumerate(chunk) if f"p{i}" not in failed for receipt in parked.receipts]
-    _in_batches(done, lambda entries: sqs_client.delete_message_batch(QueueUrl=queue_url, Entries=entries))
-    report.deleted_messages += len(done)
-    return [receipt for i, parked in enumerate(chunk) if f"p{i}" in failed for receipt in parked.receipts]
+class _Run:
+    """One replay: the pipeline it sends through, the queue, and what it has kept and parked so far."""
 
+    def __init__(self, settings: Settings, queue_url: str, sqs_client: Any, dry_run: bool, sender: Sender | None):
+        self.dry_sender = DryRunSender(keep=5) if dry_run else None
+        # Without a dead-letter queue of its own, what fails again is reported, i.e. left where it is (or, when part
+        # of its document landed, parked again narrowed: replay_remainder).
+        self.forwarder = Forwarder(settings._replace(dead_letter_queue_url=None), sender=self.dry_sender or sender)
+        self.rules = settings.mapping_rules()
+        self.source = ReplaySource(self.rules)
+        self.parker = SqsParker(queue_url, bucket=settings.dead_letter_bucket, sqs_client=sqs_client)
+        self.queue_url = queue_url
+        self.sqs_client = sqs_client
+        self.report = ReplayReport()
+        self.kept: list[str] = []  # receipts of what stays in the queue as it is, released at the end
+        self.ours: set[str] = set()  # ids of the messages this run parked
 
-def _in_batches(receipts: list[str], call: Callable[[list[dict[str, str]]], Any]) -> None:
-    for chunk in sqs_batches([len(receipt) for receipt in receipts]):
-        entries = [{"Id": str(n), "ReceiptHandle": receipts[i]} for n, i in enumerate(chunk)]
-        answer = call(entries)
-        failed = answer.get("Failed", []) if isinstance(answer, dict) else []
-        if failed:
-            raise ForwarderError(f"the dead-letter queue refused {len(failed)} of {len(entries)} deletions/releases")
+    def keep_unreadable(self, parked: ParkedDocument) -> None:
+        """A message that is no parked document (edited or cut short), or whose stored document cannot be read: it
+        stays in the queue as it is, counted among the documents kept with why."""
+        self.report.documents += 1
+        self.report.kept_documents += 1
+        self.report.reasons[f"document: {parked.problem}"] += 1
+        self.kept += parked.receipts
+
+    def replay_chunk(self, chunk: list[ParkedDocument]) -> None:
+        """Replays `chunk` and deletes what landed (nothing in a dry run); a document of which only some messages
+        landed is parked again naming the others, then deleted; the rest is kept."""
+        report = self.report
+        documents = [parked.document for parked in chunk]
+        result = self.forwarder.forward(self.source, documents, None)
+        failed = {int(failure["itemIdentifier"][1:]) for failure in result.batch_item_failures}
+        report.documents += len(chunk)
+        counts = result.ledger.counts()
+        imported = counts["imported"] + counts["user_updates_imported"] + counts["group_updates_imported"]
+        report.imported_events += imported
+        report.filtered += counts["filtered"] + counts["user_updates_filtered"] + counts["group_updates_filtered"]
+        report.kept_documents += len(failed)
+        report.reasons.update(result.ledger.reasons())
+        if self.dry_sender is not None:
+            self.kept += [receipt for parked in chunk for receipt in parked.receipts]
+            return
+        narrowed = self._park_remainders(result.ledger, documents, failed)
+        report.narrowed += len(narrowed)
+        done = [
+            receipt for i, parked in enumerate(chunk) if i not in failed or i in narrowed for receipt in parked.receipts
+        ]
+        in_batches(done, lambda entries: self.sqs_client.delete_message_batch(QueueUrl=self.queue_url, Entries=entries))
+        report.deleted_messages += len(done)
+        self.kept += [
+            receipt
+            for i, parked in enumerate(chunk)
+            if i in failed and i not in narrowed
+            for receipt in parked.receipts
+        ]
+
+    def _park_remainders(self, ledger: Ledger, documents: list[dict[str, Any]], failed: set[int]) -> set[int]:
+        """The numbers of the documents parked again narrowed to what did not land (replay_remainder)."""
+        _, records = self.source.source_records(documents)
+        rests = remainders(ledger, records, sorted(failed), self.rules, self.source.decode)
+        if not rests:
+            return set()
+        owners = [number for number, rest in rests.items() for _ in rest]
+        sent_ids: list[str] = []
+        stored = self.parker.park([parked for rest in rests.values() for parked in rest], sent_ids=sent_ids)
+        self.ours.update(sent_ids)
+        whole = set(rests)
+        for number, ok in zip(owners, stored, strict=True):
+            if not ok:
+                whole.discard(number)  # kept as it was: what did land would be sent again, but nothing is lost
+        return whole
 
 
 def function_settings(function: str, lambda_client: Any = None) -> Settings:
@@ -236,15 +239,25 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--queue-url is needed (or --function, whose DEAD_LETTER_QUEUE_URL is the queue)")
 
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
     from tqdm import tqdm
 
     sqs_client = boto3.client("sqs")
-    attributes = sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
-    total = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
-    with tqdm(total=min(total, args.limit or total), unit="msg", desc="replaying", file=sys.stderr) as bar:
-        report = replay(
-            settings, queue_url, dry_run=args.dry_run, limit=args.limit, sqs_client=sqs_client, progress=bar.update
-        )
+    try:
+        # Before the queue is read or the progress bar drawn: credentials that cannot be had stop it in one line
+        credentials_source(settings.credentials, settings.credentials_secret_arn, settings.project_id).get()
+        attributes = sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+        total = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+        with tqdm(total=min(total, args.limit or total), unit="msg", desc="replaying", file=sys.stderr) as bar:
+            report = replay(
+                settings, queue_url, dry_run=args.dry_run, limit=args.limit, sqs_client=sqs_client, progress=bar.update
+            )
+    except ForwarderError as exc:  # the credentials cannot be read, the queue refused a deletion: one line
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as exc:  # the queue is not there, or not for these credentials
+        print(f"error: the parked-events queue {queue_url}: {aws.describe(exc)['detail']}", file=sys.stderr)
+        return 2
     _print_report(report, args.dry_run)
     return 0
 
@@ -256,7 +269,10 @@ def _print_report(report: ReplayReport, dry_run: bool) -> None:
         print(f"{report.filtered} filtered out by TRANSFORMS rules" + ("" if dry_run else ", and deleted"))
     if not dry_run:
         print(f"{report.deleted_messages} messages deleted from the queue")
-    print(f"{report.kept_documents} documents stay parked" + (":" if report.reasons else ""))
+    narrowed = (
+        f" ({report.narrowed} of them in a new document naming only what did not land)" if report.narrowed else ""
+    )
+    print(f"{report.kept_documents} documents stay parked{narrowed}" + (":" if report.reasons else ""))
     for reason, count in report.reasons.most_common(20):
         print(f"  {count:>6}  {reason}")
     if report.incomplete_parts:

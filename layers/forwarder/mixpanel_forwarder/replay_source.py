@@ -50,30 +50,27 @@ class ReplaySource:
         self._rules = frozenset(rules)
 
     def source_records(self, event: Any) -> tuple[SourceKind, list[SourceRecord]]:
-        return SourceKind.SQS, [SourceRecord(f"p{i}", doc, doc.get("source", {})) for i, doc in enumerate(event)]
+        return SourceKind.SQS, [_Document(f"p{i}", doc, _origin(doc)) for i, doc in enumerate(event)]
 
     def decode(self, record: SourceRecord) -> list[Item]:
-        document = record.raw
+        document: Any = record.raw
+        if type(document) is not dict:
+            raise DecodeError("a parked document is a JSON object")
         parked = failures(document)  # a shared document: one per event it holds
+        for one in parked:
+            _check_coordinates(one.get("source") or {})
         self._check_rules(parked)
         if "events" in document or "event" in document:
             return [_parked_item(one) for one in parked]
         raw = document.get("record")
+        if isinstance(raw, dict) and set(raw) == {"base64"}:
+            raise DecodeError(
+                "the record is kept as the base64 of its bytes, which are no JSON Lambda could deliver (a lone "
+                "surrogate): it cannot be replayed as it is; decode it, fix it and send it to the source again"
+            )
         if not isinstance(raw, dict):
             raise DecodeError("parked document holds neither an event nor a record")
-        module = kinesis if raw.get("eventSource") == "aws:kinesis" or "kinesis" in raw else sqs
-        _, [original] = module.source_records({"Records": [raw]})
-        items: list[Item] = module.decode(original)
-        source = document.get("source") or {}
-        key = source.get("item")
-        if not isinstance(key, str):  # the record could not be decoded when it was parked: all of it
-            return items
-        # The record stands in for one of its messages that could not be written as JSON; its other items were
-        # imported, or parked on their own.
-        found = next((item for item in items if item.key == key), None)
-        if found is None:
-            raise DecodeError(f"the parked record no longer holds the item {key!r} it was parked for")
-        return [_named(found, source)]
+        return _record_items(document, raw, exact=False)
 
     def _check_rules(self, parked: list[dict[str, Any]]) -> None:
         """DecodeError when a message parked before sending was mapped by settings this replay does not have."""
@@ -93,6 +90,51 @@ class ReplaySource:
                 "would map the message otherwise: replay with --function <the forwarder function> to read the "
                 "function's settings, or set them as the function has them"
             )
+
+
+class _Document(SourceRecord):
+    """A parked document; one holding a Lambda record can be read again with its integers exact, as the record."""
+
+    __slots__ = ()
+
+    def exact_items(self) -> list[Item]:
+        raw = self.raw.get("record") if type(self.raw) is dict else None
+        if type(raw) is not dict or "events" in self.raw or "event" in self.raw:
+            raise DecodeError("this document cannot be read again")  # parsed already: its payload is no text
+        return _record_items(self.raw, raw, exact=True)
+
+
+def _record_items(document: dict[str, Any], raw: dict[str, Any], exact: bool) -> list[Item]:
+    """The items of the Lambda record a document holds (read with every integer exact: `exact`), or the one item it
+    was parked for (`source.item`), naming its messages."""
+    module = kinesis if raw.get("eventSource") == "aws:kinesis" or "kinesis" in raw else sqs
+    _, [original] = module.source_records({"Records": [raw]})
+    items: list[Item] = original.exact_items() if exact else module.decode(original)
+    source = document.get("source") or {}
+    key = source.get("item")
+    if not isinstance(key, str):  # the record could not be decoded when it was parked: all of it
+        return items
+    # The record stands in for one of its messages that could not be written as JSON (an integer beyond 64 bits, say);
+    # its other items were imported, or parked on their own.
+    found = next((item for item in items if item.key == key), None)
+    if found is None:
+        raise DecodeError(f"the parked record no longer holds the item {key!r} it was parked for")
+    return [_named(found, source)]
+
+
+def _origin(document: Any) -> dict[str, Any]:
+    source = document.get("source") if type(document) is dict else None
+    return source if type(source) is dict else {}
+
+
+def _check_coordinates(source: dict[str, Any]) -> None:
+    """DecodeError naming a coordinate that is not what parking writes: read otherwise, it would map the message as
+    something else (an `item` that is no string makes it look parked as sent, and skip its rules)."""
+    if "item" in source and type(source["item"]) is not str:
+        raise DecodeError("source.item must be a string: the key of the item parked")
+    default_time = source.get("defaultTimeMs")
+    if default_time is not None and type(default_time) is not int:
+        raise DecodeError("source.defaultTimeMs must be an integer: epoch milliseconds")
 
 
 def _parked_item(document: dict[str, Any]) -> Item:

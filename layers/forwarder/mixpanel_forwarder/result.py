@@ -8,13 +8,14 @@ from typing import Any
 from .delivery_stats import DeliveryStats
 from .ledger import Ledger
 from .model import SourceKind, clip
+from .redelivery import RedeliveryStats
 
 _REASONS_IN_SUMMARY = 10
 _REASON_CHARACTERS = 200  # the summary line stays far below CloudWatch's 256 KB per log event
 
 
 class Result:
-    __slots__ = ("_counts", "batch_item_failures", "delivery", "kind", "ledger", "records", "source")
+    __slots__ = ("_counts", "batch_item_failures", "delivery", "kind", "ledger", "records", "redelivery", "source")
 
     def __init__(
         self,
@@ -24,6 +25,7 @@ class Result:
         ledger: Ledger,
         delivery: DeliveryStats,
         batch_item_failures: list[dict[str, str]],
+        redelivery: RedeliveryStats | None = None,
     ) -> None:
         self.source = source  # the source's NAME: "sqs" or "kinesis"
         self.kind = kind
@@ -31,6 +33,7 @@ class Result:
         self.ledger = ledger
         self.delivery = delivery
         self.batch_item_failures = batch_item_failures
+        self.redelivery = redelivery or RedeliveryStats()  # SQS's: records hidden for their delay, moved on
         self._counts: dict[str, int] | None = None
 
     def counts(self) -> dict[str, int]:
@@ -52,6 +55,7 @@ class Result:
             "records_reported": len(self.batch_item_failures),
             **({"filtered_by": dict(self.ledger.filtered_by)} if self.ledger.filtered_by else {}),
             **self.delivery.summary(),
+            **self.redelivery.summary(),
             "reasons": {
                 clip(reason, _REASON_CHARACTERS): count
                 for reason, count in self.ledger.reasons().most_common(_REASONS_IN_SUMMARY)

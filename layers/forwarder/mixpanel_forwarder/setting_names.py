@@ -18,6 +18,7 @@ from .settings import (
     DEAD_LETTER_BUCKET,
     DEAD_LETTER_QUEUE_URL,
     DEADLINE_MARGIN_MS,
+    KINESIS_FAILED_BATCHES_BUCKET,
     MAX_ATTEMPTS,
     MAX_CONCURRENT_REQUESTS,
     MIXPANEL_API_URL,
@@ -27,6 +28,7 @@ from .settings import (
     MIXPANEL_SERVICE_ACCOUNT_SECRET,
     MIXPANEL_SERVICE_ACCOUNT_USERNAME,
     PAYLOAD_FORMAT,
+    PROBE_TIMEOUT_SECONDS,
     PROFILE_BATCH_MAX_UPDATES,
     REQUEST_TIMEOUT_SECONDS,
     RETRY_BASE_SECONDS,
@@ -34,6 +36,10 @@ from .settings import (
     RETRY_JITTER_MIN_SECONDS,
     RETRY_MAX_SECONDS,
     SEGMENT_GROUP_KEY,
+    SOURCE_DEAD_LETTER_QUEUE_URL,
+    SQS_CRASH_RETURNS,
+    SQS_RETRY_BASE_SECONDS,
+    SQS_RETRY_MAX_SECONDS,
     TRACING_ENABLED,
 )
 from .transform_rules import TRANSFORM_HASH_KEY, TRANSFORMS
@@ -50,11 +56,13 @@ KNOWN_SETTINGS = frozenset(
         MIXPANEL_CREDENTIALS_SECRET_ARN,
         DEAD_LETTER_QUEUE_URL,
         DEAD_LETTER_BUCKET,
+        KINESIS_FAILED_BATCHES_BUCKET,
         BATCH_MAX_EVENTS,
         BATCH_MAX_BYTES,
         MAX_CONCURRENT_REQUESTS,
         CONNECT_TIMEOUT_SECONDS,
         REQUEST_TIMEOUT_SECONDS,
+        PROBE_TIMEOUT_SECONDS,
         MAX_ATTEMPTS,
         RETRY_BASE_SECONDS,
         RETRY_MAX_SECONDS,
@@ -68,6 +76,10 @@ KNOWN_SETTINGS = frozenset(
         AMPLITUDE_USER_PROPERTIES,
         TRANSFORMS,
         TRANSFORM_HASH_KEY,
+        SQS_RETRY_BASE_SECONDS,
+        SQS_RETRY_MAX_SECONDS,
+        SQS_CRASH_RETURNS,
+        SOURCE_DEAD_LETTER_QUEUE_URL,
         TRACING_ENABLED,
         "POWERTOOLS_LOG_LEVEL",
         "POWERTOOLS_METRICS_NAMESPACE",
@@ -76,9 +88,11 @@ KNOWN_SETTINGS = frozenset(
     }
 )
 # Lambda's own variables, never a setting's typo: the reserved ones (AWS_*, LAMBDA_*, _HANDLER, _X_AMZN_TRACE_ID, TZ)
-# and those it sets unreserved, from "Defined runtime environment variables" in Lambda's guide.
+# and those it sets unreserved, from "Defined runtime environment variables" in Lambda's guide; and bash's PWD and
+# SHLVL, there in every deployed function: the Python runtime's /var/runtime/bootstrap is a bash script (its text:
+# https://dingxiong.github.io/posts/aws-lambda), and without them here each cold start imported difflib for them.
 _LAMBDA_PREFIXES = ("AWS_", "LAMBDA_", "_")
-_LAMBDA_OWN = frozenset({"TZ", "LANG", "PATH", "LD_LIBRARY_PATH", "NODE_PATH", "PYTHONPATH"})
+_LAMBDA_OWN = frozenset({"TZ", "LANG", "PATH", "LD_LIBRARY_PATH", "NODE_PATH", "PYTHONPATH", "PWD", "SHLVL"})
 # difflib's ratio from which a name is taken for a setting misspelt: MIXPANEL_REGOIN is 0.93 from MIXPANEL_REGION,
 # TRANSFORM 0.95 from TRANSFORMS; AWS_ENDPOINT_URL is 0.50 from MIXPANEL_API_URL, MIXPANEL_TOKEN 0.78 from
 # MIXPANEL_PROJECT_TOKEN.

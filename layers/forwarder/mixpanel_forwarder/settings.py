@@ -8,6 +8,7 @@ digits) is refused at start rather than at the first request.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import NamedTuple
 from urllib.parse import SplitResult, urlsplit
@@ -25,11 +26,13 @@ MIXPANEL_SERVICE_ACCOUNT_SECRET = "MIXPANEL_SERVICE_ACCOUNT_SECRET"  # noqa: S10
 MIXPANEL_PROJECT_TOKEN = "MIXPANEL_PROJECT_TOKEN"  # noqa: S105 - a variable name
 DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
 DEAD_LETTER_BUCKET = "DEAD_LETTER_BUCKET"
+KINESIS_FAILED_BATCHES_BUCKET = "KINESIS_FAILED_BATCHES_BUCKET"
 BATCH_MAX_EVENTS = "BATCH_MAX_EVENTS"
 BATCH_MAX_BYTES = "BATCH_MAX_BYTES"
 MAX_CONCURRENT_REQUESTS = "MAX_CONCURRENT_REQUESTS"
 CONNECT_TIMEOUT_SECONDS = "CONNECT_TIMEOUT_SECONDS"
 REQUEST_TIMEOUT_SECONDS = "REQUEST_TIMEOUT_SECONDS"
+PROBE_TIMEOUT_SECONDS = "PROBE_TIMEOUT_SECONDS"
 MAX_ATTEMPTS = "MAX_ATTEMPTS"
 RETRY_BASE_SECONDS = "RETRY_BASE_SECONDS"
 RETRY_MAX_SECONDS = "RETRY_MAX_SECONDS"
@@ -42,6 +45,11 @@ PAYLOAD_FORMAT = "PAYLOAD_FORMAT"
 SEGMENT_GROUP_KEY = "SEGMENT_GROUP_KEY"
 AMPLITUDE_USER_PROPERTIES = "AMPLITUDE_USER_PROPERTIES"
 AMPLITUDE_USER_PROPERTY_CHOICES = ("ignore", "profile")  # profile: a $set on the user's profile
+# Reported SQS records come back later each time (redelivery.py): seconds on SQS's clock.
+SQS_RETRY_BASE_SECONDS = "SQS_RETRY_BASE_SECONDS"
+SQS_RETRY_MAX_SECONDS = "SQS_RETRY_MAX_SECONDS"
+SQS_CRASH_RETURNS = "SQS_CRASH_RETURNS"
+SOURCE_DEAD_LETTER_QUEUE_URL = "SOURCE_DEAD_LETTER_QUEUE_URL"
 TRACING_ENABLED = "TRACING_ENABLED"  # read by runtime.py, before any setting: it decides how the handler is wrapped
 
 REGION_HOSTS = {
@@ -50,6 +58,9 @@ REGION_HOSTS = {
     "IN": "https://api-in.mixpanel.com",
 }
 MAX_EVENTS_PER_REQUEST = 2000  # Mixpanel's hard limit per /import request
+# A visibility timeout ends at most 12 hours after the receive (43,200 s): the longest delay and its tenth of
+# jitter (39,600 s) leave the longest invocation (900 s) and more room under it.
+SQS_MAX_DELAY_SECONDS = 36_000
 MAX_UPDATES_PER_REQUEST = 2000  # and per /engage or /groups request ("limits … to 2000")
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024  # uncompressed; the limit in Mixpanel's own 413 example
 # Plain HTTP only to these: this machine, or (from a `sam local` container) the Docker host running the sink.
@@ -71,6 +82,7 @@ class Settings(NamedTuple):
     max_concurrent_requests: int = 8
     connect_timeout: float = 3.0
     request_timeout: float = 15.0
+    probe_timeout: float = 5.0  # the one request an invocation sends while Mixpanel is down (availability.py)
     max_attempts: int = 6
     retry_base: float = 2.0
     retry_max: float = 60.0
@@ -83,6 +95,12 @@ class Settings(NamedTuple):
     transforms: TransformRules | None = None  # TRANSFORMS, read and checked; None when there are no rules
     segment_group_key: str = SEGMENT_DEFAULT_GROUP_KEY  # the group key a Segment group call's profile is under
     amplitude_user_properties: bool = False  # an Amplitude event's user_properties also a $set on its user
+    # The bucket Lambda writes the Kinesis batches it gives up on to: its S3 notifications are forwarded again.
+    kinesis_failed_batches_bucket: str | None = None
+    sqs_retry_base: int = 30  # a reported SQS record's first delay; it doubles with each receive
+    sqs_retry_max: int = 1230  # and stops growing here: the backlog returns within this once Mixpanel is back
+    sqs_crash_returns: int = 5  # receives beyond what that schedule explains before a record is moved on
+    source_dead_letter_queue_url: str | None = None  # where a crash-looping record is moved (standard queues)
 
     def mapping_rules(self) -> tuple[str, ...]:
         """The settings that change how an arriving message is mapped, by variable name, those not at their
@@ -124,6 +142,7 @@ class Settings(NamedTuple):
             max_concurrent_requests=env.integer(MAX_CONCURRENT_REQUESTS, 8, 1, 64),
             connect_timeout=env.number(CONNECT_TIMEOUT_SECONDS, 3.0, 0.01, 60.0),
             request_timeout=env.number(REQUEST_TIMEOUT_SECONDS, 15.0, 0.01, 900.0),
+            probe_timeout=env.number(PROBE_TIMEOUT_SECONDS, 5.0, 0.01, 900.0),
             max_attempts=env.integer(MAX_ATTEMPTS, 6, 1, 100),
             retry_base=env.number(RETRY_BASE_SECONDS, 2.0, 0.0, 600.0),
             retry_max=env.number(RETRY_MAX_SECONDS, 60.0, 0.0, 900.0),
@@ -139,6 +158,11 @@ class Settings(NamedTuple):
             segment_group_key=env.text(SEGMENT_GROUP_KEY) or SEGMENT_DEFAULT_GROUP_KEY,
             amplitude_user_properties=env.choice(AMPLITUDE_USER_PROPERTIES, AMPLITUDE_USER_PROPERTY_CHOICES)
             == "profile",
+            kinesis_failed_batches_bucket=_bucket(env, KINESIS_FAILED_BATCHES_BUCKET),
+            sqs_retry_base=env.integer(SQS_RETRY_BASE_SECONDS, 30, 1, SQS_MAX_DELAY_SECONDS),
+            sqs_retry_max=env.integer(SQS_RETRY_MAX_SECONDS, 1230, 1, SQS_MAX_DELAY_SECONDS),
+            sqs_crash_returns=env.integer(SQS_CRASH_RETURNS, 5, 1, 1000),
+            source_dead_letter_queue_url=env.text(SOURCE_DEAD_LETTER_QUEUE_URL),
         )
 
 
@@ -172,10 +196,12 @@ class _Env:
         return value
 
     def choice(self, name: str, choices: tuple[str, ...]) -> str:
-        """One of `choices` (the first when unset), compared case-insensitively."""
-        value = (self.text(name) or choices[0]).lower()
+        """One of `choices` (the first when unset), compared case-insensitively (ASCII only, as for numbers:
+        `str.upper()` makes "US" of "uſ" and "IN" of "ın"); a refusal quotes the value as it was given."""
+        raw = self.text(name) or choices[0]
+        value = raw.lower() if raw.isascii() else raw
         if value not in choices:
-            raise ConfigError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+            raise ConfigError(name, f"must be one of {', '.join(choices)}, got {raw!r}")
         return value
 
     def number(self, name: str, default: float, low: float, high: float) -> float:
@@ -202,9 +228,10 @@ def _api_url(env: _Env) -> str:
     """
     # Checked even beside MIXPANEL_API_URL, which it does not pick then: the template always sets it, and a wrong
     # one is a mistake to say, not a value to ignore.
-    region = (env.text(MIXPANEL_REGION) or "US").upper()
+    given = env.text(MIXPANEL_REGION) or "US"
+    region = given.upper() if given.isascii() else given  # as in _Env.choice: upper() makes "US" of "uſ"
     if region not in REGION_HOSTS:
-        raise ConfigError(MIXPANEL_REGION, f"must be one of {', '.join(REGION_HOSTS)}, got {region!r}")
+        raise ConfigError(MIXPANEL_REGION, f"must be one of {', '.join(REGION_HOSTS)}, got {given!r}")
     url = env.text(MIXPANEL_API_URL)
     if url is None:
         return REGION_HOSTS[region]
@@ -228,6 +255,14 @@ def _api_url(env: _Env) -> str:
     if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
         raise ConfigError(MIXPANEL_API_URL, f"must use https:// for a non-loopback host, got {shown!r}")
     return url.rstrip("/").removesuffix("/import")
+
+
+def _bucket(env: _Env, name: str) -> str | None:
+    """An S3 bucket's name (3 to 63 lowercase letters, digits, dots and hyphens, a letter or digit at each end)."""
+    bucket = env.text(name)
+    if bucket is not None and re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket) is None:
+        raise ConfigError(name, f"must be an S3 bucket's name (not its ARN or a URL), got {bucket!r}")
+    return bucket
 
 
 def _without_userinfo(parts: SplitResult) -> str:

@@ -45,3 +45,8 @@ def iso_to_ms(value: Any) -> int | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return round(parsed.timestamp() * 1000)
+
+
+def utc_text(epoch_s: float) -> str:
+    """An epoch time as ISO-8601 UTC to the second, for a reason or a log line (`2025-11-24T16:00:00Z`)."""
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

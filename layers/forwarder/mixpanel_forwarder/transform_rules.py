@@ -6,7 +6,8 @@ invocation at start (naming TRANSFORMS and the key) instead of being applied hal
      "hash_properties": ["$email", "phone"], "add_properties": {"pipeline": "kinesis-prod"}}
 
 `transforms.py` applies them, in this order. Event names match exactly or by `*` (any run of characters), in time
-linear in the name's length whatever the pattern. `add_properties` must hold values every event can carry.
+linear in the name's length whatever the pattern. `add_properties` must hold values every event can carry. What
+`hash_properties` hashes must not leave it in the clear: renamed away to a name it does not hash, or added after it.
 """
 
 from __future__ import annotations
@@ -16,12 +17,19 @@ from typing import Any, NamedTuple
 
 from . import codec
 from .errors import ConfigError, Invalid
+from .limits import MAX_EVENT_BYTES
 from .model import Item
 from .normalize import normalize
 
 TRANSFORMS = "TRANSFORMS"
 TRANSFORM_HASH_KEY = "TRANSFORM_HASH_KEY"
 MIN_HASH_KEY_CHARS = 16  # a short key would let a dictionary of emails be hashed and matched again
+
+# The fields that carry who a message is about: events' (with the identity events' `$anon_id`, `$identified_id` and
+# `$merge`'s `$distinct_ids`; `$create_alias`'s `alias` too) and user updates' `$distinct_id`. Naming one in
+# hash_properties hashes them all (transforms.py).
+EVENT_IDS = ("distinct_id", "$user_id", "$device_id", "$anon_id", "$identified_id", "$distinct_ids")
+IDENTITY_FIELDS = frozenset((*EVENT_IDS, "$distinct_id"))
 
 RULES = (
     "drop_events",
@@ -99,15 +107,32 @@ class TransformRules(NamedTuple):
     def needs_hash_key(self) -> bool:
         return bool(self.hash_properties)
 
+    @property
+    def hashes_identity(self) -> bool:
+        return not IDENTITY_FIELDS.isdisjoint(self.hash_properties)
+
+    def hashed(self) -> tuple[str, ...]:
+        """The property names hashed: those named, and every identity field when one of them is."""
+        if not self.hashes_identity:
+            return self.hash_properties
+        return tuple(dict.fromkeys((*self.hash_properties, *sorted(IDENTITY_FIELDS))))
+
 
 def read_rules(text: str | None) -> TransformRules | None:
     """The rules in `text` (the TRANSFORMS variable), None when there are none; ConfigError naming the key if not."""
     if text is None:
         return None
     try:
-        value = codec.loads_exact(text)  # an integer beyond 64 bits in add_properties is read as it is, and refused
+        # An integer beyond 64 bits in add_properties is read as it is, and refused; a key given twice is refused too.
+        value = codec.loads_exact(text, _unique_keys)
     except ValueError:
         raise ConfigError(TRANSFORMS, "is not valid JSON: it must be a JSON object of rules") from None
+    except _GivenTwice as twice:
+        raise ConfigError(
+            TRANSFORMS,
+            f"{twice.key!r} is given twice in one object: a JSON reader keeps the last, which may not be the one "
+            "meant (a second hash_properties would silently replace the first)",
+        ) from None
     if type(value) is not dict:
         raise ConfigError(TRANSFORMS, f"must be a JSON object of rules ({', '.join(RULES)})")
     for key in value:
@@ -122,7 +147,50 @@ def read_rules(text: str | None) -> TransformRules | None:
         hash_properties=tuple(dict.fromkeys(_names(value, "hash_properties"))),
         add_properties=_added(value),
     )
+    if rules.hash_properties:
+        _check_nothing_hashed_goes_in_the_clear(rules)
     return rules if any(rules) else None
+
+
+def _check_nothing_hashed_goes_in_the_clear(rules: TransformRules) -> None:
+    """A hashed value must not be renamed to a name hash_properties does not hash (it hashes the new names), nor
+    set by add_properties (applied after hashing): either would send it in the clear, and an added identity would
+    never meet its profile, whose hashed $distinct_id it is not."""
+    hashed = rules.hashed()
+    for old, new in rules.rename_properties.items():
+        for name in hashed:
+            if name == old or name.startswith(old + "."):  # the property, or a path through it
+                renamed = new + name[len(old) :]
+                if renamed not in hashed:
+                    raise ConfigError(
+                        TRANSFORMS,
+                        f"rename_properties.{old}: renames {name!r}, which hash_properties hashes, to {renamed!r}, "
+                        f"which it does not (it sees the new names): the value would be sent in the clear; "
+                        f"name {renamed!r} in hash_properties",
+                    )
+    for added in rules.add_properties:
+        named = next((name for name in hashed if name == added or name.startswith(added + ".")), None)
+        if named is not None:
+            raise ConfigError(
+                TRANSFORMS,
+                f"add_properties.{added}: sets {named!r}, which hash_properties hashes, after hashing: the value "
+                "would be sent in the clear",
+            )
+
+
+class _GivenTwice(Exception):  # not a ValueError: the JSON reader would say only "not valid JSON"
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _GivenTwice(key)
+        found[key] = value
+    return found
 
 
 def hash_key_error(problem: str) -> ConfigError:
@@ -187,10 +255,16 @@ def _added(value: dict[str, Any]) -> dict[str, Any]:
     now_ms = int(time.time() * 1000)
     probe = {"event": "add_properties", "properties": {"time": now_ms, **added}}
     try:
-        normalize(Item(probe, "add_properties", now_ms), now_ms, exact=True)
+        size = len(codec.dumps(normalize(Item(probe, "add_properties", now_ms), now_ms, exact=True)))
     except Invalid as exc:  # a path in the probe's properties is the same path in add_properties
         field = "add_properties" + exc.field.removeprefix("properties")
         raise ConfigError(TRANSFORMS, f"{field}: {exc.message} (every event would be refused for it)") from None
+    if size >= MAX_EVENT_BYTES:
+        raise ConfigError(
+            TRANSFORMS,
+            f"add_properties: an event carrying them alone is {size} bytes, over Mixpanel's 1 MiB per event "
+            "(every event would be refused for it)",
+        )
     if "ip" in added and not _usable_ip(added["ip"]):
         raise ConfigError(
             TRANSFORMS,

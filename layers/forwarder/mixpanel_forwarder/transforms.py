@@ -7,9 +7,10 @@ dicts: the message stays as it arrived, for parking. Hashing is HMAC-SHA256 keye
 a bare hash, which a dictionary of emails reverses.
 
 A user's identity is one thing: a rule hashing any field that carries it hashes every such field (README,
-"Transforms"), and never a placeholder, which validation must see to refuse. A group key is a property of events:
-renaming or hashing it renames `$group_key` or hashes `$group_id` in group updates, so that profiles meet events.
-Numbers are hashed exactly (an integer's digits), so a float that may be a rounded integer raises Inexact first.
+"Transforms"), and never what is no id (a placeholder, an object), which validation must see to refuse. A group
+key is a property of events: renaming or hashing it renames `$group_key` or hashes `$group_id` in group updates, so
+that profiles meet events. Numbers are hashed exactly (an integer's digits), so a float that may be a rounded
+integer raises Inexact first.
 """
 
 from __future__ import annotations
@@ -24,14 +25,10 @@ from . import codec
 from .errors import Inexact
 from .limits import inexact_number, maybe_rounded
 from .normalize import is_placeholder
-from .transform_rules import MIN_HASH_KEY_CHARS, TransformRules, hash_key_error
+from .transform_rules import IDENTITY_FIELDS, MIN_HASH_KEY_CHARS, TransformRules, hash_key_error
 
 # An update's operations that hold a map of property names (`$unset` holds a list of names; `$delete` nothing).
 _MAP_OPERATIONS = ("$set", "$set_once", "$add", "$union", "$append", "$remove")
-# The fields that carry who a message is about: events' (with the identity events' `$anon_id`, `$identified_id` and
-# `$merge`'s `$distinct_ids`; `$create_alias`'s `alias` too) and user updates' `$distinct_id`.
-EVENT_IDS = ("distinct_id", "$user_id", "$device_id", "$anon_id", "$identified_id", "$distinct_ids")
-IDENTITY_FIELDS = frozenset((*EVENT_IDS, "$distinct_id"))
 # Mixpanel's prefix on a distinct_id it derives from `$device_id`: kept, and what follows hashed as `$device_id` is.
 DEVICE_PREFIX = "$device:"
 _ROUNDED = "may be an integer beyond 64 bits, read rounded"
@@ -73,9 +70,8 @@ class Transforms:
         self._rename = rules.rename_properties
         self._add = rules.add_properties
         # Hashing one field of a user's identity hashes them all: else the identity goes in the clear in another.
-        self._hash_ids = not IDENTITY_FIELDS.isdisjoint(rules.hash_properties)
-        hashed = (*rules.hash_properties, *EVENT_IDS) if self._hash_ids else rules.hash_properties
-        self._hash = tuple(dict.fromkeys(hashed))
+        self._hash_ids = rules.hashes_identity
+        self._hash = rules.hashed()
 
     def event(self, name: str, properties: dict[str, Any], exact: bool = False) -> dict[str, Any] | Filtered:
         """The event `{"event", "properties"}` after the rules, in new dicts; or Filtered, naming the rule. Inexact
@@ -85,11 +81,12 @@ class Transforms:
         if self._kept is not None and not self._kept(name):
             return NOT_KEPT
         properties = self._properties(properties, True, exact)
-        if self._hash_ids and name == "$create_alias" and "alias" in properties:
+        name = self._renamed.get(name, name)
+        if self._hash_ids and name == "$create_alias" and "alias" in properties:  # the event it is sent as
             properties["alias"] = self._hash_id(properties["alias"], exact)
         if self._add:
             properties.update(self._add)
-        return {"event": self._renamed.get(name, name), "properties": properties}
+        return {"event": name, "properties": properties}
 
     def update(self, update: dict[str, Any], exact: bool = False) -> dict[str, Any] | Filtered:
         """A profile update after the property rules, in new dicts; Filtered when they leave an operation's map
@@ -161,8 +158,9 @@ class Transforms:
     def _hash_id(self, value: Any, exact: bool) -> Any:
         """An identity's hash: of a string's text after any `$device:` prefix (kept, so that the id Mixpanel would
         derive from a hashed `$device_id` is the same), or of an integer's digits (`123` and `"123"` are one id).
-        A placeholder, a blank id, null or a boolean stays as it is: validation refuses it, or Mixpanel takes it
-        for what it is (an empty distinct_id is an event of no user), exactly as without the rule."""
+        What is no id stays as it is — a placeholder, a blank id, null, a boolean, an object: validation refuses it,
+        or Mixpanel takes it for what it is (an empty distinct_id is an event of no user), exactly as without the
+        rule. Its hash would be one real-looking id of every message carrying it: unrelated users in one."""
         kind = type(value)
         prefix = ""
         if kind is str:
@@ -177,8 +175,6 @@ class Transforms:
             text = codec.dumps(value).decode()
         elif kind is list:
             return [self._hash_id(each, exact) for each in value]
-        elif kind is dict:
-            return self._digest(value, exact)  # no id; hidden all the same
         else:
             return value
         if not text.strip() or is_placeholder(text):

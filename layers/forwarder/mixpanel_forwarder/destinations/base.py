@@ -9,7 +9,8 @@ A destination reads an answer into a Verdict; delivery carries it out:
 | partial | the listed events refused for good (parked as sent); the others imported, or resent when the answer
   named something that cannot be placed |
 | refuse_all | every event of the request refused for good |
-| split | the request is sent again in halves; a single event is refused for good |
+| split | the request is sent again in halves; a single event is refused for good (reported instead when the |
+| | verdict's failure is not permanent: the answer says nothing against the event) |
 | retry | sent again after a backoff, while attempts and time remain; then reported |
 | reauthorize | the credentials are read again once and the request resent (encoded again with them when they are |
 | | inside its body: `token_inside`); else as halt |

@@ -18,7 +18,8 @@ would lose good ones. README, "Failure semantics", says so too.
 | 200, `status` 0 | split: Mixpanel does not say which update it refused, so halves are sent until the |
 | | refused ones stand alone, each then parked with Mixpanel's error |
 | 200 without that body (a proxy's page, `1`, …) | retry: not confirmed |
-| 413 | split |
+| 413 | split; one update answered 413 is reported, not parked: its 1 MB is within Mixpanel's limit per update |
+| | (https://docs.mixpanel.com/troubleshooting/errors/413-payload-too-large: "Split the batch and send it again") |
 | anything else | as base.common_verdict: 401 reauthorize, 408/429/5xx retry, the rest (400 included) halt |
 """
 
@@ -75,8 +76,12 @@ class ProfileDestination:
                 return Verdict(SPLIT, failure=Failure(reason, "update", Stage.REFUSED), request_class="2xxRefused")
             problem = f"a {status} that is not Mixpanel's verbose answer: {snippet(response.body)}"
             return Verdict(RETRY, problem=problem, request_class=UNCONFIRMED)
-        if status == 413:  # not in the spec for these endpoints either, but it says what halves cure
-            failure = Failure(f"Mixpanel answered 413: {snippet(response.body)}", "update", Stage.REFUSED)
+        if status == 413:  # not in the spec for these endpoints; Mixpanel's 413 page says to send halves
+            # One update, within Mixpanel's 1 MB per update, answered 413 is not refused by Mixpanel (a gateway's limit,
+            # say): no failure of the update's own, so it is reported, not parked (delivery, SPLIT of one).
+            failure = Failure(
+                f"answered 413 for one update, within Mixpanel's 1 MB per update: {snippet(response.body)}"
+            )
             return Verdict(SPLIT, failure=failure)
         return common_verdict(response)
 

@@ -41,13 +41,16 @@ def group_ids(value: Any) -> Any:
 
 def first_time(message: dict[str, Any], fields: tuple[str, ...]) -> int | None:
     """Epoch milliseconds from the first of `fields` present (ISO-8601, or seconds or milliseconds since epoch);
-    None when none is. A present value that is no time is refused, naming its field: it is never skipped for the
-    next one, which would date the message by another clock without saying so."""
+    None when none is. An empty or blank string is absent (some mobile libraries send `"timestamp": ""`); a present
+    value that is no time is refused, naming its field: it is never skipped for the next one, which would date the
+    message by another clock without saying so."""
     for field in fields:
         value = message.get(field)
         if value is None:
             continue
         if type(value) is bool or (milliseconds := to_epoch_ms(value)) is None:
+            if type(value) is str and not value.strip():
+                continue  # tested only once no time was read: a time costs nothing more
             raise Invalid(field, "is not a time: it must be an ISO-8601 date and time")
         return milliseconds
     return None
@@ -72,6 +75,17 @@ def copy_present(source: Any, pairs: tuple[tuple[str, str], ...], into: dict[str
     for field, target in pairs:
         value = source.get(field)
         if value is not None:
+            into[target] = value
+
+
+def copy_filled(source: Any, pairs: tuple[tuple[str, str], ...], into: dict[str, Any]) -> None:
+    """As `copy_present`, but an empty string is no value either: RudderStack's destination drops `""` and null for
+    every field it maps (`constructPayload`), as Mixpanel's JavaScript SDK strips empty ones."""
+    if type(source) is not dict:
+        return
+    for field, target in pairs:
+        value = source.get(field)
+        if value or (value is not None and value != ""):  # most values are truthy: one test
             into[target] = value
 
 

@@ -62,7 +62,8 @@ def _shard(raw: dict[str, Any]) -> str | None:
     return event_id.split(":", 1)[0] if isinstance(event_id, str) and ":" in event_id else None
 
 
-def _key(record: SourceRecord) -> str:
+def record_key(record: SourceRecord) -> str:
+    """The record's coordinates, which its items' keys start with: its shard and sequence number."""
     return f"kin:{_shard(record.raw) or ''}:{record.identifier}"
 
 
@@ -87,7 +88,7 @@ def decode(record: SourceRecord, loads: Loads = codec.loads) -> list[Item]:
             value = None  # NDJSON, or not JSON: the general path says which
         if type(value) is dict and "properties" in value and "event" in value:
             return [_LoneEvent(value, record)]
-    key = _key(record)
+    key = record_key(record)
     default_time_ms = partial(_arrival_ms, kinesis)  # read only if an event has no time of its own
     if kpl.is_aggregated(data):
         try:
@@ -117,7 +118,7 @@ class _LoneEvent(Item):
 
     @property
     def key(self) -> str:  # type: ignore[override]  # read-only: computed on demand
-        return f"{_key(self._record)}:0"
+        return f"{record_key(self._record)}:0"
 
     @property
     def default_time_ms(self) -> int | None:  # computed on demand
