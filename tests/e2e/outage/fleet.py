@@ -35,7 +35,6 @@ REAL_TIME_SETTINGS = {
     "RETRY_JITTER_MIN_SECONDS": "retry_jitter_min",
     "RETRY_JITTER_MAX_SECONDS": "retry_jitter_max",
     "PROBE_TIMEOUT_SECONDS": "probe_timeout",
-    "OUTAGE_PROBE_MAX_SECONDS": "outage_probe_max",
 }
 # Durations on a source's clock (seconds of SQS visibility), which the scaled moto keeps: left as they are.
 SOURCE_CLOCK_SETTINGS = frozenset({"SQS_RETRY_BASE_SECONDS", "SQS_RETRY_MAX_SECONDS"})

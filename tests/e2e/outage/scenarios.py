@@ -49,36 +49,36 @@ def outage_scenarios() -> list[Scenario]:
             Scenario(
                 "6-hour outage (503/502, resets, hangs)",
                 "sx",
-                scale=90,
-                messages=9_000,
-                produce_s=8 * HOUR,
-                down=(Down(HOUR, 7 * HOUR),),
+                scale=60,
+                messages=8_000,
+                produce_s=6.75 * HOUR,
+                down=(Down(0.25 * HOUR, 6.25 * HOUR),),
             ),
             Scenario(
                 "24-hour outage (503/502, resets, hangs)",
                 "tf",
                 scale=60,
                 messages=24_000,
-                produce_s=26 * HOUR,
-                down=(Down(HOUR, 25 * HOUR),),
+                produce_s=24.75 * HOUR,
+                down=(Down(0.25 * HOUR, 24.25 * HOUR),),
             ),
             Scenario(
                 "flapping: down 5 min, up 5 min, for 6 hours",
                 "fl",
                 scale=60,
-                messages=9_000,
-                produce_s=8 * HOUR,
-                down=(Down(HOUR, 7 * HOUR, down_s=300, up_s=300),),
+                messages=8_000,
+                produce_s=6.75 * HOUR,
+                down=(Down(0.25 * HOUR, 6.25 * HOUR, down_s=300, up_s=300),),
             ),
         ]
     return [
         Scenario(
-            "short: 1-hour outage, then 1 hour flapping 5 min down, 5 up",
+            "short: a 20-minute outage, then 15 minutes flapping 3 min down, 2 up",
             "so",
-            scale=60,
-            messages=1_500,
-            produce_s=2.5 * HOUR,
-            down=(Down(0.25 * HOUR, 1.25 * HOUR), Down(1.5 * HOUR, 2.5 * HOUR, down_s=300, up_s=300)),
+            scale=90,
+            messages=1_200,
+            produce_s=45 * 60,
+            down=(Down(5 * 60, 25 * 60), Down(30 * 60, 45 * 60, down_s=180, up_s=120)),
         ),
     ]
 
@@ -86,4 +86,4 @@ def outage_scenarios() -> list[Scenario]:
 def backfill_scenario() -> Scenario:
     if FULL:
         return _backfill(200_000, 24_000, scale=1, tag="bf")
-    return _backfill(14_000, 4_000, scale=6, tag="sb", request_events=400)
+    return _backfill(10_000, 4_000, scale=6, tag="sb", request_events=400)
