@@ -31,6 +31,7 @@ from werkzeug.serving import make_server
 
 from tests.e2e.outage.clock import ScaledClock
 from tests.e2e.outage.moto_fixes import Patches, patch_kinesis, patch_sqs
+from tests.moto import reset
 
 _TIME_NAMES = ("utcnow", "unix_time", "unix_time_millis")
 
@@ -122,6 +123,7 @@ def scaled_moto(clock: ScaledClock) -> Iterator[MotoScaled]:
         running.url = f"http://127.0.0.1:{server.server_address[1]}"
         thread = threading.Thread(target=server.serve_forever, name="moto-scaled", daemon=True)
         thread.start()
+        reset(running.url)  # moto's backends live in the process: nothing from an earlier run
         yield running
     finally:
         if server is not None:

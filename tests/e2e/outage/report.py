@@ -111,15 +111,21 @@ def _platform_line(run: Run) -> str:
                 else ""
             )
         )
+    containers = ", ".join(f"{name} {count}" for name, count in sorted(run.fleet.cold_starts.items()))
     handed = len(run.on_failure.batches)
     kind = run.on_failure.kind()
     timeout = run.deployment.function_timeout_s
-    longest = max((i.end - i.start for i in run.log.all()), default=0.0)
+    spans = sorted(i.end - i.start for i in run.log.all()) or [0.0]
+    longest = spans[-1]
+    real_ms = [f"{spans[int(q * (len(spans) - 1))] / run.clock.scale * 1000:,.0f}" for q in (0.5, 0.99)]
     return (
         "ESM: "
         + "; ".join(parts)
+        + f"; containers (cold starts): {containers}"
         + f"; {handed} Kinesis batches handed to the on-failure destination ({kind}); longest invocation "
-        + f"{longest:.1f} s of the {timeout} s timeout ({longest / run.clock.scale * 1000:.0f} ms real)"
+        + f"{longest:.1f} s of the {timeout} s timeout ({longest / run.clock.scale * 1000:,.0f} ms real of "
+        + f"{timeout / run.clock.scale * 1000:,.0f}); in real time, the median invocation {real_ms[0]} ms, the 99th "
+        + f"percentile {real_ms[1]} ms"
     )
 
 
@@ -135,7 +141,8 @@ def _sink_line(run: Run) -> str:
 
 
 def last_line(outages: list[Measured], backfill: Measured | None) -> str:
-    """The outage scenarios' worst lost, in source-dlq, stranded and duplicated events; the backfill's goodput."""
+    """The outage scenarios' worst lost (with what was still in a source when a run ended undrained: not landed),
+    in source-dlq, stranded and duplicated events; the backfill's goodput (0 when not measured)."""
 
     def worst(values: list[int]) -> int:
         return max(values, default=0)
