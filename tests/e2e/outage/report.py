@@ -4,6 +4,7 @@ outage, the drain time and the goodput, in unscaled seconds, as Lambda and Mixpa
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from tests.e2e.outage.measure import LEFT, SOURCE_DLQ, STRANDED, Measured, by_state
@@ -67,6 +68,7 @@ def render(run: Run, measured: Measured) -> str:
                 f"goodput: {measured.goodput:.1f}% of the rate limit ({limit}), over the "
                 f"{measured.goodput_windows} whole minutes from the first 429 to the last event imported"
             )
+    lines.append(_reasons_line(run))
     lines.append(_platform_line(run))
     lines.append(_sink_line(run))
     lines.extend(measured.notes)
@@ -93,6 +95,17 @@ def _outage_lines(measured: Measured) -> list[str]:
         "invocation-seconds per hour of outage (unscaled, at the template's defaults): " + ", ".join(per_hour),
         f"drain time after recovery (unscaled): {drain} ({sources})",
     ]
+
+
+def _reasons_line(run: Run) -> str:
+    """Why the forwarder reported records for retry, most common first (times and counts in a reason as #)."""
+    reasons: Counter[str] = Counter()
+    for counted in run.tally.reasons.values():
+        for reason, count in counted.items():
+            if not reason.startswith(("record:", "event", "properties", "$", "operation", "userId")):  # parked
+                reasons[re.sub(r"[0-9][0-9:.TZ-]*", "#", reason)[:110]] += count
+    top = "; ".join(f"{reason} x{count:,}" for reason, count in reasons.most_common(4))
+    return f"reported for retry, by reason: {top or 'none'}"
 
 
 def _platform_line(run: Run) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import sys
 import threading
 import time
 from collections import Counter
@@ -24,6 +23,7 @@ import pytest
 from functions.kinesis_forwarder.app import lambda_handler as kinesis_handler
 from functions.sqs_forwarder.app import lambda_handler as sqs_handler
 from localdev.sink import MixpanelSink
+from localdev.sink.outages import OutageMode
 from mixpanel_forwarder.log import logger
 from mixpanel_forwarder.result import Result
 from tests.e2e.conftest import Clients
@@ -42,20 +42,23 @@ from tests.e2e.queues import QueueCollector
 from tests.moto import AWS_TEST_ENV
 
 TICK_S = 0.1  # real seconds between rounds of the producers, and of the housekeeping (collectors, landings, the end)
-SWITCH_S = 0.0005  # the interpreter's thread switch interval during a run (drive() says why)
 LEAD_S = 60.0  # scaled seconds from set-up to the first record sent
 
 
 @dataclass(frozen=True)
 class Down:
     """Mixpanel unavailable from `start` to `end` (scaled seconds after the first record is sent); with `down_s` and
-    `up_s`, down and up in turn."""
+    `up_s`, down and up in turn. A hanging request is answered 503 after `hang_s`, as a load balancer with no healthy
+    target answers at its idle timeout ("By default, ELB sets the idle timeout value for your load balancer to 60
+    seconds", docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html): held
+    until the outage ends, hundreds of them would keep as many of the sink's threads polling its clock."""
 
     start: float
     end: float
-    mode: str = "mixed"
+    mode: OutageMode = "mixed"
     down_s: float | None = None
     up_s: float | None = None
+    hang_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -165,10 +168,16 @@ def _started(
     for number, down in enumerate(scenario.down):
         if down.down_s is not None and down.up_s is not None:
             sink.schedule_flapping(
-                start + down.start, start + down.end, down_s=down.down_s, up_s=down.up_s, mode=down.mode, seed=number
+                start + down.start,
+                start + down.end,
+                down_s=down.down_s,
+                up_s=down.up_s,
+                mode=down.mode,
+                hang_s=down.hang_s,
+                seed=number,
             )
         else:
-            sink.schedule_outage(start + down.start, start + down.end, down.mode, seed=number)  # type: ignore[arg-type]
+            sink.schedule_outage(start + down.start, start + down.end, down.mode, hang_s=down.hang_s, seed=number)
     if scenario.rate_limit is not None:
         window, events = scenario.rate_limit
         sink.set_rate_limit(window, events=events)
@@ -223,14 +232,11 @@ def drive(run: Run) -> None:
     """Runs the mappings and the producers until every source is drained after production ends, or the drain
     allowance runs out; stops every thread before returning.
 
-    The whole platform shares one process here, where in Lambda each container has its own: a thread waiting to run
-    again (an invocation at its deadline) waits behind every busy one, and the collector pauses all of them to scan a
-    heap of everything the run holds. So the interpreter switches threads every 0.5 ms instead of 5, and objects
-    are moved out of the collector's way (gc.freeze) as the run goes: cyclic garbage made before a freeze is kept,
+    The whole platform shares one process here, where in Lambda each container has its own: the cyclic collector
+    would pause every thread (an invocation at its deadline among them) to scan a heap of everything the run holds.
+    So objects are moved out of its way (gc.freeze) as the run goes: cyclic garbage made before a freeze is kept,
     the rest is freed as usual."""
     stop = threading.Event()
-    switch = sys.getswitchinterval()
-    sys.setswitchinterval(SWITCH_S)
     began = time.monotonic()
     workers = [*run.pools, *run.shards]
     run.threads = [threading.Thread(target=worker.run, args=(stop,), daemon=True) for worker in workers]
@@ -268,6 +274,5 @@ def drive(run: Run) -> None:
             collector.step()
         run.landings.step()
         run.ended = run.clock.now()
-        sys.setswitchinterval(switch)
         gc.unfreeze()
         run.real_s = time.monotonic() - began
