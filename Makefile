@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test lint demo invoke start-lambda runtime build clean validate bench bench-quick e2e
+.PHONY: help install test lint demo invoke start-lambda runtime build clean validate bench bench-quick e2e release
 .DEFAULT_GOAL := help
 
 # `make help` lists each target from its own "## what it does (how long it takes)" (times on a 2-core machine).
@@ -38,6 +38,10 @@ demo: install ## Both functions on every sample, as deployed, with a local sink 
 
 clean: ## Remove .venv and the caches (~8 s)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# After `make test`: the commit is what a rollback checks out (README, Deploy). The tag stays local until pushed.
+release: install ## Tag this commit v<version> from pyproject.toml: a clean tree, a new version (<1 s)
+	@$(BIN)/python -m localdev.release
 
 # Deploy tools (SAM CLI, cfn-lint) in a venv of their own inside .venv: their pins conflict with the dev ones.
 DEPLOY_VENV := $(VENV)/deploy
