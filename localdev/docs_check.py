@@ -12,7 +12,8 @@ Links, in every Markdown file of the repository (README.md, docs/, ARCHITECTURE.
 
 Samples, in README.md and docs/*.md: fenced blocks marked `sh`, `bash`, `shell` or `console`; inline code spans that
 start with `make `; one-word code spans; and blocks marked `json` (for settings only). Commands are read as a shell
-reads them: lines joined at a trailing backslash, `#` comments dropped, split at `|`, `&&`, `||`, `;` and `&`.
+reads them: lines joined at a trailing backslash, `#` comments dropped, split at `|`, `&&`, `||`, `;` and `&`, a
+here-document's lines skipped (they are input), and in a `console` block only the lines after a `$ ` prompt.
 - `make T …`: each target T is a rule of the Makefile; each `NAME=value` a variable the Makefile uses, or a setting.
 - a path into the repository (a word or one-word code span containing `/` whose first part is a top-level file or
   folder of the repository, also after `file://`, `fileb://` or `NAME=`) exists, unless git ignores it (made by an
@@ -24,23 +25,24 @@ reads them: lines joined at a trailing backslash, `#` comments dropped, split at
   (mixpanel_forwarder/setting_names.py) does not look like one: it is not nearly a setting's name (the forwarder's
   own near-miss test) nor under a prefix only settings have (SETTING_PREFIXES). Other variables are the reader's.
 Tables, in every Markdown file: a column headed `parameter` or `template parameter` lists template parameters, one
-headed `variable` or `environment variable` forwarder settings; each name in backticks there exists.
+headed `variable` or `environment variable` variables the function reads (a forwarder setting, or Lambda's `AWS_…`
+or Powertools' own); each name in backticks there exists.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shlex
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
 from localdev.cfn import Template
 from localdev.markdown import Document
+from localdev.shell_sample import commands
 from mixpanel_forwarder.setting_names import KNOWN_SETTINGS, misspelt_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +70,7 @@ class Repository:
     """What a doc may refer to: files, Makefile targets and variables, template parameters, settings."""
 
     def __init__(self, root: Path = ROOT) -> None:
-        self.root = root
+        self.root = root = root.resolve()
         makefile = (root / "Makefile").read_text()
         self.targets = set(re.findall(r"^([A-Za-z0-9][\w.-]*)\s*:(?!=)", makefile, re.MULTILINE))
         self.make_variables = set(re.findall(r"\$[({]([A-Za-z_][A-Za-z0-9_]*)[)}]", makefile))
@@ -156,49 +158,31 @@ def _tables(document: Document, repository: Repository) -> Iterator[tuple[int, s
                 for name in re.findall(r"`([^`]+)`", row[column] if column < len(row) else ""):
                     if kind in PARAMETER_HEADERS and name not in repository.parameters:
                         yield line, f"{name} is no parameter of template.yaml"
-                    if kind in SETTING_HEADERS and name not in KNOWN_SETTINGS:
+                    if kind in SETTING_HEADERS and not _variable(name):
                         yield line, f"{name} is no setting of the forwarder (setting_names.py)"
 
 
 def _commands(document: Document, repository: Repository) -> Iterator[tuple[int, str]]:
     for block in document.blocks:
         if block.language in SHELL_LANGUAGES:
-            for line, command in _shell_commands(block.text, block.line):
+            for line, command in commands(block.text, block.line, console=block.language == "console"):
                 yield from ((line, message) for message in _command(command, repository))
         elif block.language == "json":  # an --env-vars file: {"Parameters": {NAME: value}, "Function": {…}}
             yield from ((block.line, message) for name in _upper_keys(block.text) for message in _setting(name))
     for line, span in document.spans:
         if span.startswith("make "):
-            for _, command in _shell_commands(span, line):
+            for _, command in commands(span, line):
                 yield from ((line, message) for message in _command(command, repository))
         elif " " not in span:  # a path named in the text: `docs/RUNBOOK.md`
             yield from ((line, message) for message in _path(span, repository))
 
 
-def _shell_commands(text: str, first_line: int) -> Iterator[tuple[int, list[str]]]:
-    """Each command of a shell sample as its words, with the line it starts on."""
-    joined = ""
-    start = first_line
-    for number, line in enumerate(text.splitlines(), start=first_line):
-        if not joined:
-            start = number
-        joined += re.sub(r"^\s*\$ ", "", line) if not joined else line
-        if joined.endswith("\\"):
-            joined = joined[:-1] + " "
-            continue
-        try:
-            words = shlex.split(joined, comments=True)
-        except ValueError:  # an unclosed quote: read it word by word
-            words = joined.split()
-        joined = ""
-        command: list[str] = []
-        for word in [*words, ";"]:
-            if word in ("|", "||", "&&", ";", "&"):
-                if command:
-                    yield start, command
-                command = []
-            else:
-                command.append(word)
+def _variable(name: str) -> bool:
+    """A variable the function reads: a forwarder setting, Lambda's own (`AWS_REGION`), or one of Powertools'."""
+    from aws_lambda_powertools.shared import constants
+
+    powertools = {value for key, value in vars(constants).items() if key.endswith("_ENV")}
+    return name in KNOWN_SETTINGS or name in powertools or name.startswith("AWS_")
 
 
 def _command(words: list[str], repository: Repository) -> Iterator[str]:
@@ -295,7 +279,7 @@ def _parameters(words: list[str], repository: Repository) -> Iterator[str]:
             yield f"{name} is no parameter of template.yaml"
 
 
-def main(argv: Iterable[str] = ()) -> int:
+def main() -> int:
     findings = check()
     for finding in findings:
         print(finding)
@@ -303,4 +287,4 @@ def main(argv: Iterable[str] = ()) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -136,6 +136,14 @@ def test_links_and_anchors_resolve_as_github_resolves_them(repository: Path, rea
             ' "SqsForwarderFunction": {"MIXPANEL_REGOIN": "EU"}}\n```\n',
             ["2: MIXPANEL_REGOIN is no setting of the forwarder (setting_names.py)"],
         ),
+        (
+            "```sh\npython3 - <<'EOF'\nimport boto3  # make nothing, docs/none.md\nEOF\nmake lint\n```\n",
+            ["5: make lint: no such target in the Makefile"],
+        ),
+        (
+            "```console\n$ make demo\nmake lint: an output line\n$ make lint\n```\n",
+            ["4: make lint: no such target in the Makefile"],
+        ),
     ],
 )
 def test_sample_commands_name_only_targets_files_parameters_and_settings_that_exist(
@@ -154,6 +162,7 @@ def test_a_parameter_or_variable_column_names_only_parameters_or_settings(reposi
         | variable | meaning |
         |---|---|
         | `MIXPANEL_REGION` / `RETRY_BASE_SECONDS` | |
+        | `AWS_REGION`, `POWERTOOLS_TRACE_DISABLED` | Lambda's, Powertools' |
         | `MIXPANEL_REGOIN` | a near miss, named as an example elsewhere: not in this column |
 
         | setting | raise it when |
@@ -163,7 +172,7 @@ def test_a_parameter_or_variable_column_names_only_parameters_or_settings(reposi
 
     assert findings(repository, readme) == [
         "4: SourceQueueArns is no parameter of template.yaml",
-        "9: MIXPANEL_REGOIN is no setting of the forwarder (setting_names.py)",
+        "10: MIXPANEL_REGOIN is no setting of the forwarder (setting_names.py)",
     ]
 
 
