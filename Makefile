@@ -117,7 +117,7 @@ $(NPM_STAMP): bench/package.json bench/package-lock.json
 		|| echo "bench: npm ci failed: mixpanel-import will be skipped"; \
 	else echo "bench: npm not found: mixpanel-import will be skipped"; fi
 
-bench: install $(BENCH_STAMP) $(NPM_STAMP) ## The benchmark: ours, a naive forwarder, npm mixpanel-import (~1 min)
+bench: install $(BENCH_STAMP) $(NPM_STAMP) ## The benchmark: ours, a naive forwarder, npm mixpanel-import (~1 min; ~2 min the first time)
 	$(BIN)/python -m bench
 
 # CI smoke run (~5 s): small invocations, 2 rounds, no npm, results in bench/results/quick/; never asserts a time.
@@ -129,5 +129,5 @@ bench-quick: install $(BENCH_STAMP) ## The benchmark's smoke run, as CI runs it 
 # the real handlers and a Mixpanel sink failing at random; every message accounted for, the profiles checked,
 # tables printed. About 20 minutes; `make test` runs it short.
 E2E_MESSAGES ?= 100000
-e2e: install ## Nothing lost: 100,000 messages through SQS, FIFO and Kinesis, Mixpanel failing (~18 min)
+e2e: install ## Nothing lost: 100,000 messages through SQS, FIFO and Kinesis, Mixpanel failing (~20 min)
 	E2E_MESSAGES=$(E2E_MESSAGES) $(BIN)/python -m pytest tests/e2e -m e2e -s -q
