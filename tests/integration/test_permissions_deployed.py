@@ -85,7 +85,7 @@ CODE_CALLS = {
 }
 # Named in the code, and never called by the deployed functions: why.
 NOT_CALLED_AS_DEPLOYED = {"s3.put_object": "DEAD_LETTER_BUCKET, which the template does not set"}
-# Code the operator runs with their own credentials (README, "Parked events"), not the functions.
+# Code the operator runs with their own credentials (docs/RUNBOOK.md, "Parked events"), not the functions.
 OPERATOR_CODE = {"replay.py": "every call", "replay_queue.py": "every call", "parked.py": "s3.get_object"}
 
 

@@ -398,7 +398,7 @@ def test_a_replay_that_lands_part_of_an_item_leaves_only_the_rest_parked_and_nev
         "user_properties": {"$set": {"plan": "pro"}, "$add": {"n": 1}},
     }
     forward(sink, dlq, monkeypatch, identify, MIXPANEL_PROJECT_TOKEN=None)
-    # One update per request: a request Mixpanel refuses may have applied its other updates (README)
+    # One update per request: a request Mixpanel refuses may have applied its other updates (docs/delivery.md)
     apply_env(monkeypatch, {"MIXPANEL_PROJECT_TOKEN": str(sink.token), "PROFILE_BATCH_MAX_UPDATES": "1"})
 
     # WHEN it is replayed three times while Mixpanel refuses its $set, and once more when it no longer does
