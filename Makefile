@@ -5,10 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test unit functional integration lint typecheck demo invoke start-lambda runtime build sink clean validate \
-	bench bench-quick e2e e2e-outage
+.PHONY: help install test lint demo invoke start-lambda runtime build clean validate bench bench-quick e2e e2e-outage release
+.DEFAULT_GOAL := help
 
-install: $(STAMP)
+# `make help` lists each target from its own "## what it does (how long it takes)" (times on a 2-core machine).
+help: ## This list: what each target does and how long it takes; a first run installs its tools too (<1 s)
+	@echo "make <target> [NAME=value ...]: a fresh clone needs Python 3.11+, make and git (Lambda's runtime: CPython 3.13)"
+	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-z][a-z0-9-]*:[^=]*## / { printf "  %-13s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+install: $(STAMP) ## Create .venv with the library, the handlers and the dev tools importable (~35 s the first time)
 
 $(STAMP): requirements-dev.txt layers/forwarder/requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,19 +25,23 @@ $(STAMP): requirements-dev.txt layers/forwarder/requirements.txt pyproject.toml
 
 # The whole suite: lint and types, the template checks and `sam build` (validate), the Lambda runtime the built
 # artifact runs on (runtime), then every test.
-test: install lint validate runtime
+test: install lint validate runtime ## Everything: lint, validate, Lambda's runtime, then every test (~6 min)
 	REQUIRE_SAM_BUILD=1 $(BIN)/python -m pytest
 
-lint: install
+lint: install ## ruff check, ruff format --check and mypy strict (~3 s)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-demo: install
+demo: install ## Both functions on every sample, as deployed, with a local sink and parked queue (~5 s)
 	$(BIN)/python -m localdev.demo
 
-clean:
+clean: ## Remove .venv and the caches (~8 s)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# After `make test`: the commit is what a rollback checks out (README, Deploy). The tag stays local until pushed.
+release: install ## Tag this commit v<version> from pyproject.toml: a clean tree, a new version (<1 s)
+	@$(BIN)/python -m localdev.release
 
 # Deploy tools (SAM CLI, cfn-lint) in a venv of their own inside .venv: their pins conflict with the dev ones.
 DEPLOY_VENV := $(VENV)/deploy
@@ -54,7 +63,7 @@ $(DEPLOY_STAMP): requirements-deploy.txt | $(STAMP)
 # build fails instead of skipping).
 TEMPLATE_TESTS := tests/integration/test_cfn.py $(wildcard tests/integration/test_template_*.py)
 
-validate: install $(DEPLOY_STAMP)
+validate: install $(DEPLOY_STAMP) ## cfn-lint, sam validate --lint, sam build, template tests (~50 s first, then ~12 s)
 	$(DEPLOY_BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint
 	$(SAM) build
@@ -71,7 +80,7 @@ BUILT := .aws-sam/build/template.yaml
 PORT ?= 3001
 EMULATOR_ARGS = $(if $(ENV_VARS),--env-vars "$(ENV_VARS)") $(if $(PARAMETERS),--parameter-overrides "$(PARAMETERS)")
 
-runtime: $(RUNTIME_STAMP)
+runtime: $(RUNTIME_STAMP) ## Lambda's runtime (awslambdaric on CPython 3.13) in .venv/lambda-runtime (~5 s)
 
 $(RUNTIME_STAMP): requirements-runtime.txt | $(STAMP)
 	@$(BIN)/python -m localdev.emulator.toolchain $(RUNTIME_VENV)
@@ -79,17 +88,17 @@ $(RUNTIME_STAMP): requirements-runtime.txt | $(STAMP)
 	@touch $(RUNTIME_STAMP)
 
 # `sam build` again only when the template or a function's or the layer's files changed since the last build.
-build: $(BUILT)
+build: $(BUILT) ## sam build into .aws-sam/ when a source changed (~6 s; SAM installed first: ~35 s)
 
 $(BUILT): template.yaml $(shell find functions layers -type f -not -name '*.pyc') | $(DEPLOY_STAMP)
 	$(SAM) build
 
-invoke: install runtime build
+invoke: install runtime build ## FUNCTION= on EVENT= in Lambda's runtime (~45 s the first time, then ~1 s)
 	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=SqsForwarderFunction \
 	EVENT=events/sqs-standard.json [ENV_VARS=file.json] [PARAMETERS='Name=value ...']" >&2; exit 2; }
 	@$(BIN)/python -m localdev.emulator.invoke "$(FUNCTION)" "$(EVENT)" $(EMULATOR_ARGS)
 
-start-lambda: install runtime build
+start-lambda: install runtime build ## The Lambda Invoke API on PORT=3001 for boto3 (ready in ~1 s; Ctrl-C stops)
 	@$(BIN)/python -m localdev.emulator.start_lambda --port $(PORT) $(EMULATOR_ARGS)
 
 # Benchmark (bench/README.md): ours vs a naive forwarder vs npm mixpanel-import, on one noisy machine, medians.
@@ -108,11 +117,11 @@ $(NPM_STAMP): bench/package.json bench/package-lock.json
 		|| echo "bench: npm ci failed: mixpanel-import will be skipped"; \
 	else echo "bench: npm not found: mixpanel-import will be skipped"; fi
 
-bench: install $(BENCH_STAMP) $(NPM_STAMP)
+bench: install $(BENCH_STAMP) $(NPM_STAMP) ## The benchmark: ours, a naive forwarder, npm mixpanel-import (~1 min; ~2 min the first time)
 	$(BIN)/python -m bench
 
 # CI smoke run (~5 s): small invocations, 2 rounds, no npm, results in bench/results/quick/; never asserts a time.
-bench-quick: install $(BENCH_STAMP)
+bench-quick: install $(BENCH_STAMP) ## The benchmark's smoke run, as CI runs it (~15 s)
 	BENCH_QUICK=1 $(BIN)/python -m bench
 
 # End to end, long form (tests/e2e): E2E_MESSAGES (default 100,000) events, user and group profile updates in
@@ -120,7 +129,7 @@ bench-quick: install $(BENCH_STAMP)
 # the real handlers and a Mixpanel sink failing at random; every message accounted for, the profiles checked,
 # tables printed. About 20 minutes; `make test` runs it short.
 E2E_MESSAGES ?= 100000
-e2e: install
+e2e: install ## Nothing lost: 100,000 messages through SQS, FIFO and Kinesis, Mixpanel failing (~20 min)
 	E2E_MESSAGES=$(E2E_MESSAGES) $(BIN)/python -m pytest tests/e2e -m e2e -s -q
 
 # Riding through outages and throttling (tests/e2e/outage), time-scaled: the real handlers through the ESM simulator
@@ -129,5 +138,5 @@ e2e: install
 # by SCALE: a 6-hour and a 24-hour outage, 6 hours of flapping, and a backfill of 200,000 events at 3x a rate-limited
 # sink. A table per scenario, then the last line: `ride-through: lost L, in source-dlq D, stranded S, duplicated
 # events E, goodput G% of the rate limit`. About 50 minutes; `make test` runs a short form (under 2 minutes).
-e2e-outage: install
+e2e-outage: install ## Riding through: 6 h and 24 h outages, flapping, a 200,000-event backfill at 3x a rate limit (~50 min)
 	$(BIN)/python -m tests.e2e.outage

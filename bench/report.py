@@ -14,7 +14,7 @@ from bench import tables
 from bench.tables import fmt, ours_floor, table
 
 COLORS = {"ours": "#2b6cb0", "floor": "#9ac1e6", "naive": "#c05621", "mixpanel-import": "#6b8e23"}
-# The targets decided in DEVELOPERS.md: relative to the codec floor, measured in the same run (issue 5's 8x
+# The performance targets: relative to the codec floor, measured in the same run (issue 5's 8x
 # the naive forwarder is below what the codecs alone cost on realistic events).
 TARGET_FLOOR_RATIO = 1.25  # ours/floor at most
 TARGET_NAIVE_RATIO = 4.0  # naive/ours at least

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from localdev.demo_table import header
 from localdev.eventgen import sqs_event, sqs_record
 from localdev.sink import MixpanelSink, Profile
 
@@ -56,10 +57,10 @@ class Arrivals:
             self.lines.append(f"    {label} profile {key}: {json.dumps(profile.properties)}")
 
 
-def transform_batch() -> dict[str, Any]:
+def transform_messages() -> list[dict[str, Any]]:
     """A heartbeat, a debug event, a signup carrying personal data, and an ordinary event."""
     t = 1_764_000_000
-    messages = [
+    return [
         {"event": "Heartbeat", "properties": {"distinct_id": "svc-7", "time": t}},
         {"event": "debug cache miss", "properties": {"distinct_id": "svc-7", "time": t + 1, "key": "cart:41"}},
         {
@@ -76,16 +77,26 @@ def transform_batch() -> dict[str, Any]:
         },
         {"event": "Checkout Started", "properties": {"distinct_id": "user-77", "time": t + 3, "amount": 129.0}},
     ]
-    return sqs_event([sqs_record(json.dumps(m), index=3000 + i) for i, m in enumerate(messages)])
+
+
+def transform_batch() -> dict[str, Any]:
+    """transform_messages(), one SQS record each."""
+    return sqs_event([sqs_record(json.dumps(m), index=3000 + i) for i, m in enumerate(transform_messages())])
 
 
 def show_transforms(run: Callable[[str, dict[str, Any], dict[str, str]], dict[str, Any]], sink: MixpanelSink) -> None:
-    """The seven rules on transform_batch(): the invocation's row, what each filtered event was filtered by, and the
-    signup as it arrived (renamed, personal data dropped or hashed with HMAC-SHA256, tagged)."""
-    print(f"\nTransforms (TRANSFORMS={json.dumps(SEVEN_RULES)}, TRANSFORM_HASH_KEY set):")
+    """The seven rules on transform_batch(): the invocation's row, then each message as it came in and as Mixpanel
+    received it (renamed, personal data dropped or hashed with HMAC-SHA256, tagged), or the rule that filtered it."""
+    print("\nTransforms: the seven rules on four messages, with TRANSFORM_HASH_KEY set (the key to hash with).")
+    print(f"TRANSFORMS={json.dumps(SEVEN_RULES)}")
+    print("\n".join(header()))
     before = len(sink.events)
     settings = {"TRANSFORMS": json.dumps(SEVEN_RULES), "TRANSFORM_HASH_KEY": DEMO_HASH_KEY}
-    summary = run("4 events, 7 rules", transform_batch(), settings)
-    print(f"{'':<6}{summary.get('filtered', 0)} filtered: counted by rule, never parked nor retried. Arrived:")
-    for event in sink.events[before:]:
-        print(f"    {event['event']}: {json.dumps(event['properties'])}")
+    summary = run("4 messages, 7 rules", transform_batch(), settings)
+    received = {event["properties"]["time"]: event for event in sink.events[before:]}
+    rules = " or ".join(summary.get("filtered_by", {}))
+    print("Each message as it came in, and as Mixpanel received it:")
+    for message in transform_messages():
+        event = received.get(message["properties"]["time"] * 1000)  # Mixpanel's time is in milliseconds
+        print(f"  in:  {json.dumps(message)}")
+        print(f"  out: {json.dumps(event)}" if event else f"  out: filtered by {rules}, counted and never sent")

@@ -5,13 +5,13 @@ tests, the demo and the benchmarks need no account. Its clock (real, fake or tim
 
 Run it alone with `python -m localdev.sink [--port 8765] [--max-bytes N]`.
 
-Modules, one job each: `core` (MixpanelSink), `api` (routing and each request's flow), `rules` (what every
-endpoint shares: auth, bodies, placeholder ids), `imports` (/import's checks, dedup key and answers), `profiles`
-(what one /engage or /groups update must hold), `profile_wire` (how those endpoints read a request and answer),
-`profile_state` (the profiles and what each operation does to them), `faults`, `outages` (the unavailability
-schedule), `rate_limit` (the rolling window), `ledger` (what was received),
-`flight` (requests in flight, and a pause that holds them), `answers`, `codec` (JSON), `handler` and `server` (HTTP),
-`__main__` (the command line).
+Modules, one job each: `core` (MixpanelSink: lifecycle and reads), `scripting` (its faults, outages and rate limit
+as a test sets them), `api` (routing and each request's flow), `rules` (what every endpoint shares: auth, bodies,
+placeholder ids), `imports` (/import's checks, dedup key and answers), `profiles` (what one /engage or /groups update
+must hold), `profile_wire` (how those endpoints read a request and answer), `profile_state` (the profiles and what
+each operation does to them), `faults`, `outages` (the unavailability schedule), `rate_limit` (the rolling window),
+`ledger` (what was received), `flight` (requests in flight, and a pause that holds them), `answers`, `codec` (JSON),
+`handler` and `server` (HTTP), `__main__` (the command line).
 """
 
 from __future__ import annotations

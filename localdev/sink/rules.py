@@ -82,7 +82,7 @@ _EXACT_DOUBLE_INT = 2**53
 def id_text(value: object) -> str:
     """An id as Mixpanel compares it: as text, 42 and "42" alike; a number as the double Mixpanel stores, so that an
     integer id beyond 2**53 sent as a number loses digits here too (and meets another's profile, or misses its
-    events' id sent as digits) — as the forwarder's README says Mixpanel would."""
+    events' id sent as digits) — as docs/messages.md says Mixpanel would."""
     if isinstance(value, str):
         return value
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _EXACT_DOUBLE_INT:

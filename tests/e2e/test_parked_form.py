@@ -1,4 +1,4 @@
-"""Behaviour the end-to-end harness brought to light, pinned down as documented (README "Delivery guarantees")."""
+"""Behaviour the end-to-end harness brought to light, pinned down as documented (docs/delivery.md)."""
 
 from __future__ import annotations
 

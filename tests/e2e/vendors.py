@@ -1,6 +1,6 @@
 """Vendors' messages for the end-to-end producers, read under the default PAYLOAD_FORMAT=auto: Segment-spec calls
 (Segment's libraries, RudderStack's) and Amplitude's export JSON, made from localdev.eventgen's samples with this
-run's ids, times and markers, and what each becomes in Mixpanel (README, "Segment spec", "Amplitude").
+run's ids, times and markers, and what each becomes in Mixpanel (docs/formats.md, "Segment spec", "Amplitude").
 
 The marker goes where the mapping carries it to Mixpanel: a track's or page's `properties` and an Amplitude event's
 `event_properties` (the event's properties), an identify's traits and an Amplitude `$identify`'s user properties
@@ -60,7 +60,7 @@ CALL_OF_DEFECT = {
 # segment_calls' messages by call.
 _SEGMENT_SAMPLE = {"segment page": 0, "segment track": 1, "segment identify": 3, "segment group": 4}
 SEGMENT_GROUP_KEY = "$group_id"  # the forwarder's default SEGMENT_GROUP_KEY
-# The traits a profile keeps under Mixpanel's reserved names (README, "Segment spec"); groups rename only two.
+# The traits a profile keeps under Mixpanel's reserved names (docs/formats.md, "Segment spec"); groups rename only two.
 _USER_TRAITS = {
     "email": "$email",
     "firstName": "$first_name",
@@ -222,7 +222,7 @@ class VendorMaker:
 
 
 def _from_context(context: dict[str, Any]) -> dict[str, Any]:
-    """What an identify's context sets on the profile (README, "Segment spec"): the samples' user agent (Chrome 131
+    """What an identify's context sets on the profile (docs/formats.md): the samples' user agent (Chrome 131
     on a Mac) as Mixpanel's JavaScript SDK names it, and the library's timezone."""
     agent = context["userAgent"]
     assert "Chrome/131.0.0.0" in agent, agent

@@ -19,34 +19,20 @@ from localdev.sink import MixpanelSink
 from localdev.sink.outages import OutageMode
 from mixpanel_forwarder import runtime
 from mixpanel_forwarder.result import Result
+from tests.manual_clock import ManualClock
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 UNAVAILABLE = "Mixpanel unavailable since "
 
 
-class Clock:
+@pytest.fixture
+def clock() -> ManualClock:
     """The sink's clock: an hour after the sample events' time, moved on by the test."""
-
-    def __init__(self) -> None:
-        self.now = float(T0_S + 3600)
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
+    return ManualClock(T0_S + 3600)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sink(clock: Clock) -> Iterator[MixpanelSink]:
+def sink(clock: ManualClock) -> Iterator[MixpanelSink]:
     with MixpanelSink(clock=clock) as running:
         yield running
 
@@ -97,7 +83,7 @@ def invoke(handler: Handler, event: dict[str, Any]) -> dict[str, Any]:
 )
 def test_during_an_outage_an_invocation_sends_one_probe_and_the_first_after_it_imports_everything(
     sink: MixpanelSink,
-    clock: Clock,
+    clock: ManualClock,
     forwarder_env: Callable[..., None],
     handler: Handler,
     records: Callable[[int], dict[str, Any]],
@@ -139,7 +125,7 @@ def test_during_an_outage_an_invocation_sends_one_probe_and_the_first_after_it_i
 
 
 def test_flapping_mixpanel_loses_nothing_and_probes_while_it_is_down(
-    sink: MixpanelSink, clock: Clock, forwarder_env: Callable[..., None]
+    sink: MixpanelSink, clock: ManualClock, forwarder_env: Callable[..., None]
 ) -> None:
     # GIVEN Mixpanel down for 2 minutes and up for 1 in turn, and invocations a minute apart, each with what the
     # last one reported (as Lambda would deliver it again)
@@ -171,7 +157,7 @@ def test_flapping_mixpanel_loses_nothing_and_probes_while_it_is_down(
 
 
 def test_under_a_rate_limit_fewer_requests_are_in_flight_and_everything_lands(
-    sink: MixpanelSink, clock: Clock, forwarder_env: Callable[..., None]
+    sink: MixpanelSink, clock: ManualClock, forwarder_env: Callable[..., None]
 ) -> None:
     # GIVEN a project that may send 800 events a minute, and 24 requests of 100 events to send, 8 at a time
     forwarder_env(MAX_CONCURRENT_REQUESTS="8", BATCH_MAX_EVENTS="100", MAX_ATTEMPTS="3")

@@ -1,11 +1,11 @@
 """Segment-spec messages side by side with the reference destinations (issue 21): the inputs are the references' own
 test fixtures, sent through the real SQS handler to the embedded sink, and what Mixpanel received is compared with
 what the reference sends for them. Each expected value is written from the reference's rule (its output in the
-fixture, or the rule named beside it), and where we differ the README's Segment table says so and why: the comment
+fixture, or the rule named beside it), and where we differ docs/formats.md's Segment table says so and why: the comment
 there names the line.
 
 RudderStack: rudder-transformer `test/integrations/destinations/mp/processor/data.ts` ("Test N"), Segment: action-
-destinations `mixpanel/common/__test__/utils.test.ts`, both at the commits the README pins.
+destinations `mixpanel/common/__test__/utils.test.ts`, both at the commits docs/formats.md pins.
 """
 
 from __future__ import annotations
@@ -161,14 +161,14 @@ def test_rudderstacks_page_lands_as_its_destination_lands_it(
     forward(context, {**page, "context": {**RUDDER_WEB, "campaign": campaign}})
 
     [event] = sink.events
-    expected = {k: v for k, v in reference.items() if k != "campaign_id"}  # README: `utm_campaign` only
+    expected = {k: v for k, v in reference.items() if k != "campaign_id"}  # formats.md: `utm_campaign` only
     expected |= {
-        "$device_id": page["anonymousId"],  # README `$user_id`, `$device_id`: what simplified ID merge reads
-        "$locale": "en-GB",  # README `$locale`: as Actions
-        "$lib_version": "1.0.5",  # README `mp_lib`, `$lib_version`: `context.library.version`, as Actions
-        "$os": "Mac OS X",  # README user agent: `os.name` is "", so the user agent tells it (mixpanel-js's name)
+        "$device_id": page["anonymousId"],  # formats.md `$user_id`, `$device_id`: what simplified ID merge reads
+        "$locale": "en-GB",  # formats.md `$locale`: as Actions
+        "$lib_version": "1.0.5",  # formats.md `mp_lib`, `$lib_version`: `context.library.version`, as Actions
+        "$os": "Mac OS X",  # formats.md user agent: `os.name` is "", so the user agent tells it (mixpanel-js's name)
     }
-    assert event == {"event": "Viewed Contact Us", "properties": expected}  # README event name: `Viewed {name}`
+    assert event == {"event": "Viewed Contact Us", "properties": expected}  # formats.md event name: `Viewed {name}`
     assert "$referrer" not in event["properties"]  # "" is no value: dropped, as the reference drops it
 
 
@@ -230,11 +230,11 @@ def test_rudderstacks_identify_of_an_inactive_user_carries_its_time_and_ignore_t
     [update] = sink.updates
     assert update.key == identify["anonymousId"]  # userId "" is no id
     expected = {k: v for k, v in reference_set.items() if k != "$country_code"}
-    expected["country"] = "USA"  # README `$country_code`: a two-letter code only; a name stays as it is
-    expected["$os"] = "Mac OS X"  # README user agent: as Mixpanel's JavaScript SDK sets a profile's
+    expected["country"] = "USA"  # formats.md `$country_code`: a two-letter code only; a name stays as it is
+    expected["$os"] = "Mac OS X"  # formats.md user agent: as Mixpanel's JavaScript SDK sets a profile's
     assert (update.operation, update.value) == ("$set", expected)
     assert update.ip == "0.0.0.0"
-    assert update.hints == {"$time": RUDDER_TIME_MS / 1000, "$ignore_time": True}  # README `$time`: seconds
+    assert update.hints == {"$time": RUDDER_TIME_MS / 1000, "$ignore_time": True}  # formats.md `$time`: seconds
 
 
 @pytest.mark.parametrize(
@@ -289,14 +289,14 @@ def test_rudderstacks_mobile_identify_sets_its_device_on_the_profile_and_adds_it
     profile = sink.users[identify["anonymousId"]]
     expected = {
         **reference_set,
-        "$timezone": "Asia/Kolkata",  # README `$timezone`: `context.timezone` where `location` has none
-        "$browser": "Android Mobile",  # README user agent: every channel, as Actions; mixpanel-js's name
+        "$timezone": "Asia/Kolkata",  # formats.md `$timezone`: `context.timezone` where `location` has none
+        "$browser": "Android Mobile",  # formats.md user agent: every channel, as Actions; mixpanel-js's name
         "$browser_version": "8.1.0",
     }
     assert profile.properties == expected
     set_update, push = sink.updates
     token_name = next(name for name in family if name.endswith("_devices"))
-    # README push tokens: a `$union` of its own, as Mixpanel's SDKs add one (RudderStack `$set`s the list)
+    # formats.md push tokens: a `$union` of its own, as Mixpanel's SDKs add one (RudderStack `$set`s the list)
     assert (push.operation, push.value) == ("$union", {token_name: ["test_device_token"]})
     assert set_update.hints == push.hints == {"$time": 1584003903.421}  # originalTimestamp, in seconds
 
@@ -322,7 +322,7 @@ def test_rudderstacks_group_with_a_list_of_companies_makes_a_group_profile_each_
     assert sorted(sink.groups) == [("company", "testComp"), ("company", "testComp1")]
     for profile in sink.groups.values():
         assert profile.properties == {"company": ["testComp", "testComp1"]}
-    assert sink.users["hjikl"].properties == {"company": ["testComp", "testComp1"]}  # README: a `$union` of them
+    assert sink.users["hjikl"].properties == {"company": ["testComp", "testComp1"]}  # formats.md: a `$union` of them
     member = next(update for update in sink.updates if update.key == "hjikl")
     assert (member.operation, member.ip) == ("$union", "0.0.0.0")
     assert {update.hints["$time"] for update in sink.updates} == {RUDDER_TIME_MS / 1000}
@@ -398,9 +398,9 @@ def test_rudderstacks_session_id_is_a_string_and_the_context_says_what_the_user_
     # The context's own `$os` and `$device` win over the user agent's ("Android", "Android").
     assert (properties["$os"], properties["$device"]) == (reference["$os"], reference["$device"])
     different = {
-        "anonymousId",  # README `context.traits`: not copied onto events
-        "mp_device_model",  # README `mp_device_model`: `$model` only
-        "$insert_id",  # README `$insert_id`: an id derived from a messageId over 36 characters
+        "anonymousId",  # formats.md `context.traits`: not copied onto events
+        "mp_device_model",  # formats.md `mp_device_model`: `$model` only
+        "$insert_id",  # formats.md `$insert_id`: an id derived from a messageId over 36 characters
     }
     assert {k: v for k, v in properties.items() if k in reference and k not in different} == {
         k: v for k, v in reference.items() if k not in different

@@ -1,13 +1,13 @@
 """Amplitude's export JSON side by side with the reference: what the real Kinesis handler makes Mixpanel receive, in
-the sink, against what mixpanel-import's Amplitude transform makes of the same records (README, "Amplitude").
+the sink, against what mixpanel-import's Amplitude transform makes of the same records (docs/formats.md, "Amplitude").
 
 `reference/amplitude_records.json` holds real-shaped export records, every field of Amplitude's S3 export schema
 present as exports write them (nulls where a field does not apply): an iOS event, an anonymous web event without
 `$insert_id`, an Android event with a GPS position, a server-side event without a device or an IP, an `[Experiment]`
 exposure, an `$identify` and a `$groupidentify`. `reference/amplitude_mixpanel_import.json` is what mixpanel-import's
-`vendor/amplitude.js` (at the commit README pins) makes of them, run by `amplitude_mixpanel_import.cjs` beside it.
+`vendor/amplitude.js` (at formats.md's pinned commit) makes of them, run by `amplitude_mixpanel_import.cjs` beside it.
 
-Each test takes the reference's output, applies the differences README documents, each a named rule below, and
+Each test takes the reference's output, applies the differences docs/formats.md documents, each a named rule below, and
 asserts that what the sink received is exactly that: a field mapped alike needs no rule, and one lost or renamed
 without a rule fails the test.
 """
@@ -33,7 +33,7 @@ MIXPANEL_IMPORT: dict[str, Any] = json.loads((REFERENCE / "amplitude_mixpanel_im
 SONG, PRICING, WORKOUT, RENEWAL, EXPOSURE, IDENTIFY, GROUP_IDENTIFY = range(7)
 EVENTS = {SONG: "ios", PRICING: "web-anonymous", WORKOUT: "android-gps", RENEWAL: "server-side-no-ip"}
 
-# What Amplitude keeps for its own running of the pipeline: not sent (README, "Amplitude").
+# What Amplitude keeps for its own running of the pipeline: not sent (docs/formats.md, "Amplitude").
 BOOKKEEPING = (
     "$schema",
     "amplitude_attribution_ids",
@@ -268,7 +268,7 @@ def test_group_identify_updates_the_group_it_names_when_it_happened(
 
 
 def test_the_records_are_amplitudes_export_shape() -> None:
-    # Every field of the S3 export's JSON schema, on every record (amazon-s3.md, README's [amplitude s3])
+    # Every field of the S3 export's JSON schema, on every record (amazon-s3.md, docs/formats.md's [amplitude s3])
     schema = {"$insert_id", "amplitude_id", "app", "city", "client_event_time", "client_upload_time", "country"}
     schema |= {"data", "device_carrier", "device_family", "device_id", "device_type", "dma", "event_id"}
     schema |= {"event_properties", "event_time", "event_type", "group_properties", "groups", "idfa", "ip_address"}

@@ -1,7 +1,7 @@
 """Segment-spec samples (Segment direct and through its EventBridge partner source, RudderStack on Kinesis) through
 the real handlers to the embedded sink: every mapped field of what arrived, checked against the sample it came from.
 
-The mapping is formats/segment.py's (README, "Segment spec"); each expected value here is read from the sample
+The mapping is formats/segment.py's (docs/formats.md, "Segment spec"); each expected value here is read from the sample
 message's own field, so a test names the field it maps.
 """
 

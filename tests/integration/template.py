@@ -58,6 +58,8 @@ FAILED_BATCHES = {"Fn::Sub": "${KinesisFailedBatchesBucket.Arn}/*"}  # the bucke
 RETRY_QUEUE_ARN = {"Fn::GetAtt": ["KinesisRetryQueue", "Arn"]}
 STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/product-events"
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mixpanel/prod-AbC123"
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"  # a customer managed key's
 X_RAY_WRITE_ACTIONS = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
 
 

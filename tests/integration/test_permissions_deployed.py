@@ -9,7 +9,7 @@ the SQS function reading a failed Kinesis batch (the object in the stack's bucke
 queue names), and hiding that notification when it is reported. Every authorization decision moto made during the
 invocation is read back, so a denial the code recovers from (a fallback) fails the test too. Each path runs for each
 function, at the parameters' defaults and in the variants that change the roles (a stream, an existing secret and
-queue, tracing).
+queue, tracing, and those encrypted with customer managed KMS keys, which moto cannot make anyone decrypt: see there).
 
 A new AWS call in the functions' code is one more entry of `CODE_CALLS` and a case that makes it (the inventory
 test finds the call); a new resource type a role names, one more creator in deployed.py. The static least-privilege
@@ -46,7 +46,7 @@ from tests.integration.as_deployed import (
     take_parked,
 )
 from tests.integration.aws_calls import aws_calls_in_library
-from tests.integration.deployed import Clients, Function, Stack
+from tests.integration.deployed import REGION, Clients, Function, Stack
 from tests.integration.template import KINESIS_FUNCTION, SQS_FUNCTION, STACK, environment, parameter_values
 
 # The sink's account, which the stack's secret holds (made from these parameters, or given as an existing secret).
@@ -85,7 +85,7 @@ CODE_CALLS = {
 }
 # Named in the code, and never called by the deployed functions: why.
 NOT_CALLED_AS_DEPLOYED = {"s3.put_object": "DEAD_LETTER_BUCKET, which the template does not set"}
-# Code the operator runs with their own credentials (README, "Parked events"), not the functions.
+# Code the operator runs with their own credentials (docs/RUNBOOK.md, "Parked events"), not the functions.
 OPERATOR_CODE = {"replay.py": "every call", "replay_queue.py": "every call", "parked.py": "s3.get_object"}
 
 
@@ -111,6 +111,30 @@ def _existing(setup: Clients) -> dict[str, str]:
     }
 
 
+def _encrypted(setup: Clients) -> dict[str, str]:
+    """As _existing, each encrypted with a customer managed key of its own, which the stack is given too."""
+    kms = setup("kms")
+    secret_key, queue_key, stream_key = (
+        kms.create_key(Description=f"the {name}'s")["KeyMetadata"]["Arn"] for name in ("secret", "queue", "stream")
+    )
+    secret = setup("secretsmanager").create_secret(
+        Name="mixpanel/forwarder", SecretString=json.dumps(ACCOUNT), KmsKeyId=secret_key
+    )
+    sqs = setup("sqs")
+    queue = sqs.create_queue(QueueName="product-events", Attributes={"KmsMasterKeyId": queue_key})["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stream_arn = _stream(setup)
+    setup("kinesis").start_stream_encryption(StreamARN=stream_arn, EncryptionType="KMS", KeyId=stream_key)
+    return {
+        "MixpanelCredentialsSecretArn": secret["ARN"],
+        "MixpanelCredentialsSecretKmsKeyArn": secret_key,
+        "SourceQueueArn": queue_arn,
+        "SourceQueueKmsKeyArn": queue_key,
+        "SourceStreamArn": stream_arn,
+        "SourceStreamKmsKeyArn": stream_key,
+    }
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
@@ -131,7 +155,9 @@ VARIANTS = (
         (SQS_FUNCTION, KINESIS_FUNCTION),
         lambda setup: {"EnableTracing": "true", "SourceStreamArn": _stream(setup)},
     ),
+    Variant("customer-managed-keys", (SQS_FUNCTION, KINESIS_FUNCTION), _encrypted),
 )
+ENCRYPTED = VARIANTS[-1]
 
 
 # --- call paths ----------------------------------------------------------------------------------------------------
@@ -420,6 +446,71 @@ def test_every_aws_call_in_the_functions_code_has_a_case() -> None:
     assert set(CODE_CALLS.values()) <= made_by_cases
     for function in (SQS_FUNCTION, KINESIS_FUNCTION):
         assert "DEAD_LETTER_BUCKET" not in environment(function)  # else S3 parking needs its Case (and s3:PutObject)
+
+
+# --- customer managed KMS keys (an existing secret, queue or stream encrypted with one) ---------------------------
+# moto neither encrypts with KMS nor asks it when a secret, a queue or a stream is read: a role without kms:Decrypt
+# reads them all the same, so no run here can show a decryption denied. What can be shown: in the customer-managed-keys
+# variant every call the functions make is allowed and none is a kms: call (the cases above), as the services decrypt
+# on the caller's behalf (Lambda's poller among the callers); and here, what each role holds as deployed.
+
+
+def kms_grants(stack: Stack, role: str) -> dict[str, dict[str, Any]]:
+    """The role's statements that allow a kms: action, by Sid, as moto holds the role."""
+    iam = stack.operator("iam")
+    document = iam.get_role_policy(RoleName=stack.known[role], PolicyName="forwarder")["PolicyDocument"]
+    return {
+        statement["Sid"]: statement
+        for statement in document["Statement"]
+        if any(action.startswith("kms:") for action in as_list(statement["Action"]))
+    }
+
+
+def decrypt(sid: str, key: str, service: str) -> dict[str, Any]:
+    via = f"{service}.{REGION}.amazonaws.com"
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": key,
+        "Condition": {"StringEquals": {"kms:ViaService": via}},
+    }
+
+
+def test_each_role_may_decrypt_with_the_key_of_what_it_reads_only_through_the_service_reading_it(
+    deployments: Deployments,
+) -> None:
+    stack = stack_of(ENCRYPTED, deployments)
+    sqs_function, kinesis_function = stack.functions[SQS_FUNCTION], stack.functions[KINESIS_FUNCTION]
+    # The keys as AWS reports them for what they encrypt.
+    operator = stack.operator
+    secret_key = operator("secretsmanager").describe_secret(
+        SecretId=sqs_function.environment["MIXPANEL_CREDENTIALS_SECRET_ARN"]
+    )["KmsKeyId"]
+    queue_url = operator("sqs").get_queue_url(QueueName=sqs_function.source_arn.rsplit(":", 1)[1])["QueueUrl"]
+    queue_key = operator("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["KmsMasterKeyId"])[
+        "Attributes"
+    ]["KmsMasterKeyId"]
+    stream = operator("kinesis").describe_stream_summary(StreamARN=kinesis_function.source_arn)
+    stream_key = stream["StreamDescriptionSummary"]["KeyId"]
+    secret = decrypt("DecryptMixpanelCredentials", secret_key, "secretsmanager")
+
+    assert len({secret_key, queue_key, stream_key}) == 3
+    assert kms_grants(stack, "SqsForwarderRole") == {
+        "DecryptSourceQueue": decrypt("DecryptSourceQueue", queue_key, "sqs"),
+        "DecryptMixpanelCredentials": secret,
+    }
+    assert kms_grants(stack, "KinesisForwarderRole") == {
+        "DecryptSourceStream": decrypt("DecryptSourceStream", stream_key, "kinesis"),
+        "DecryptMixpanelCredentials": secret,
+    }
+
+
+def test_without_a_key_no_role_may_use_kms(deployments: Deployments) -> None:
+    stack = stack_of(next(variant for variant in VARIANTS if variant.name == "existing-secret-and-queue"), deployments)
+
+    assert kms_grants(stack, "SqsForwarderRole") == {}
+    assert kms_grants(stack, "KinesisForwarderRole") == {}
 
 
 # --- the SQS function reads a failed Kinesis batch (stacks with a stream) ----------------------------------------

@@ -7,7 +7,7 @@ import hmac
 import io
 import json
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import boto3
@@ -26,42 +26,77 @@ from tests.functional.conftest import FAST_RETRIES, load_event
 
 
 @pytest.fixture
-def sink() -> Any:
+def sink() -> Iterator[MixpanelSink]:
     with MixpanelSink() as running:
         yield running
 
 
+@pytest.fixture
+def sqs(aws: str) -> Any:
+    return boto3.client("sqs")
+
+
+@pytest.fixture
+def dlq(sqs: Any) -> str:
+    """The parked-events queue, empty."""
+    return str(sqs.create_queue(QueueName="parked")["QueueUrl"])
+
+
+def apply_env(monkeypatch: pytest.MonkeyPatch, env: Mapping[str, str | None]) -> None:
+    """`env` set (None removes a variable)."""
+    for name, value in env.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
+
+def plain(name: str, distinct_id: str) -> dict[str, Any]:
+    """An event Mixpanel takes."""
+    return {"event": name, "properties": {"time": 1_764_000_000, "distinct_id": distinct_id}}
+
+
+def park(dlq: str, *events: dict[str, Any]) -> None:
+    """Each event parked in a document of its own, as the first item of the record `m<n>`."""
+    for n, event in enumerate(events):
+        assert SqsParker(dlq).park([Parked({"reason": "x"}, {"item": f"sqs:m{n}:0"}, "event", event)]) == [True]
+
+
 def park_poison(sink: MixpanelSink, dlq: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """The SQS poison sample through the real handler, parking its 4 bad records in `dlq`."""
-    for name, value in {**sink.env(), **FAST_RETRIES, "DEAD_LETTER_QUEUE_URL": dlq}.items():
-        monkeypatch.setenv(name, value)
+    apply_env(monkeypatch, {**sink.env(), **FAST_RETRIES, "DEAD_LETTER_QUEUE_URL": dlq})
     event = load_event("sqs-poison.json")
     assert sqs_handler(event, lambda_context()) == {"batchItemFailures": []}
     runtime.reset()
     return event
 
 
-def visible(sqs: Any, queue_url: str) -> int:
+def in_queue(sqs: Any, queue_url: str) -> int:
+    """The messages in the queue, visible or not."""
     attributes = sqs.get_queue_attributes(
         QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
+def visible_now(sqs: Any, queue_url: str) -> int:
+    """The messages a receive could take now (none hidden for a visibility timeout)."""
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
 def test_replay_imports_what_now_passes_and_leaves_the_rest_parked(
-    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+    sink: MixpanelSink, sqs: Any, dlq: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
     park_poison(sink, dlq, monkeypatch)
-    assert visible(sqs, dlq) == 4
+    assert in_queue(sqs, dlq) == 4
     # "The cause is fixed": here, a parked event whose only fault was a placeholder distinct_id is corrected
     # in place, the way an operator would after fixing the producer.
     fixed = Parked(
         {"reason": "fixed by hand"},
         {"messageId": "m-fixed", "item": "sqs:m-fixed:0"},
         "event",
-        {"event": "Fixed", "properties": {"time": 1_764_000_000, "distinct_id": "u-fixed"}},
+        plain("Fixed", "u-fixed"),
     )
     assert SqsParker(dlq).park([fixed]) == [True]
 
@@ -72,19 +107,15 @@ def test_replay_imports_what_now_passes_and_leaves_the_rest_parked(
     assert report.deleted_messages == 1
     assert report.kept_documents == 4
     assert [event["event"] for event in sink.events if event["event"] == "Fixed"] == ["Fixed"]
-    assert visible(sqs, dlq) == 4  # the 4 still-bad records stay parked
+    assert in_queue(sqs, dlq) == 4  # the 4 still-bad records stay parked
 
 
 def test_replay_is_idempotent_with_the_original_insert_id(
-    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+    sink: MixpanelSink, sqs: Any, dlq: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
     item = {"event": "Late", "properties": {"distinct_id": "u1"}}  # no time: the envelope's is kept
     parked = Parked({"reason": "x"}, {"item": "sqs:m9:0", "defaultTimeMs": 1_764_000_000_000}, "event", item)
-    monkeypatch.setenv("MIXPANEL_API_URL", sink.url)
-    for name, value in sink.env().items():
-        monkeypatch.setenv(name, value)
+    apply_env(monkeypatch, sink.env())
     SqsParker(dlq).park([parked])
     SqsParker(dlq).park([parked])  # parked twice (e.g. a redelivery)
 
@@ -93,23 +124,14 @@ def test_replay_is_idempotent_with_the_original_insert_id(
     assert len(sink.events) == 1
     assert sink.duplicates == 1
     assert sink.events[0]["properties"]["time"] == 1_764_000_000_000
-    assert visible(sqs, dlq) == 0
+    assert in_queue(sqs, dlq) == 0
 
 
 def test_dry_run_sends_nothing_deletes_nothing_and_shows_the_events(
-    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sink: MixpanelSink, sqs: Any, dlq: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
-    for name, value in sink.env().items():
-        monkeypatch.setenv(name, value)
-    good = Parked(
-        {"reason": "x"},
-        {"item": "sqs:m1:0"},
-        "event",
-        {"event": "Dry", "properties": {"time": 1_764_000_000, "distinct_id": "u1"}},
-    )
-    SqsParker(dlq).park([good])
+    apply_env(monkeypatch, sink.env())
+    park(dlq, plain("Dry", "u1"))
 
     assert main(["--queue-url", dlq, "--dry-run"]) == 0
 
@@ -117,80 +139,68 @@ def test_dry_run_sends_nothing_deletes_nothing_and_shows_the_events(
     assert "would import 1 messages" in output
     assert json.loads(output.strip().splitlines()[-1])["event"] == "Dry"
     assert sink.requests == []
-    assert visible(sqs, dlq) == 1
+    assert in_queue(sqs, dlq) == 1
 
 
 def test_a_dry_run_reads_each_document_once_however_many_chunks_it_takes(
-    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+    sink: MixpanelSink, sqs: Any, dlq: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
-    apply_env(monkeypatch, dict(sink.env()))
+    apply_env(monkeypatch, sink.env())
     monkeypatch.setattr(replay_module, "REPLAY_CHUNK", 2)  # three documents: two chunks
-    for n in range(3):
-        event = {"event": "Dry", "properties": {"time": 1_764_000_000, "distinct_id": f"u{n}"}}
-        SqsParker(dlq).park([Parked({"reason": "x"}, {"item": f"sqs:m{n}:0"}, "event", event)])
+    park(dlq, *(plain("Dry", f"u{n}") for n in range(3)))
 
     report = replay(Settings.from_env(), dlq, dry_run=True, limit=10)  # the limit bounds a run that reads again
 
     assert (report.documents, report.imported_events) == (3, 3)
     assert sink.requests == []
-    assert visible(sqs, dlq) == 3
+    assert in_queue(sqs, dlq) == 3
 
 
-def test_replay_of_a_document_parked_in_parts(sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    sqs = boto3.client("sqs")
+def test_replay_of_a_document_parked_in_parts(sink: MixpanelSink, sqs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     dlq = sqs.create_queue(QueueName="parked", Attributes={"MaximumMessageSize": "8192"})["QueueUrl"]
-    for name, value in sink.env().items():
-        monkeypatch.setenv(name, value)
+    apply_env(monkeypatch, sink.env())
     big = {"event": "Big", "properties": {"time": 1_764_000_000, "distinct_id": "u1", "note": "n" * 30_000}}
     assert SqsParker(dlq).park([Parked({"reason": "x"}, {"item": "sqs:big:0"}, "event", big)]) == [True]
-    assert visible(sqs, dlq) > 3
+    assert in_queue(sqs, dlq) > 3
 
     report = replay(Settings.from_env(), dlq)
 
     assert report.imported_events == 1
     assert report.incomplete_parts == 0
     assert sink.events[0]["properties"]["note"] == "n" * 30_000
-    assert visible(sqs, dlq) == 0
+    assert in_queue(sqs, dlq) == 0
 
 
 def test_replay_reads_events_that_were_parked_together(
-    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+    sink: MixpanelSink, sqs: Any, dlq: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
-    for name, value in {**sink.env(), **FAST_RETRIES}.items():
-        monkeypatch.setenv(name, value)
+    apply_env(monkeypatch, {**sink.env(), **FAST_RETRIES})
     # Three events of one record, parked in one shared document; since then "fixed" (they are valid now).
     together = [
         Parked(
             {"reason": "was refused"},
             {"messageId": "m1", "item": f"sqs:m1:{n}"},
             "event",
-            {"event": "Fixed", "properties": {"time": 1_764_000_000, "distinct_id": f"u{n}"}},
+            plain("Fixed", f"u{n}"),
             group=0,
         )
         for n in range(3)
     ]
     assert SqsParker(dlq).park(together) == [True, True, True]
-    assert visible(sqs, dlq) == 1
+    assert in_queue(sqs, dlq) == 1
 
     report = replay(Settings.from_env(), dlq)
 
     assert (report.documents, report.imported_events, report.deleted_messages) == (1, 3, 1)
     assert sorted(event["properties"]["distinct_id"] for event in sink.events) == ["u0", "u1", "u2"]
-    assert visible(sqs, dlq) == 0
+    assert in_queue(sqs, dlq) == 0
 
 
 def test_a_parked_profile_update_goes_back_to_its_endpoint(
-    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sink: MixpanelSink, sqs: Any, dlq: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN a user update parked because the function had no project token, and the token now set
-    sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
-    for name, value in {**sink.env(), "MIXPANEL_PROJECT_TOKEN": str(sink.token)}.items():
-        monkeypatch.setenv(name, value)
+    apply_env(monkeypatch, {**sink.env(), "MIXPANEL_PROJECT_TOKEN": str(sink.token)})
     update = {"$distinct_id": "u-7", "$set": {"plan": "pro"}}
     reason = {"reason": "no project token", "field": "$token", "kind": "user"}
     SqsParker(dlq).park([Parked(reason, {"messageId": "m7", "item": "sqs:m7:0"}, "event", update)])
@@ -208,7 +218,7 @@ def test_a_parked_profile_update_goes_back_to_its_endpoint(
     assert report.imported_events == 1
     assert sink.users["u-7"].properties == {"plan": "pro"}
     assert sink.users["u-7"].ip == "0"
-    assert visible(sqs, dlq) == 0
+    assert in_queue(sqs, dlq) == 0
 
 
 TOO_DEEP = {"a": {"b": {"c": {"d": 1}}}}  # Mixpanel takes three levels of nesting
@@ -221,14 +231,6 @@ def forward(sink: MixpanelSink, dlq: str, monkeypatch: pytest.MonkeyPatch, *mess
     records = [sqs_record(json.dumps(message), message_id=f"m{n}") for n, message in enumerate(messages)]
     assert sqs_handler(sqs_event(records), lambda_context()) == {"batchItemFailures": []}
     runtime.reset()
-
-
-def apply_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str | None]) -> None:
-    for name, value in env.items():
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
 
 
 def fix_parked(sqs: Any, dlq: str, fix: Callable[[dict[str, Any]], None]) -> None:
@@ -245,11 +247,9 @@ def applied(sink: MixpanelSink, operation: str) -> list[Any]:
 
 
 def test_a_replay_never_applies_the_add_an_amplitude_identify_had_imported_again(
-    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+    sink: MixpanelSink, sqs: Any, dlq: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN an Amplitude $identify whose $add was imported and whose $set was refused (nested too deep), parked
-    sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
     identify = {
         "event_type": "$identify",
         "user_id": "u1",
@@ -272,15 +272,13 @@ def test_a_replay_never_applies_the_add_an_amplitude_identify_had_imported_again
     assert (fixed.imported_events, fixed.kept_documents) == (1, 0)
     assert sink.users["u1"].properties == {"logins": 1, "plan": "pro", "address": "1 Main St"}
     assert applied(sink, "$add") == [{"logins": 1}]
-    assert visible(sqs, dlq) == 0
+    assert in_queue(sqs, dlq) == 0
 
 
 def test_a_replay_of_a_segment_group_call_sends_the_refused_group_update_alone(
-    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+    sink: MixpanelSink, sqs: Any, dlq: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a group call whose group update was refused (a trait nested too deep) and whose membership was imported
-    sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
     group = {"type": "group", "userId": "u1", "groupId": "acme", "messageId": "g-1", "traits": {"deep": TOO_DEEP}}
     forward(sink, dlq, monkeypatch, group, MIXPANEL_PROJECT_TOKEN=str(sink.token))
     assert applied(sink, "$union") == [{"$group_id": ["acme"]}]
@@ -294,16 +292,14 @@ def test_a_replay_of_a_segment_group_call_sends_the_refused_group_update_alone(
     assert (report.imported_events, report.kept_documents) == (1, 0)
     assert sink.groups[("$group_id", "acme")].properties == {"deep": "shallow"}
     assert applied(sink, "$union") == [{"$group_id": ["acme"]}]
-    assert visible(sqs, dlq) == 0
+    assert in_queue(sqs, dlq) == 0
 
 
 def test_an_amplitude_event_s_profile_update_is_replayed_alone_and_only_under_the_setting_that_made_it(
-    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+    sink: MixpanelSink, sqs: Any, dlq: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN an Amplitude event imported, and the profile update AMPLITUDE_USER_PROPERTIES=profile made of it parked
     # for want of a project token
-    sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
     play = {"event_type": "Song Played", "user_id": "u1", "insert_id": "i-1", "user_properties": {"plan": "pro"}}
     forward(sink, dlq, monkeypatch, play, AMPLITUDE_USER_PROPERTIES="profile", MIXPANEL_PROJECT_TOKEN=None)
     assert [event["event"] for event in sink.events] == ["Song Played"]
@@ -323,7 +319,7 @@ def test_an_amplitude_event_s_profile_update_is_replayed_alone_and_only_under_th
     assert sink.users["u1"].properties == {"plan": "pro"}
     assert len(sink.requests) == imports + 1  # the /engage request alone
     assert sink.duplicates == 0
-    assert visible(sqs, dlq) == 0
+    assert in_queue(sqs, dlq) == 0
 
 
 def create_function(sink: MixpanelSink, variables: dict[str, str]) -> str:
@@ -346,12 +342,10 @@ def create_function(sink: MixpanelSink, variables: dict[str, str]) -> str:
 
 
 def test_the_runbook_replay_reads_the_function_s_settings_and_hashes_what_the_env_recipe_would_not(
-    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sink: MixpanelSink, sqs: Any, dlq: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN a user update parked for want of a project token, by a function that hashes e-mails (TRANSFORMS), and
     # the token since put in the function's secret
-    sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
     rules = json.dumps({"hash_properties": ["$email"]})
     key = "a-test-key-of-32-characters-long"
     update = {"$distinct_id": "u1", "$set": {"$email": "ada@example.com"}}
@@ -381,7 +375,7 @@ def test_the_runbook_replay_reads_the_function_s_settings_and_hashes_what_the_en
     digest = hmac.new(key.encode(), b"ada@example.com", hashlib.sha256).hexdigest()
     assert [update.value for update in sink.updates] == [{"$email": digest}]
     assert "imported 1 messages" in capsys.readouterr().out
-    assert visible(sqs, dlq) == 0
+    assert in_queue(sqs, dlq) == 0
 
 
 def test_a_function_that_cannot_be_read_is_named_in_one_line(aws: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -395,18 +389,16 @@ def test_a_function_that_cannot_be_read_is_named_in_one_line(aws: str, capsys: p
 
 
 def test_a_replay_that_lands_part_of_an_item_leaves_only_the_rest_parked_and_never_adds_twice(
-    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+    sink: MixpanelSink, sqs: Any, dlq: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN an Amplitude $identify parked whole for want of a project token: its $set and its $add
-    sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
     identify = {
         "event_type": "$identify",
         "user_id": "u1",
         "user_properties": {"$set": {"plan": "pro"}, "$add": {"n": 1}},
     }
     forward(sink, dlq, monkeypatch, identify, MIXPANEL_PROJECT_TOKEN=None)
-    # One update per request: a request Mixpanel refuses may have applied its other updates (README)
+    # One update per request: a request Mixpanel refuses may have applied its other updates (docs/delivery.md)
     apply_env(monkeypatch, {"MIXPANEL_PROJECT_TOKEN": str(sink.token), "PROFILE_BATCH_MAX_UPDATES": "1"})
 
     # WHEN it is replayed three times while Mixpanel refuses its $set, and once more when it no longer does
@@ -415,7 +407,7 @@ def test_a_replay_that_lands_part_of_an_item_leaves_only_the_rest_parked_and_nev
         sink.reject_next(endpoint="/engage")
         reports.append(replay(Settings.from_env(), dlq))
         assert sink.users["u1"].properties == {"n": 1}  # the counter stays at 1
-        assert visible(sqs, dlq) == 1  # one document stays parked
+        assert in_queue(sqs, dlq) == 1  # one document stays parked
     landed = replay(Settings.from_env(), dlq)
 
     # THEN the first replay left a document naming the $set alone (not read again in that run), which the others
@@ -428,15 +420,13 @@ def test_a_replay_that_lands_part_of_an_item_leaves_only_the_rest_parked_and_nev
     assert (landed.imported_events, landed.kept_documents) == (1, 0)
     assert sink.users["u1"].properties == {"n": 1, "plan": "pro"}
     assert applied(sink, "$add") == [{"n": 1}]
-    assert visible(sqs, dlq) == 0
+    assert in_queue(sqs, dlq) == 0
 
 
 def test_a_replay_whose_group_update_is_not_delivered_keeps_it_alone_and_sends_the_membership_once(
-    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+    sink: MixpanelSink, sqs: Any, dlq: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a Segment group call parked whole for want of a project token: its group update and the membership
-    sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
     group = {"type": "group", "userId": "u1", "groupId": "acme", "messageId": "g-1", "traits": {"name": "Acme"}}
     forward(sink, dlq, monkeypatch, group, MIXPANEL_PROJECT_TOKEN=None)
     apply_env(monkeypatch, {"MIXPANEL_PROJECT_TOKEN": str(sink.token), "MAX_ATTEMPTS": "2"})
@@ -446,27 +436,23 @@ def test_a_replay_whose_group_update_is_not_delivered_keeps_it_alone_and_sends_t
         sink.fail_next(503, count=2, endpoint="/groups")
         kept = replay(Settings.from_env(), dlq)
         assert kept.kept_documents == 1
-        assert visible(sqs, dlq) == 1
+        assert in_queue(sqs, dlq) == 1
     landed = replay(Settings.from_env(), dlq)
 
     # THEN the membership was sent once, the first time, and the group update alone went on being replayed
     assert applied(sink, "$union") == [{"$group_id": ["acme"]}]
     assert (landed.imported_events, landed.kept_documents) == (1, 0)
     assert sink.groups[("$group_id", "acme")].properties == {"$name": "Acme"}
-    assert visible(sqs, dlq) == 0
+    assert in_queue(sqs, dlq) == 0
 
 
 def test_a_replay_stopped_half_way_leaves_what_it_did_not_import_visible_and_deletes_only_what_it_did(
-    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+    sink: MixpanelSink, sqs: Any, dlq: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN three parked documents, the second of which fails again, and a run of chunks of two
-    sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
-    apply_env(monkeypatch, dict(sink.env()))
+    apply_env(monkeypatch, sink.env())
     monkeypatch.setattr(replay_module, "REPLAY_CHUNK", 2)
-    for n, name in enumerate(["Good", "", "Later"]):  # an event without a name is refused again
-        event = {"event": name, "properties": {"time": 1_764_000_000, "distinct_id": f"u{n}"}}
-        SqsParker(dlq).park([Parked({"reason": "x"}, {"item": f"sqs:m{n}:0"}, "event", event)])
+    park(dlq, *(plain(name, f"u{n}") for n, name in enumerate(["Good", "", "Later"])))  # no name: refused again
 
     # WHEN the run is stopped (Ctrl-C) once it has read the third, before replaying it
     def stop_at_the_third(read: list[int] = []) -> Callable[[int], None]:  # noqa: B006 - the count across calls
@@ -482,20 +468,16 @@ def test_a_replay_stopped_half_way_leaves_what_it_did_not_import_visible_and_del
 
     # THEN the first is imported and deleted; the other two are in the queue, visible at once
     assert [event["event"] for event in sink.events] == ["Good"]
-    attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
-    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "2"
-    assert visible(sqs, dlq) == 2
+    assert visible_now(sqs, dlq) == 2
+    assert in_queue(sqs, dlq) == 2
 
 
 def test_messages_that_are_no_parked_document_are_kept_saying_why_and_the_others_replayed(
-    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+    sink: MixpanelSink, sqs: Any, dlq: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a parked event beside messages edited by hand or cut short, and a pointer to an object since deleted
-    sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
-    apply_env(monkeypatch, dict(sink.env()))
-    good = {"event": "Good", "properties": {"time": 1_764_000_000, "distinct_id": "u1"}}
-    SqsParker(dlq).park([Parked({"reason": "x"}, {"item": "sqs:m0:0"}, "event", good)])
+    apply_env(monkeypatch, sink.env())
+    park(dlq, plain("Good", "u1"))
     boto3.client("s3").create_bucket(Bucket="parked-bucket")
     for body in [
         '{"reason": "x", "source": {"item": "sqs:m1:0"}, "event": {"event": "Cut", "prop',
@@ -518,35 +500,26 @@ def test_messages_that_are_no_parked_document_are_kept_saying_why_and_the_others
     assert "document: part 5 of 2: the index must be an integer from 0 to count - 1" in reasons
     assert "document: cannot read s3://parked-bucket/parked/gone.json: NoSuchKey" in reasons
     assert report.incomplete_parts == 0
-    attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
-    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "5"
+    assert visible_now(sqs, dlq) == 5
 
 
 def test_a_replay_with_a_limit_leaves_the_messages_it_received_and_did_not_read_visible(
-    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch
+    sink: MixpanelSink, sqs: Any, dlq: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
-    apply_env(monkeypatch, dict(sink.env()))
-    for n in range(3):
-        event = {"event": f"E{n}", "properties": {"time": 1_764_000_000, "distinct_id": f"u{n}"}}
-        SqsParker(dlq).park([Parked({"reason": "x"}, {"item": f"sqs:m{n}:0"}, "event", event)])
+    apply_env(monkeypatch, sink.env())
+    park(dlq, *(plain(f"E{n}", f"u{n}") for n in range(3)))
 
     report = replay(Settings.from_env(), dlq, limit=1)
 
     assert (report.documents, report.imported_events) == (1, 1)
-    attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
-    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "2"  # not hidden for the visibility timeout
+    assert visible_now(sqs, dlq) == 2  # not hidden for the visibility timeout
 
 
 def test_a_function_whose_secret_cannot_be_read_stops_the_replay_in_one_line_before_the_queue_is_read(
-    sink: MixpanelSink, aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sink: MixpanelSink, sqs: Any, dlq: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN a parked event, and a function whose credentials secret the operator cannot read (here: it is gone)
-    sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="parked")["QueueUrl"]
-    event = {"event": "Later", "properties": {"time": 1_764_000_000, "distinct_id": "u1"}}
-    SqsParker(dlq).park([Parked({"reason": "x"}, {"item": "sqs:m0:0"}, "event", event)])
+    park(dlq, plain("Later", "u1"))
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf"
     function = create_function(
         sink,
@@ -561,7 +534,7 @@ def test_a_function_whose_secret_cannot_be_read_stops_the_replay_in_one_line_bef
     # WHEN it is replayed with that function's settings; and, with this environment's, from a queue that is not there
     code = main(["--function", function])
     captured = capsys.readouterr()
-    apply_env(monkeypatch, dict(sink.env()))
+    apply_env(monkeypatch, sink.env())
     missing = main(["--queue-url", dlq + "-gone"])
 
     # THEN one line says what could not be read; nothing was taken from the queue
@@ -573,6 +546,5 @@ def test_a_function_whose_secret_cannot_be_read_stops_the_replay_in_one_line_bef
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith(f"error: the parked-events queue {dlq}-gone: ")
     assert "NonExistentQueue" in line
-    attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
-    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "1"
+    assert visible_now(sqs, dlq) == 1
     assert sink.requests == []

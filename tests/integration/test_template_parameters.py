@@ -143,3 +143,65 @@ def test_the_default_record_age_is_below_the_streams_default_retention_and_the_d
     # Retrying until then is safe because poison records are parked by the function: only passing failures wait.
     assert retries["Default"] == -1
     assert "parks a record it can never forward" in " ".join(retries["Description"].split())
+
+
+KEY_PARAMETERS = {  # a customer managed key's parameter: what it encrypts, which the stack must be given
+    "MixpanelCredentialsSecretKmsKeyArn": "MixpanelCredentialsSecretArn",
+    "SourceQueueKmsKeyArn": "SourceQueueArn",
+    "SourceStreamKmsKeyArn": "SourceStreamArn",
+}
+
+
+@pytest.mark.parametrize("name", KEY_PARAMETERS)
+def test_a_kms_key_is_named_by_its_key_arn_and_never_by_an_alias(name: str) -> None:
+    # IAM authorizes kms:Decrypt on the key's ARN: a policy naming an alias grants nothing on the key, and an alias can
+    # be pointed at another key later (https://docs.aws.amazon.com/kms/latest/developerguide/cmks-in-iam-policies.html).
+    spec = PARAMETERS[name]
+    pattern = spec["AllowedPattern"]
+
+    assert spec["Default"] == ""
+    for taken in (
+        "",
+        "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",  # a multi-Region key
+        "arn:aws-cn:kms:cn-north-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    ):
+        assert re.fullmatch(pattern, taken), taken
+    for refused in (
+        "arn:aws:kms:eu-west-1:123456789012:alias/mixpanel",
+        "alias/mixpanel",
+        "1234abcd-12ab-34cd-56ef-1234567890ab",  # a key id: no account, no Region
+        "arn:aws:kms:eu-west-1:123456789012:key/*",
+        "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab ",
+    ):
+        assert not re.fullmatch(pattern, refused), refused
+    assert "not an alias" in spec["ConstraintDescription"]
+
+
+def key_refusals(params: dict[str, object]) -> list[str]:
+    """What the template's rules about the keys say of the parameters: each failed assertion's description."""
+    found = []
+    for rule in TEMPLATE["Rules"].values():
+        if not references_to(rule) & KEY_PARAMETERS.keys():
+            continue
+        if "RuleCondition" in rule and not evaluate(rule["RuleCondition"], params):
+            continue
+        found += [each["AssertDescription"] for each in rule["Assertions"] if not evaluate(each["Assert"], params)]
+    return found
+
+
+@pytest.mark.parametrize(("key", "encrypted"), KEY_PARAMETERS.items())
+def test_a_kms_key_without_what_it_encrypts_is_refused_naming_both(key: str, encrypted: str) -> None:
+    arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    existing = {
+        "MixpanelCredentialsSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:mixpanel-AbC123",
+        "SourceQueueArn": "arn:aws:sqs:eu-west-1:123456789012:events",
+        "SourceStreamArn": "arn:aws:kinesis:eu-west-1:123456789012:stream/events",
+    }
+
+    assert key_refusals(parameter_values()) == []
+    [refused] = key_refusals(parameter_values(**{key: arn}))
+    assert key in refused
+    assert encrypted in refused
+    assert key_refusals(parameter_values(**{key: arn, encrypted: existing[encrypted]})) == []

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from localdev.cfn import as_list, strings_in
+from tests.integration.deployed import PSEUDO_PARAMETERS
 from tests.integration.template import (
     FAILED_BATCHES,
     FAILED_BATCHES_BUCKET_ARN,
     FUNCTIONS,
+    KEY_ARN,
     KINESIS_FUNCTION,
     QUEUE_ARN,
     RESOURCES,
     RETRY_QUEUE_ARN,
+    SECRET_ARN,
     SECRET_ARN_EXPRESSION,
     SOURCE_QUEUE_ARN_EXPRESSION,
     SQS_FUNCTION,
+    STACK,
     STREAM_ARN,
     X_RAY_WRITE_ACTIONS,
     chosen,
@@ -36,6 +41,17 @@ OBJECTS_OF_THE_STACKS_BUCKET = "${KinesisFailedBatchesBucket.Arn}/*"
 S3_OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject"}
 IN_THIS_ACCOUNT = {"StringEquals": {"s3:ResourceAccount": {"Ref": "AWS::AccountId"}}}
 SOURCE_DLQ_ARN = {"Fn::GetAtt": ["SourceDeadLetterQueue", "Arn"]}
+# An existing secret, queue and stream, and the customer managed key each is encrypted with.
+EXISTING_INPUTS = {
+    "MixpanelCredentialsSecretArn": SECRET_ARN,
+    "SourceQueueArn": QUEUE_ARN,
+    "SourceStreamArn": STREAM_ARN,
+}
+THEIR_KEYS = {
+    "MixpanelCredentialsSecretKmsKeyArn": KEY_ARN,
+    "SourceQueueKmsKeyArn": KEY_ARN,
+    "SourceStreamKmsKeyArn": KEY_ARN,
+}
 
 
 def policy_statements(params: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -57,10 +73,15 @@ def policy_statements(params: Mapping[str, Any]) -> Iterator[tuple[str, dict[str
 
 
 @pytest.mark.parametrize("tracing", ["false", "true"])
-def test_no_policy_statement_uses_a_wildcard_resource_but_x_ray_writes_when_tracing(tracing: str) -> None:
+@pytest.mark.parametrize(
+    "given", [{"SourceStreamArn": STREAM_ARN}, {**EXISTING_INPUTS, **THEIR_KEYS}], ids=["stream", "existing-with-keys"]
+)
+def test_no_policy_statement_uses_a_wildcard_resource_but_x_ray_writes_when_tracing(
+    tracing: str, given: dict[str, str]
+) -> None:
     # X-Ray's two write actions support no resource-level permissions: with tracing on, "*" is their only
     # possible Resource. Nothing else may use a wildcard, and they only exist when tracing is on.
-    params = parameter_values(EnableTracing=tracing, SourceStreamArn=STREAM_ARN)
+    params = parameter_values(EnableTracing=tracing, **given)
     statements = list(policy_statements(params))
 
     assert statements, "the template should declare its functions' permissions"
@@ -209,4 +230,92 @@ def test_with_a_stream_the_sqs_role_reads_the_retry_queue_and_the_failed_batches
         "sqs:GetQueueAttributes": [*without_stream["sqs:GetQueueAttributes"], RETRY_QUEUE_ARN],
         "sqs:ChangeMessageVisibility": [SOURCE_QUEUE_ARN_EXPRESSION, RETRY_QUEUE_ARN],
         "s3:GetObject": [FAILED_BATCHES],
+    }
+
+
+# --- customer managed KMS keys of what the stack is given ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EncryptedInput:
+    key: str  # the parameter naming its key
+    sid: str
+    roles: tuple[str, ...]  # those of the functions that read it
+    service: str  # the service that decrypts it with the reader's permission
+
+
+ENCRYPTED_INPUTS = (
+    # Secrets Manager decrypts a secret for GetSecretValue with the caller's kms:Decrypt:
+    # https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html
+    EncryptedInput(
+        "MixpanelCredentialsSecretKmsKeyArn",
+        "DecryptMixpanelCredentials",
+        ("SqsForwarderRole", "KinesisForwarderRole"),
+        "secretsmanager",
+    ),
+    # Lambda polls an SSE-KMS queue with the execution role, which needs kms:Decrypt:
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-lambda-function-trigger.html
+    EncryptedInput("SourceQueueKmsKeyArn", "DecryptSourceQueue", ("SqsForwarderRole",), "sqs"),
+    # A stream's consumers need kms:Decrypt; Lambda consumes with the function's role:
+    # https://docs.aws.amazon.com/streams/latest/dev/permissions-user-key-KMS.html
+    EncryptedInput("SourceStreamKmsKeyArn", "DecryptSourceStream", ("KinesisForwarderRole",), "kinesis"),
+)
+ROLES = ("SqsForwarderRole", "KinesisForwarderRole")
+
+
+def kms_statements(role: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The role's statements that allow a kms: action, evaluated for the parameters in a stack of us-east-1."""
+    deployed = STACK.deployed(PSEUDO_PARAMETERS)
+    return [
+        deployed.evaluate(statement, params)
+        for statement in statements(role, params).values()
+        if any(action.startswith("kms:") for action in as_list(statement["Action"]))
+    ]
+
+
+@pytest.mark.parametrize("encrypted", ENCRYPTED_INPUTS, ids=lambda encrypted: encrypted.key)
+def test_a_customer_managed_key_is_granted_to_its_readers_for_decrypt_only_through_their_service(
+    encrypted: EncryptedInput,
+) -> None:
+    # Every input given (a key needs its input: the template's rules), only this one's key.
+    params = parameter_values(**EXISTING_INPUTS, **{encrypted.key: KEY_ARN})
+
+    for role in ROLES:
+        granted = kms_statements(role, params)
+        if role in encrypted.roles:
+            assert granted == [
+                {
+                    "Sid": encrypted.sid,
+                    "Effect": "Allow",
+                    "Action": "kms:Decrypt",
+                    "Resource": KEY_ARN,
+                    "Condition": {"StringEquals": {"kms:ViaService": f"{encrypted.service}.us-east-1.amazonaws.com"}},
+                }
+            ], role
+        else:
+            assert granted == [], role
+
+
+@pytest.mark.parametrize(
+    "given",
+    [{}, {"SourceStreamArn": STREAM_ARN}, EXISTING_INPUTS],
+    ids=["defaults", "stream", "existing-secret-queue-and-stream"],
+)
+def test_without_a_key_no_role_may_use_kms(given: dict[str, str]) -> None:
+    params = parameter_values(**given)
+
+    for role in ROLES:
+        if role == "KinesisForwarderRole" and "SourceStreamArn" not in given:
+            continue  # no Kinesis function
+        assert kms_statements(role, params) == [], role
+
+
+def test_the_key_is_named_in_the_china_partition_as_its_service_is_reached_there() -> None:
+    params = parameter_values(SourceQueueArn=QUEUE_ARN, SourceQueueKmsKeyArn=KEY_ARN)
+    china = STACK.deployed({**PSEUDO_PARAMETERS, "AWS::Region": "cn-north-1", "AWS::URLSuffix": "amazonaws.com.cn"})
+
+    statement = statements("SqsForwarderRole", params)["DecryptSourceQueue"]
+
+    assert china.evaluate(statement["Condition"], params) == {
+        "StringEquals": {"kms:ViaService": "sqs.cn-north-1.amazonaws.com.cn"}
     }

@@ -1,3 +1,6 @@
+"""Batching: requests within a count and a byte cap, runs of events cut where single events would be, profile batches
+opened with the token."""
+
 from __future__ import annotations
 
 import json

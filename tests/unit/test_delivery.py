@@ -25,7 +25,6 @@ from mixpanel_forwarder.retry import Backoff
 from mixpanel_forwarder.transport import Endpoint, Response
 from tests.conftest import make_settings
 
-ENDPOINT = Endpoint("https://api.mixpanel.com/import?strict=1&project_id=4242", "Basic c3ZjOnNlY3JldA==")
 PORTAL = Response(200, b"<html><body><h1>Sign in to the network</h1></body></html>")
 NOT_CONFIRMED = "not confirmed before the function's time ran out"
 

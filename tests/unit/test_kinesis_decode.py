@@ -1,3 +1,6 @@
+"""Kinesis records into items: plain JSON, KPL aggregates (checksums, bad sub-records), NDJSON, gzip and CloudWatch
+Logs."""
+
 from __future__ import annotations
 
 import base64

@@ -1,3 +1,6 @@
+"""An item into the event as sent (times, insert ids, $ip, Mixpanel's limits), and normalize_common agreeing with
+normalize."""
+
 from __future__ import annotations
 
 import copy

@@ -1,3 +1,6 @@
+"""What a message is (event, user or group update), and each update checked and written as /engage or /groups
+takes it."""
+
 from __future__ import annotations
 
 import json

@@ -1,3 +1,5 @@
+"""Backoff with jitter between its base and its cap, and Retry-After read as seconds or an HTTP date."""
+
 from __future__ import annotations
 
 import random

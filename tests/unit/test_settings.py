@@ -1,3 +1,6 @@
+"""Environment variables into Settings: defaults, residency hosts, credentials, and each bad value refused naming its
+variable."""
+
 from __future__ import annotations
 
 import base64

@@ -16,6 +16,7 @@ import urllib3
 from urllib3.exceptions import HTTPError, ProtocolError
 
 from localdev.sink import MixpanelSink, Outage
+from tests.manual_clock import ManualClock
 
 NOW = 1_764_000_000.0
 STRICT = "strict=1&project_id=4242"
@@ -25,27 +26,6 @@ RATE_LIMITED = {
     "error": "Project exceeded rate limits. Please retry the request with exponential backoff.",
     "status": "Too Many Requests",
 }
-
-
-class Clock:
-    """The sink's clock, moved by the test; `tick` moves it on at each read; `reads` counts them."""
-
-    def __init__(self, tick: float = 0.0) -> None:
-        self.now = NOW
-        self.reads = 0
-        self._tick = tick
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            now = self.now
-            self.now += self._tick
-            self.reads += 1
-            return now
-
-    def at(self, offset: float) -> None:
-        with self._lock:
-            self.now = NOW + offset
 
 
 def event(n: int, **props: Any) -> dict[str, Any]:
@@ -92,12 +72,12 @@ def faults(sink: MixpanelSink) -> list[tuple[int, str | None]]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(NOW)
 
 
 @pytest.fixture
-def sink(clock: Clock) -> Iterator[MixpanelSink]:
+def sink(clock: ManualClock) -> Iterator[MixpanelSink]:
     with MixpanelSink(clock=clock) as running:
         yield running
 
@@ -128,11 +108,27 @@ class Posting:
         self._pool.clear()
 
 
-def assert_held(posting: Posting, clock: Clock) -> None:
+def assert_held(posting: Posting, clock: ManualClock) -> None:
     """The request is held: its handler has read the clock twice more since, and still not answered."""
     seen = clock.reads
     wait_until(lambda: clock.reads >= seen + 2, "the held request read the sink's clock again")
     assert not posting.done
+
+
+def held_then_answered(
+    sink: MixpanelSink, clock: ManualClock, held_at: list[float], released_at: float
+) -> urllib3.BaseHTTPResponse:
+    """The answer to a request the sink holds: still unanswered with its clock at each of `held_at` (seconds after
+    NOW), answered once the clock reaches `released_at`."""
+    posting = Posting(sink, [event(0)])
+    wait_until(lambda: len(sink.requests) == 1, "the sink took the request")
+    for offset in held_at:
+        clock.at(offset)
+        assert_held(posting, clock)
+    clock.at(released_at)
+    posting.join()
+    assert posting.response is not None
+    return posting.response
 
 
 # --- the rate limit ------------------------------------------------------------------------------------
@@ -157,7 +153,7 @@ def test_rate_limit_admits_up_to_the_limit_and_refuses_beyond_with_429_importing
 
 
 def test_rate_limit_frees_what_each_request_took_as_the_window_rolls(
-    sink: MixpanelSink, http: urllib3.PoolManager, clock: Clock
+    sink: MixpanelSink, http: urllib3.PoolManager, clock: ManualClock
 ) -> None:
     sink.set_rate_limit(1.0, events=10)
     assert post(http, sink, events(0, 6)).status == 200
@@ -182,7 +178,7 @@ def test_rate_limit_refuses_a_request_larger_than_the_limit_even_in_an_empty_win
 
 
 def test_rate_limit_counts_uncompressed_bytes_even_gzipped(
-    sink: MixpanelSink, http: urllib3.PoolManager, clock: Clock
+    sink: MixpanelSink, http: urllib3.PoolManager, clock: ManualClock
 ) -> None:
     first, second = events(0, 20), events(20, 20)
     sizes = [len(json.dumps(batch).encode()) for batch in (first, second)]
@@ -244,7 +240,7 @@ def test_rate_limit_covers_profile_endpoints_only_when_named(sink: MixpanelSink,
 
 
 def test_rate_limit_refusal_leaves_a_scripted_reject_for_the_next_admitted_import(
-    sink: MixpanelSink, http: urllib3.PoolManager, clock: Clock
+    sink: MixpanelSink, http: urllib3.PoolManager, clock: ManualClock
 ) -> None:
     sink.set_rate_limit(1.0, events=1)
     assert post(http, sink, [event(0)]).status == 200
@@ -289,7 +285,7 @@ def test_set_rate_limit_refuses_an_impossible_limit(sink: MixpanelSink, argument
 
 
 def test_outage_answers_5xx_between_start_and_end_and_normally_outside(
-    sink: MixpanelSink, http: urllib3.PoolManager, clock: Clock
+    sink: MixpanelSink, http: urllib3.PoolManager, clock: ManualClock
 ) -> None:
     sink.schedule_outage(NOW + 10, NOW + 20)
     assert post(http, sink, [event(0)]).status == 200
@@ -308,7 +304,7 @@ def test_outage_answers_5xx_between_start_and_end_and_normally_outside(
 
 
 def test_outage_comes_before_scripted_faults_and_its_requests_never_count_toward_the_rate_limit(
-    sink: MixpanelSink, http: urllib3.PoolManager, clock: Clock
+    sink: MixpanelSink, http: urllib3.PoolManager, clock: ManualClock
 ) -> None:
     sink.schedule_outage(NOW, NOW + 10)
     sink.fail_next(500)
@@ -321,7 +317,7 @@ def test_outage_comes_before_scripted_faults_and_its_requests_never_count_toward
     assert sink.stats()["by_fault"] == {"fail:500": 1, "outage:502": 1, "outage:503": 1, "rate-limit": 1}
 
 
-def test_outage_resets_the_connection(sink: MixpanelSink, http: urllib3.PoolManager, clock: Clock) -> None:
+def test_outage_resets_the_connection(sink: MixpanelSink, http: urllib3.PoolManager, clock: ManualClock) -> None:
     sink.schedule_outage(NOW, NOW + 10, "reset")
     with pytest.raises(ProtocolError) as raised:
         post(http, sink, [event(0)])
@@ -331,36 +327,22 @@ def test_outage_resets_the_connection(sink: MixpanelSink, http: urllib3.PoolMana
     assert faults(sink) == [(0, "outage:reset"), (200, None)]
 
 
-def test_outage_hang_is_held_until_the_outage_ends_then_answers_503(sink: MixpanelSink, clock: Clock) -> None:
+def test_outage_hang_is_held_until_the_outage_ends_then_answers_503(sink: MixpanelSink, clock: ManualClock) -> None:
     sink.schedule_outage(NOW, NOW + 3600, "hang")
-    held = Posting(sink, [event(0)])
-    wait_until(lambda: len(sink.requests) == 1, "the sink took the request")
-    assert_held(held, clock)
-    clock.at(3599.5)
-    assert_held(held, clock)
-    clock.at(3600)
-    held.join()
-    assert held.response is not None
-    assert held.response.status == 503
-    assert held.response.headers["Content-Type"].startswith("text/html")
+    response = held_then_answered(sink, clock, held_at=[0, 3599.5], released_at=3600)
+    assert response.status == 503
+    assert response.headers["Content-Type"].startswith("text/html")
     assert faults(sink) == [(503, "outage:hang")]
     assert sink.events == []
 
 
-def test_outage_hang_ends_after_hang_s_when_that_comes_first(sink: MixpanelSink, clock: Clock) -> None:
+def test_outage_hang_ends_after_hang_s_when_that_comes_first(sink: MixpanelSink, clock: ManualClock) -> None:
     sink.schedule_outage(NOW, NOW + 3600, "hang", hang_s=5)
-    held = Posting(sink, [event(0)])
-    wait_until(lambda: len(sink.requests) == 1, "the sink took the request")
-    clock.at(4.5)
-    assert_held(held, clock)
-    clock.at(5)
-    held.join()
-    assert held.response is not None
-    assert held.response.status == 503
+    assert held_then_answered(sink, clock, held_at=[4.5], released_at=5).status == 503
     assert sink.is_down()  # released by hang_s, not by the end
 
 
-def test_outage_hang_is_cut_short_by_stop(clock: Clock) -> None:
+def test_outage_hang_is_cut_short_by_stop(clock: ManualClock) -> None:
     hanging = MixpanelSink(clock=clock).start()
     try:
         hanging.schedule_outage(NOW, NOW + 3600, "hang")
@@ -378,7 +360,7 @@ def test_outage_hang_is_cut_short_by_stop(clock: Clock) -> None:
 
 
 def test_flapping_goes_down_and_up_in_turn_until_its_end(
-    sink: MixpanelSink, http: urllib3.PoolManager, clock: Clock
+    sink: MixpanelSink, http: urllib3.PoolManager, clock: ManualClock
 ) -> None:
     sink.schedule_flapping(NOW, NOW + 30, down_s=10, up_s=5)
     down = [0, 9.5, 15, 24.5]
@@ -393,16 +375,9 @@ def test_flapping_goes_down_and_up_in_turn_until_its_end(
     assert sink.outages[0].requests == 2
 
 
-def test_flapping_hang_is_held_until_its_down_spell_ends(sink: MixpanelSink, clock: Clock) -> None:
+def test_flapping_hang_is_held_until_its_down_spell_ends(sink: MixpanelSink, clock: ManualClock) -> None:
     sink.schedule_flapping(NOW, NOW + 3600, down_s=10, up_s=5, mode="hang")
-    held = Posting(sink, [event(0)])
-    wait_until(lambda: len(sink.requests) == 1, "the sink took the request")
-    clock.at(9.5)
-    assert_held(held, clock)
-    clock.at(10)
-    held.join()
-    assert held.response is not None
-    assert held.response.status == 503
+    assert held_then_answered(sink, clock, held_at=[9.5], released_at=10).status == 503
 
 
 def test_outage_for_one_endpoint_leaves_the_others_up(sink: MixpanelSink, http: urllib3.PoolManager) -> None:
@@ -417,7 +392,7 @@ def test_outage_for_one_endpoint_leaves_the_others_up(sink: MixpanelSink, http: 
 def test_mixed_outage_is_reproducible_from_its_seed() -> None:
     def run(seed: int) -> list[str | None]:
         # A clock that moves on at each read releases each hang at once; the outage lasts far longer than the run.
-        with MixpanelSink(clock=Clock(tick=1.0)) as sink, urllib3.PoolManager(retries=False) as pool:
+        with MixpanelSink(clock=ManualClock(NOW, tick=1.0)) as sink, urllib3.PoolManager(retries=False) as pool:
             sink.schedule_outage(NOW - 1, NOW + 1e6, "mixed", hang_s=1, seed=seed)
             for n in range(12):
                 with contextlib.suppress(ProtocolError):  # a reset

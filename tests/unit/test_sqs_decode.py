@@ -1,3 +1,6 @@
+"""SQS records into items: lone events, arrays, NDJSON, SNS and EventBridge envelopes, FIFO queues, and what cannot be
+decoded."""
+
 from __future__ import annotations
 
 import json

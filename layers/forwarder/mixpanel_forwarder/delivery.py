@@ -5,7 +5,7 @@ reported for retry; whatever its thread learns later is ignored.
 
 Profile destinations are `ordered`: their requests go one at a time in the order they were submitted (each
 kind has an executor of one thread), and once an update of a profile could not be delivered, that profile's
-later updates are held back and reported with it, so they never overtake it.
+later updates are held back and reported with it, so they never overtake it (request_outcomes.py).
 
 Each request goes through exchange.py: `/import` requests wait for a place under the container's in-flight limit
 (in_flight.py), and every answer tells the container whether Mixpanel is up. When the invocation begins with Mixpanel
@@ -18,7 +18,6 @@ import threading
 from collections.abc import Mapping
 from concurrent.futures import Executor, Future
 
-from . import codec
 from .availability import Availability, ProbeGate
 from .batching import Batch
 from .credentials import Credentials, CredentialsSource
@@ -29,15 +28,15 @@ from .destinations.base import ACCEPTED, HALT, PARTIAL, REAUTHORIZE, REFUSE_ALL,
 from .errors import ForwarderError, Invalid
 from .exchange import Exchange
 from .in_flight import InFlightLimit
-from .ledger import FailedEvent, Ledger, Outcomes
+from .ledger import Ledger
 from .model import Failure, Kind, clip
+from .request_outcomes import RequestOutcomes
 from .retry import Backoff
 from .settings import Settings
 from .transport import Sender
 
 # Answers after which a request may or may not have been applied: what it held is sent again regardless.
 _AMBIGUOUS = frozenset({"timeout", "connection", "5xx", "2xxUnconfirmed", "2xxRefused"})
-HELD_BACK = "held back: an earlier update of this profile was not delivered"
 
 
 class Delivery:
@@ -66,7 +65,7 @@ class Delivery:
         self._executors = executors
         self._backoff = backoff
         self._ledger = ledger
-        self._outcomes = Outcomes(ledger)  # what sender threads write goes through here
+        self._outcomes = RequestOutcomes(ledger)  # what sender threads write goes through here
         self._deadline = deadline
         # Credentials first: when they cannot be had, nothing can work and the whole batch is retried.
         self._credentials = credentials.get(within=deadline.remaining())
@@ -77,7 +76,6 @@ class Delivery:
         self._stop_reason = ""
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()  # one read of the credentials after a 401 at a time
-        self._blocked: set[str] = set()  # profiles with an update not delivered: their later ones are held back
         self._exchange = exchange = Exchange(
             settings.api_url,
             sender,
@@ -88,7 +86,7 @@ class Delivery:
         self._wait_to_probe = wait_to_probe
         outage = exchange.availability.outage()
         # Mixpanel was down when last tried: the first batch probes, the others wait for its verdict.
-        self._gate = None if outage is None else ProbeGate(outage, self._start, self._give_up)
+        self._gate = None if outage is None else ProbeGate(outage, self._start, self._outcomes.give_up)
         if outage is not None:
             exchange.stats.unavailable_since = outage.since
 
@@ -168,18 +166,18 @@ class Delivery:
         submitted = batch if submitted is None else submitted
         destination = self._destinations[batch.kind]
         if batch.keys is not None:
-            batch = self._hold_back(batch)
+            batch = self._outcomes.hold_back(batch)
             if not batch.indices:
                 return
         body, raw_size, encoded_with = b"", 0, None  # the request as encoded, and the credentials it was encoded with
         attempt = 0
         while True:
             if self._stop.is_set():
-                self._give_up(batch, Failure(self._stop_reason))
+                self._outcomes.give_up(batch, Failure(self._stop_reason))
                 return
             remaining = self._deadline.remaining()
             if remaining <= 0:
-                self._give_up(batch, Failure("not sent: the function's time ran out"))
+                self._outcomes.give_up(batch, Failure("not sent: the function's time ran out"))
                 return
             attempt += 1
             credentials = self._credentials
@@ -187,7 +185,7 @@ class Delivery:
                 try:  # once, or again with credentials read again after a 401 when they are inside the body
                     body, raw_size = destination.encode(batch, credentials)
                 except Invalid as exc:  # the credentials read again lack the project token
-                    self._give_up(batch, Failure(exc.message, exc.field))
+                    self._outcomes.give_up(batch, Failure(exc.message, exc.field))
                     return
                 encoded_with = credentials
             if resent:
@@ -196,7 +194,7 @@ class Delivery:
             sent = self._exchange.send(destination, credentials, body, raw_size, batch, timeout, submitted)
             if sent is None:  # no place in flight before sending stopped or the time ran out
                 reason = self._stop_reason if self._stop.is_set() else "not sent: the function's time ran out"
-                self._give_up(batch, Failure(reason))
+                self._outcomes.give_up(batch, Failure(reason))
                 return
             verdict, response = sent
             kind = verdict.kind
@@ -213,37 +211,37 @@ class Delivery:
             if kind == REAUTHORIZE and self._fresh_credentials(credentials):
                 continue
             if kind == ACCEPTED:
-                self._outcomes.imported(batch.indices)
+                self._outcomes.imported(batch)
                 return
             if kind == PARTIAL:
-                self._partial(batch, verdict)
+                self._outcomes.partial(batch, verdict)
                 return
             if kind == REFUSE_ALL:
                 for position in range(len(batch)):
-                    self._refuse(batch, position, verdict.failure)
+                    self._outcomes.refuse(batch, position, verdict.failure)
                 return
             if kind == SPLIT:
                 if len(batch) == 1:  # refused for good; or reported, when the answer says nothing against it
                     assert verdict.failure is not None  # split verdicts carry their failure
                     if verdict.failure.permanent:
-                        self._refuse(batch, 0, verdict.failure)
+                        self._outcomes.refuse(batch, 0, verdict.failure)
                     else:
-                        self._give_up(batch, verdict.failure)
+                        self._outcomes.give_up(batch, verdict.failure)
                     return
                 for half in batch.split():  # in order: the first half ends before the second is sent
                     self._deliver(half, resent, submitted=submitted)
                 return
             if kind in (HALT, REAUTHORIZE):
                 self._halt(verdict.problem + (self._refresh_failure if kind == REAUTHORIZE else ""))
-                self._give_up(batch, Failure(self._stop_reason))
+                self._outcomes.give_up(batch, Failure(self._stop_reason))
                 return
             assert kind == RETRY
             if attempt >= self._settings.max_attempts:
-                self._give_up(batch, Failure(f"gave up after {attempt} attempts; last: {verdict.problem}"))
+                self._outcomes.give_up(batch, Failure(f"gave up after {attempt} attempts; last: {verdict.problem}"))
                 return
             delay = self._backoff.delay(attempt, response.retry_after if response is not None else None)
             if delay >= self._deadline.remaining():
-                self._give_up(batch, Failure(f"no time left to retry; last: {verdict.problem}"))
+                self._outcomes.give_up(batch, Failure(f"no time left to retry; last: {verdict.problem}"))
                 return
             with self._exchange.lock:
                 self._exchange.stats.retries += 1
@@ -253,15 +251,15 @@ class Delivery:
         """Mixpanel is still down: nothing else is sent this invocation, and the next probe is due later."""
         assert self._gate is not None
         failure = self._exchange.probe_failed().failure(f"failed: {verdict.problem}")
-        self._give_up(batch, failure)
+        self._outcomes.give_up(batch, failure)
         self._gate.close(failure)
 
     def _fresh_credentials(self, refused: Credentials) -> bool:
         """After a 401: read the credentials again, once per invocation; True if there are new ones to try.
 
         Under a lock of its own: the read may take all the time left (Secrets Manager not answering), and the other
-        senders must go on recording their answers meanwhile (they take `_lock` and the exchange's lock after each
-        request)."""
+        senders must go on recording their answers meanwhile (they take the outcomes' lock and the exchange's lock after
+        each request)."""
         with self._refresh_lock:
             if self._credentials is not refused:
                 return True  # another request already refreshed them
@@ -283,41 +281,3 @@ class Delivery:
         if not self._stop.is_set():
             self._stop_reason = f"{reason} (nothing more sent this invocation)"
             self._stop.set()
-
-    def _give_up(self, batch: Batch, failure: Failure) -> None:
-        """The batch is reported for retry; for profile updates, their profiles' later updates are held back."""
-        if batch.keys is not None:
-            with self._lock:
-                self._blocked.update(batch.keys)
-        self._outcomes.fail_all(batch.indices, failure)
-
-    def _hold_back(self, batch: Batch) -> Batch:
-        """The batch without the updates of profiles that have one not delivered (those are reported)."""
-        assert batch.keys is not None
-        with self._lock:
-            blocked = self._blocked
-            held = [position for position, key in enumerate(batch.keys) if key in blocked] if blocked else []
-        if not held:
-            return batch
-        self._outcomes.fail_all([batch.indices[position] for position in held], Failure(HELD_BACK))
-        held_positions = set(held)
-        return batch.select([position for position in range(len(batch)) if position not in held_positions])
-
-    def _refuse(self, batch: Batch, position: int, failure: Failure | None) -> None:
-        """A permanent refusal: the message is parked as it was sent, so it is read back from the batch (a profile
-        update there has no project token: it is written in when sent, and replay's goes in then)."""
-        assert failure is not None  # refuse_all and split verdicts carry their failure
-        self._outcomes.fail(batch.indices[position], FailedEvent(failure, codec.loads(batch.body(position))))
-
-    def _partial(self, batch: Batch, verdict: Verdict) -> None:
-        imported = []
-        for position, index in enumerate(batch.indices):
-            refusal = verdict.refused.get(position)
-            if refusal is not None:
-                self._refuse(batch, position, refusal)
-            elif verdict.unplaced:
-                # Mixpanel refused something we cannot place: resend the rest (dedup makes it safe).
-                self._outcomes.fail(index, FailedEvent(Failure("Mixpanel's 400 named a record that cannot be matched")))
-            else:
-                imported.append(index)
-        self._outcomes.imported(imported)

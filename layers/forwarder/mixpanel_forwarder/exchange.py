@@ -76,8 +76,11 @@ class Exchange:
         self._out.add(id(submitted))
         with self.lock:
             self._sending += 1
+        started = time.perf_counter()
         try:
-            answer = self._post(destination, credentials, body, raw_size, batch, timeout)
+            answer = self._post(destination, credentials, body, batch, timeout)
+            # Counted while still sending: once none is, the stats ended() copies hold every answer
+            self._count(answer[0], raw_size, len(body), started)
         finally:
             with self.lock:
                 self._sending -= 1
@@ -95,33 +98,25 @@ class Exchange:
         return verdict, response
 
     def _post(
-        self,
-        destination: Destination,
-        credentials: Credentials,
-        body: bytes,
-        raw_size: int,
-        batch: Batch,
-        timeout: float,
+        self, destination: Destination, credentials: Credentials, body: bytes, batch: Batch, timeout: float
     ) -> tuple[Verdict, Response | None]:
-        started = time.perf_counter()
+        """The POST and the destination's reading of its answer, the verdict's `request_class` always set."""
         try:
             response = self._sender.send(destination.endpoint(self._api_url, credentials), body, timeout)
         except TransportError as exc:
             request_class = "timeout" if isinstance(exc, RequestTimeout) else "connection"
-            self._count(request_class, raw_size, len(body), started)
             return Verdict(RETRY, problem=str(exc), request_class=request_class), None
         verdict = destination.read(response, batch)
-        status = response.status
-        status_class = str(status) if status in (400, 401, 403, 413, 429) else f"{status // 100}xx"
         if verdict.request_class is None:
-            verdict.request_class = status_class
-        self._count(verdict.request_class, raw_size, len(body), started)
+            status = response.status
+            verdict.request_class = str(status) if status in (400, 401, 403, 413, 429) else f"{status // 100}xx"
         return verdict, response
 
-    def _count(self, request_class: str, raw_size: int, gzip_size: int, started: float) -> None:
+    def _count(self, verdict: Verdict, raw_size: int, gzip_size: int, started: float) -> None:
+        assert verdict.request_class is not None  # _post sets it
         with self.lock:
             stats = self.stats
-            stats.requests[request_class] += 1
+            stats.requests[verdict.request_class] += 1
             stats.bytes_raw += raw_size
             stats.bytes_gzip += gzip_size
             stats.latencies_ms.append((time.perf_counter() - started) * 1000)

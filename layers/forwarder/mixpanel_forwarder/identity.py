@@ -1,4 +1,4 @@
-"""Who an event is about, by the project's identity API (MIXPANEL_ID_MERGE; README, "Identity", cites each rule).
+"""Who an event is about, by the project's identity API (MIXPANEL_ID_MERGE; docs/messages.md cites each rule).
 
 - Simplified ID merge: an event without `distinct_id` gets Mixpanel's own derivation, "the value of `$user_id` if
   present; otherwise, it takes `$device_id` and prefixes it with `$device:`"; and `$identify`, `$create_alias`

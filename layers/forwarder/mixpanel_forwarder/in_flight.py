@@ -2,7 +2,7 @@
 accepted (additive increase, multiplicative decrease, as TCP meets losses).
 
 Mixpanel's rate limit is per project, answered 429 without a Retry-After, and it advises 10-20 concurrent clients
-(README, "Failure semantics", cites it). The per-request backoff (retry.py) spaces one request's attempts; this
+(docs/delivery.md cites it). The per-request backoff (retry.py) spaces one request's attempts; this
 spaces the container's requests, which would otherwise meet each 429 as many at a time as before. One limit lives in
 the Forwarder, shared by its invocations and their sender threads (a request can outlive its invocation).
 """

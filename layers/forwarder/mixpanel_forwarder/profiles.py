@@ -1,6 +1,6 @@
 """User and group profile updates: what a message is, and the update as `/engage` or `/groups` takes it.
 
-The rules are Mixpanel's (README, "Message kinds", cites each): one operation per update; the value shape each
+The rules are Mixpanel's (docs/messages.md cites each): one operation per update; the value shape each
 operation takes; `$add` and `$append` for user profiles only; the project token inside each update (`$token`);
 a placeholder `$distinct_id` refused as for events; 1 MB per update. An update is sent with `"$ip": "0"`
 unless it has its own `$ip`, so that Mixpanel does not geolocate the profile to the function's AWS region. An integer

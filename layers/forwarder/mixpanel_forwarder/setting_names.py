@@ -44,7 +44,7 @@ from .settings import (
 )
 from .transform_rules import TRANSFORM_HASH_KEY, TRANSFORMS
 
-# Every variable the forwarder reads: its own, and Powertools' that README lists or the template sets.
+# Every variable the forwarder reads: its own, and Powertools' that docs/configuration.md lists or the template sets.
 KNOWN_SETTINGS = frozenset(
     {
         MIXPANEL_API_URL,

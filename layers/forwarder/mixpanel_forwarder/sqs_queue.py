@@ -58,46 +58,37 @@ class SqsSourceQueue:
             return None
 
     def change_visibility(self, queue_url: str, entries: list[tuple[str, int]], time_left: TimeLeft) -> list[bool]:
-        batches = [
-            [{"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds} for i, (handle, seconds) in chunk]
-            for chunk in _chunks(list(enumerate(entries)), BATCH_ENTRIES)
-        ]
-        return self._batched(
-            "ChangeMessageVisibilityBatch",
-            lambda sqs, batch: sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=batch),
-            batches,
-            len(entries),
-            time_left,
-        )
+        def call(sqs: Any, batch: list[dict[str, Any]]) -> Any:
+            return sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=batch)
+
+        fields = [{"ReceiptHandle": handle, "VisibilityTimeout": seconds} for handle, seconds in entries]
+        return self._batched("ChangeMessageVisibilityBatch", call, fields, _chunks(len(fields)), time_left)
 
     def send(self, queue_url: str, bodies: list[str], time_left: TimeLeft) -> list[bool]:
-        batches = [
-            [{"Id": str(i), "MessageBody": bodies[i]} for i in chunk]
-            for chunk in sqs_batches([len(body.encode("utf-8", "surrogatepass")) for body in bodies])
-        ]
-        return self._batched(
-            "SendMessageBatch",
-            lambda sqs, batch: sqs.send_message_batch(QueueUrl=queue_url, Entries=batch),
-            batches,
-            len(bodies),
-            time_left,
-        )
+        def call(sqs: Any, batch: list[dict[str, Any]]) -> Any:
+            return sqs.send_message_batch(QueueUrl=queue_url, Entries=batch)
+
+        chunks = sqs_batches([len(body.encode("utf-8", "surrogatepass")) for body in bodies])
+        return self._batched("SendMessageBatch", call, [{"MessageBody": body} for body in bodies], chunks, time_left)
 
     def _batched(
         self,
         operation: str,
         call: Callable[[Any, list[dict[str, Any]]], Any],
-        batches: list[list[dict[str, Any]]],
-        count: int,
+        fields: list[dict[str, Any]],
+        chunks: list[list[int]],
         time_left: TimeLeft,
     ) -> list[bool]:
-        """Each entry's success (entries numbered by their Id), the batches sent up to WORKERS at once."""
+        """Each entry's success: the entries (`fields` with an Id, their index) in batches of the indices in
+        `chunks`, sent up to WORKERS at once."""
+        count = len(fields)
         done = [False] * count
         try:
             sqs = self._sqs()
         except Exception as exc:  # no region, no botocore: nothing is done
             logger.warning("cannot call SQS", extra={"operation": operation, "error": aws.describe(exc)})
             return done
+        batches = [[{"Id": str(i), **fields[i]} for i in chunk] for chunk in chunks]
         calls = [partial(call, sqs, batch) for batch in batches]
         refused: dict[str, int] = {}
         errors: list[dict[str, Any]] = []
@@ -161,5 +152,6 @@ def _dead_letter(redrive_policy: object) -> str | None:
     return target if type(target) is str and target else None
 
 
-def _chunks(entries: list[Any], size: int) -> list[list[Any]]:
-    return [entries[start : start + size] for start in range(0, len(entries), size)]
+def _chunks(count: int) -> list[list[int]]:
+    """Indices 0 to `count` - 1 in batches of BATCH_ENTRIES."""
+    return [list(range(start, min(start + BATCH_ENTRIES, count))) for start in range(0, count, BATCH_ENTRIES)]

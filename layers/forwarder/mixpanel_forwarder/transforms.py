@@ -1,4 +1,4 @@
-"""The TRANSFORMS rules applied to one message, after format mapping and before validation (README, "Transforms").
+"""The TRANSFORMS rules applied to one message, after format mapping and before validation (docs/transforms.md).
 
 Events: drop_events, keep_events, rename_events, drop_properties, rename_properties, hash_properties,
 add_properties, in that order. Profile updates: the property rules on each operation's map (no hashing in `$add`,
@@ -6,8 +6,8 @@ whose values must stay numbers; renames in `$unset`'s names), and no event or ad
 dicts: the message stays as it arrived, for parking. Hashing is HMAC-SHA256 keyed by the project's hash key, never
 a bare hash, which a dictionary of emails reverses.
 
-A user's identity is one thing: a rule hashing any field that carries it hashes every such field (README,
-"Transforms"), and never what is no id (a placeholder, an object), which validation must see to refuse. A group
+A user's identity is one thing: a rule hashing any field that carries it hashes every such field
+(docs/transforms.md), and never what is no id (a placeholder, an object), which validation must see to refuse. A group
 key is a property of events: renaming or hashing it renames `$group_key` or hashes `$group_id` in group updates, so
 that profiles meet events. Numbers are hashed exactly (an integer's digits), so a float that may be a rounded
 integer raises Inexact first.

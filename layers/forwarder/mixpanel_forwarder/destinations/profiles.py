@@ -4,13 +4,13 @@ their answers read.
 These endpoints take the project token inside each update, so a request has no Authorization header: it is
 written into each update as the request is encoded, from the credentials it is sent with. They do not take gzip
 ("This API does not support gzip encoding"), and they answer 200 even when they refuse: with `verbose=1` the body
-is `{"status": 1|0, "error": …}` (README, "Message kinds", cites each).
+is `{"status": 1|0, "error": …}` (docs/messages.md, "Profile updates", cites each).
 
 Mixpanel documents 200, 401 and 403 for them, and says what it refuses in the 200 ("This API will return a 200 OK
 even if there are data validation issues", https://docs.mixpanel.com/reference/profile-set); its 400 page is about
 /import (https://docs.mixpanel.com/troubleshooting/errors/400-bad-request). A 400 is therefore no statement about
 the updates: it is about the request, or from a proxy in between (MIXPANEL_API_URL), and parking the updates for it
-would lose good ones. README, "Failure semantics", says so too.
+would lose good ones. docs/delivery.md, "Failure semantics", says so too.
 
 | answer | verdict |
 |---|---|

@@ -1,6 +1,6 @@
 """Payload formats (PAYLOAD_FORMAT): which vendor's shape a message is in, and the Mixpanel messages it holds.
 
-Under `auto` each message is recognised by its shape, in this order (README, "Payload formats"):
+Under `auto` each message is recognised by its shape, in this order (docs/formats.md):
 1. a Mixpanel profile update (`$distinct_id`, `$group_key` or `$group_id`) or an event of exactly `event` and
    `properties`: Mixpanel;
 2. `type` one of Segment's calls, with `messageId`, `userId` or `anonymousId`: the Segment spec (Segment, RudderStack);

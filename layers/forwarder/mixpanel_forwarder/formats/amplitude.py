@@ -1,5 +1,5 @@
 """Amplitude's export JSON (what its Kinesis Data Stream and Firehose destinations send) as Mixpanel messages;
-README, "Amplitude", has the table and its sources.
+docs/formats.md, "Amplitude", has the table and its sources.
 
 An event becomes a Mixpanel event, and with AMPLITUDE_USER_PROPERTIES=profile its `user_properties` also a user
 profile `$set`. Amplitude's own `$identify` and `$groupidentify` records are profile updates: their properties (flat,
@@ -69,7 +69,7 @@ def messages(item: Item, options: FormatOptions) -> list[Message]:
         distinct_id = user_id if user_id is not None else device_id
         time_ms = first_time(message, TIME_FIELDS)
         at = time_ms if time_ms is not None else item.default_time_ms  # the envelope's, as for an event
-        # Seconds, as Mixpanel's HTTP spec and its own SDKs give it (README, "Amplitude")
+        # Seconds, as Mixpanel's HTTP spec and its own SDKs give it (docs/formats.md, "Amplitude")
         when = {} if at is None else {"$time": at / 1000}
         if kind is Kind.GROUP:
             return _group_updates(item, when) or [Message(kind, item, skipped=NO_PROPERTIES)]

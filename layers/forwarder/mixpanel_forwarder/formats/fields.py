@@ -68,19 +68,10 @@ def insert_id(value: Any) -> str | None:
     return derive_insert_id("message-id:" + value)
 
 
-def copy_present(source: Any, pairs: tuple[tuple[str, str], ...], into: dict[str, Any]) -> None:
-    """`into[target] = source[field]` for each pair whose field `source` (an object) holds with a value."""
-    if type(source) is not dict:
-        return
-    for field, target in pairs:
-        value = source.get(field)
-        if value is not None:
-            into[target] = value
-
-
 def copy_filled(source: Any, pairs: tuple[tuple[str, str], ...], into: dict[str, Any]) -> None:
-    """As `copy_present`, but an empty string is no value either: RudderStack's destination drops `""` and null for
-    every field it maps (`constructPayload`), as Mixpanel's JavaScript SDK strips empty ones."""
+    """`into[target] = source[field]` for each pair whose field `source` (an object) holds with a value, an empty
+    string being none: RudderStack's destination drops `""` and null for every field it maps (`constructPayload`), as
+    Mixpanel's JavaScript SDK strips empty ones."""
     if type(source) is not dict:
         return
     for field, target in pairs:

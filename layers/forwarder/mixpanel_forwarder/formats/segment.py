@@ -1,5 +1,5 @@
 """Segment-spec messages (Segment, RudderStack) as Mixpanel messages, following Segment's own Mixpanel (Actions)
-destination and RudderStack's; README, "Segment spec", has the table, its sources and where we chose otherwise.
+destination and RudderStack's; docs/formats.md, "Segment spec", has the table, its sources and where we chose otherwise.
 
 - track → an event named `event`; page / screen → "Viewed {name}" ("Loaded a Page" / "Loaded a Screen" without a
   name), with `name` and `category` as properties.

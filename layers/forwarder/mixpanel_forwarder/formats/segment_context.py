@@ -1,6 +1,6 @@
 """Segment's `context` (what its libraries fill in about the device, app, page, place and campaign) as Mixpanel's
 properties: an event's, following Segment's own Mixpanel (Actions) destination with Mixpanel's default names where
-the two differ, and a user profile's on identify, following RudderStack's destination (README, "Segment spec").
+the two differ, and a user profile's on identify, following RudderStack's destination (docs/formats.md, "Segment spec").
 
 A null or an empty string is no value: RudderStack's destination drops both for every field it maps, as Mixpanel's
 JavaScript SDK strips empty properties.

@@ -1,4 +1,4 @@
-"""Segment's `identify` and `group` calls as Mixpanel profile updates (README, "Segment spec", has the table).
+"""Segment's `identify` and `group` calls as Mixpanel profile updates (docs/formats.md, "Segment spec", has the table).
 
 - identify → a user profile `$set` of the traits (Mixpanel's special ones renamed) and of what the context says of
   the user; a push token as a `$union` of its own; under original ID merge, also a `$identify` event.

@@ -1,5 +1,5 @@
 """A user agent (Segment's `context.userAgent`) as the properties Mixpanel's JavaScript SDK derives from one:
-`$browser`, `$browser_version`, `$os` and `$device` (README, "Segment spec").
+`$browser`, `$browser_version`, `$os` and `$device` (docs/formats.md, "Segment spec").
 
 Parsed by ua-parser with uap-core's rules (`ua-parser-builtins`; Apache-2.0, pure Python), imported on the first
 message that has a user agent: a forwarder that never sees one never loads the ~1,300 rules (their compilation,
