@@ -34,6 +34,7 @@ class Measured:
     drain_by_source: dict[str, float | None] = field(default_factory=dict)
     goodput: float | None = None  # % of the rate limit
     goodput_windows: int = 0  # the whole windows it was measured over
+    tail_s: float | None = None  # after 95% of the events had landed, until the last one did (scaled seconds)
     limit_per_s: float | None = None
     resent_by_forwarder: int = 0
     notes: list[str] = field(default_factory=list)
@@ -120,7 +121,7 @@ def measure(run: Run) -> Measured:
     if run.scenario.rate_limit is not None:
         window, events = run.scenario.rate_limit
         measured.limit_per_s = events / window
-        measured.goodput, measured.goodput_windows = _goodput(run, accounting, window, events)
+        measured.goodput, measured.goodput_windows, measured.tail_s = _goodput(run, accounting, window, events)
     if run.moto.expired:
         measured.notes.append(f"{len(run.moto.expired)} SQS messages expired (retention) before they were read")
     trimmed = sum(shard.trimmed for shard in run.shards)
@@ -143,23 +144,35 @@ def _drain(run: Run, recovered: float, source: str | None) -> float | None:
     return max([0.0, *(at - recovered for at in landed if at is not None)])
 
 
-def _goodput(run: Run, accounting: Accounting, window: float, limit: int) -> tuple[float | None, int]:
+BACKLOGGED_SHARE = 0.95  # the goodput is measured until this share of the events had landed
+
+
+def _goodput(run: Run, accounting: Accounting, window: float, limit: int) -> tuple[float | None, int, float | None]:
     """Events imported as a share of what the limit admits, over whole windows from the first 429 (the limit biting)
-    until the last event landed: a rolling window admits at most `limit` in each, so the share is at most 100%
-    (over a span not cut in windows, the first window's burst would count towards it)."""
+    until 95% of the events had landed; and the seconds the last 5% took after that.
+
+    While the backlog lasts, a forwarder that used the limit fully would import `limit` in every window, so the share
+    is at most 100% (over a span not cut in windows, the first window's burst would count towards it). The last few
+    percent are records reported for retry during the throttling, back only when their visibility backoff ends: no
+    demand on the limit is left then, and counting those windows would measure the backlog's end, not the use of the
+    limit. A forwarder that sent below the limit while the backlog lasted reaches 95% later, over more windows."""
     throttled = run.landings.throttled
     if throttled is None:
-        return None, 0
-    times = [
+        return None, 0, None
+    times = sorted(
         run.landings.at[m]
         for m, p in accounting.planned.items()
         if p.message is Message.EVENT and accounting.landed[m] and m in run.landings.at
-    ]
-    windows = int((max(times, default=throttled) - throttled) // window)
+    )
+    if not times:
+        return None, 0, None
+    backlogged_until = times[max(int(BACKLOGGED_SHARE * len(times)) - 1, 0)]
+    tail = times[-1] - backlogged_until
+    windows = int((backlogged_until - throttled) // window)
     if windows < 1:
-        return None, 0
+        return None, 0, tail
     admitted = sum(1 for at in times if throttled <= at < throttled + windows * window)
-    return 100.0 * admitted / (limit * windows), windows
+    return 100.0 * admitted / (limit * windows), windows, tail
 
 
 def _leftovers(run: Run) -> set[str]:

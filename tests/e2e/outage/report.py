@@ -62,11 +62,12 @@ def render(run: Run, measured: Measured) -> str:
     if measured.limit_per_s is not None:
         limit = f"{measured.limit_per_s * 60:,.0f} events a rolling minute"
         if measured.goodput is None:
-            lines.append(f"goodput: not measured (the limit, {limit}, never bit for a whole minute)")
+            lines.append(f"goodput: not measured (the limit, {limit}, did not bite for a whole minute)")
         else:
+            tail = "" if measured.tail_s is None else f"; the last 5% landed over {measured.tail_s:,.0f} s more"
             lines.append(
                 f"goodput: {measured.goodput:.1f}% of the rate limit ({limit}), over the "
-                f"{measured.goodput_windows} whole minutes from the first 429 to the last event imported"
+                f"{measured.goodput_windows} whole minutes from the first 429 until 95% of the events had landed{tail}"
             )
     lines.append(_reasons_line(run))
     lines.append(_platform_line(run))

@@ -86,4 +86,5 @@ def outage_scenarios() -> list[Scenario]:
 def backfill_scenario() -> Scenario:
     if FULL:
         return _backfill(200_000, 24_000, scale=1, tag="bf")
-    return _backfill(10_000, 4_000, scale=6, tag="sb", request_events=400)
+    # Limit and requests small enough that the backlog lasts several whole minutes after the first minute's burst.
+    return _backfill(10_000, 2_000, scale=10, tag="sb", request_events=200)
