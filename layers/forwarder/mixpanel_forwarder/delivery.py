@@ -116,6 +116,7 @@ class Delivery:
         in a call), and the invocation must answer all the same. What is unsettled then is reported."""
         gate = self._gate
         if gate is not None:  # the held batches start (or not) on the probe's verdict: only then are they all here
+            gate.submitted_all()
             gate.decided.wait(max(self._deadline.remaining(), 0.0))
             gate.close(gate.outage.failure("had no answer before the function's time ran out"))
         unsettled: list[tuple[Future[None], Batch]] = []
