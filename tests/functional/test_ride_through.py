@@ -95,17 +95,19 @@ def test_during_an_outage_an_invocation_sends_one_probe_and_the_first_after_it_i
     event = records(30)
     everything = identifiers(event)
 
-    # WHEN the first invocation meets it: each batch tried twice, then reported
+    # WHEN the first invocation meets it: each batch tried twice, then reported (from a stream, the first batch only:
+    # the records after a reported one come again, so theirs are not sent)
     first = invoke(handler, event)
     assert reported(first) == everything
-    assert len(sink.requests) == 6
+    met = 2 if handler is kinesis_handler else 6
+    assert len(sink.requests) == met
     assert last().summary()["mixpanel_unavailable"] == 0
 
     # AND the next one comes while it is still down
     second = invoke(handler, event)
 
     # THEN it sends one request, and reports everything, saying why
-    assert len(sink.requests) == 7
+    assert len(sink.requests) == met + 1
     assert reported(second) == everything
     reasons = last().ledger.reasons()
     assert sum(reasons.values()) == 30
@@ -118,7 +120,7 @@ def test_during_an_outage_an_invocation_sends_one_probe_and_the_first_after_it_i
     third = invoke(handler, event)
     assert reported(third) == []
     assert len(sink.events) == 30
-    assert len(sink.requests) == 7 + 3
+    assert len(sink.requests) == met + 1 + 3
     assert last().summary()["probe"] == "answered"
     invoke(handler, event)  # and the next one finds it up
     assert last().summary()["mixpanel_unavailable"] == 0

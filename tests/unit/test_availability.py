@@ -217,6 +217,23 @@ def test_messages_refused_before_sending_are_still_parked_while_mixpanel_is_down
     assert [message["source"]["messageId"] for message in parker.messages] == ["m1"]
 
 
+def test_an_invocation_with_nothing_to_send_answers_at_once_while_mixpanel_is_down() -> None:
+    mixpanel = Mixpanel()
+    forwarder = gone_down(mixpanel)
+    parker = forwarder._parker
+    assert isinstance(parker, FakeParker)
+
+    # WHEN every message of the invocation is refused before sending: no batch is there to probe with
+    context = lambda_context(remaining_ms=60_000)
+    result = forwarder.forward(sqs, sqs_invocation({"event": "", "properties": {}}), context)
+
+    # THEN it answers without waiting for a probe's verdict that would never come (it used to wait out its time)
+    assert context.get_remaining_time_in_millis() > 50_000
+    assert reported(result) == []
+    assert mixpanel.sent() == 6  # no probe
+    assert [message["source"]["messageId"] for message in parker.messages] == ["m0"]
+
+
 @pytest.mark.parametrize(
     ("answer", "requests", "parked"),
     [(STRICT_400, 2, 2), (Response(413, b"too large"), 6, 4)],

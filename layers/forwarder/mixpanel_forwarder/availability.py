@@ -124,6 +124,13 @@ class ProbeGate:
                 return
         self._refuse(batch, failure)
 
+    def submitted_all(self) -> None:
+        """Every batch has been submitted: with none to probe with (each message refused before sending), there is
+        no verdict to wait for."""
+        with self._lock:
+            if not self._probing:
+                self.decided.set()
+
     def open(self) -> None:
         with self._lock:
             if self.decided.is_set():

@@ -30,7 +30,7 @@ from .exchange import Exchange
 from .in_flight import InFlightLimit
 from .ledger import Ledger
 from .model import Failure, Kind, clip
-from .request_outcomes import RequestOutcomes
+from .request_outcomes import COMES_AGAIN, RequestOutcomes
 from .retry import Backoff
 from .settings import Settings
 from .transport import Sender
@@ -56,16 +56,19 @@ class Delivery:
         availability: Availability | None = None,
         in_flight: InFlightLimit | None = None,
         wait_to_probe: bool = False,
+        ordered_source: bool = False,
     ) -> None:
         """`availability` and `in_flight` are the container's (a fresh one each when not given); `wait_to_probe`: a
-        probe waits for the container's probe time first (Kinesis: Lambda retries a failed batch at once)."""
+        probe waits for the container's probe time first (Kinesis: Lambda retries a failed batch at once);
+        `ordered_source`: every record after a reported one comes again (SQS FIFO, Kinesis), so what only such
+        records hold is not sent (request_outcomes.py)."""
         self._settings = settings
         self._destinations = destinations
         self._credentials_source = credentials
         self._executors = executors
         self._backoff = backoff
         self._ledger = ledger
-        self._outcomes = RequestOutcomes(ledger)  # what sender threads write goes through here
+        self._outcomes = RequestOutcomes(ledger, ordered_source=ordered_source)  # sender threads write through it
         self._deadline = deadline
         # Credentials first: when they cannot be had, nothing can work and the whole batch is retried.
         self._credentials = credentials.get(within=deadline.remaining())
@@ -116,6 +119,7 @@ class Delivery:
         in a call), and the invocation must answer all the same. What is unsettled then is reported."""
         gate = self._gate
         if gate is not None:  # the held batches start (or not) on the probe's verdict: only then are they all here
+            gate.submitted_all()
             gate.decided.wait(max(self._deadline.remaining(), 0.0))
             gate.close(gate.outage.failure("had no answer before the function's time ran out"))
         unsettled: list[tuple[Future[None], Batch]] = []
@@ -174,6 +178,9 @@ class Delivery:
         while True:
             if self._stop.is_set():
                 self._outcomes.give_up(batch, Failure(self._stop_reason))
+                return
+            if self._outcomes.comes_again(batch):
+                self._outcomes.give_up(batch, Failure(COMES_AGAIN))
                 return
             remaining = self._deadline.remaining()
             if remaining <= 0:

@@ -82,6 +82,7 @@ class Forwarder:
             kind: ThreadPoolExecutor(1, thread_name_prefix=f"mixpanel-{kind}") if destination.ordered else events
             for kind, destination in self._destinations.items()
         }
+        self._in_order: dict[Kind, Executor] | None = None  # an ordered source's (_executors_in_order)
         self._backoff = Backoff(settings, rng)
         # Mixpanel is one service: whether it answers, and how many /import requests it takes at once, are learnt
         # by one invocation and hold for the next ones (and for requests that outlive theirs).
@@ -92,6 +93,15 @@ class Forwarder:
         self._mapping_rules = settings.mapping_rules()  # what a message parked as it arrived says mapped it
         # SQS only: crash loops moved on, reported records hidden for their delay (no AWS call until one is needed).
         self._redelivery = SqsRedelivery(settings, source_queue, clock, rng or random.Random())
+
+    def _executors_in_order(self) -> dict[Kind, Executor]:
+        """For an ordered source, `/import` requests too go one at a time, in record order: a request for later
+        records is sent only once the earlier ones are imported or reported, and once one is reported the later ones
+        are not sent at all (they come again with it). Made on the first such invocation."""
+        if self._in_order is None:
+            events = ThreadPoolExecutor(1, thread_name_prefix="mixpanel-in-order")
+            self._in_order = {**self._executors, Kind.EVENT: events}
+        return self._in_order
 
     def _transforms(self, hash_key: str | None) -> Transforms | None:
         """The TRANSFORMS rules bound to the hash key, made again only when the key changes (a rotated secret)."""
@@ -129,18 +139,20 @@ class Forwarder:
         deadline = Deadline(context, self.settings.deadline_margin_ms)
         kind, records = source.source_records(event)
         ledger = Ledger(len(records))
+        ordered = kind in (SourceKind.SQS_FIFO, SourceKind.KINESIS)
         delivery = Delivery(
             self.settings,
             self._destinations,
             self._credentials,
             self._sender,
-            self._executors,
+            self._executors_in_order() if ordered else self._executors,
             self._backoff,
             ledger,
             deadline,
             availability=self._availability,
             in_flight=self._in_flight,
             wait_to_probe=kind is SourceKind.KINESIS,  # Lambda retries a Kinesis batch at once, an SQS record later
+            ordered_source=ordered,
         )
         token = delivery.token
         added = token_bytes(token) if token is not None else 0  # each profile update carries it when sent
