@@ -34,7 +34,7 @@ class Measured:
     drain_by_source: dict[str, float | None] = field(default_factory=dict)
     goodput: float | None = None  # % of the rate limit
     goodput_windows: int = 0  # the whole windows it was measured over
-    tail_s: float | None = None  # after 95% of the events had landed, until the last one did (scaled seconds)
+    tail_s: float | None = None  # after the backlog ended, until the last event landed (scaled seconds)
     limit_per_s: float | None = None
     resent_by_forwarder: int = 0
     notes: list[str] = field(default_factory=list)
@@ -144,18 +144,15 @@ def _drain(run: Run, recovered: float, source: str | None) -> float | None:
     return max([0.0, *(at - recovered for at in landed if at is not None)])
 
 
-BACKLOGGED_SHARE = 0.95  # the goodput is measured until this share of the events had landed
-
-
 def _goodput(run: Run, accounting: Accounting, window: float, limit: int) -> tuple[float | None, int, float | None]:
     """Events imported as a share of what the limit admits, over whole windows from the first 429 (the limit biting)
-    until 95% of the events had landed; and the seconds the last 5% took after that.
+    until the backlog ended: production over, nothing visible in a queue or unread in a shard, nothing being invoked.
+    And the seconds the last events took after that.
 
     While the backlog lasts, a forwarder that used the limit fully would import `limit` in every window, so the share
-    is at most 100% (over a span not cut in windows, the first window's burst would count towards it). The last few
-    percent are records reported for retry during the throttling, back only when their visibility backoff ends: no
-    demand on the limit is left then, and counting those windows would measure the backlog's end, not the use of the
-    limit. A forwarder that sent below the limit while the backlog lasted reaches 95% later, over more windows."""
+    is at most 100% (over a span not cut in windows, the first window's burst would count towards it); one that sent
+    below it makes the backlog last longer, over more windows. What lands after are records reported during the
+    throttling and hidden for their backoff (docs/delivery.md): no demand on the limit is left until they return."""
     throttled = run.landings.throttled
     if throttled is None:
         return None, 0, None
@@ -166,8 +163,8 @@ def _goodput(run: Run, accounting: Accounting, window: float, limit: int) -> tup
     )
     if not times:
         return None, 0, None
-    backlogged_until = times[max(int(BACKLOGGED_SHARE * len(times)) - 1, 0)]
-    tail = times[-1] - backlogged_until
+    backlogged_until = run.backlog_ended if run.backlog_ended is not None else times[-1]
+    tail = max(times[-1] - backlogged_until, 0.0)
     windows = int((backlogged_until - throttled) // window)
     if windows < 1:
         return None, 0, tail

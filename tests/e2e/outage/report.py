@@ -64,11 +64,21 @@ def render(run: Run, measured: Measured) -> str:
         if measured.goodput is None:
             lines.append(f"goodput: not measured (the limit, {limit}, did not bite for a whole minute)")
         else:
-            tail = "" if measured.tail_s is None else f"; the last 5% landed over {measured.tail_s:,.0f} s more"
+            tail = (
+                ""
+                if measured.tail_s is None
+                else f"; the records hidden for their backoff then landed over {measured.tail_s:,.0f} s more"
+            )
             lines.append(
                 f"goodput: {measured.goodput:.1f}% of the rate limit ({limit}), over the "
-                f"{measured.goodput_windows} whole minutes from the first 429 until 95% of the events had landed{tail}"
+                f"{measured.goodput_windows} whole minutes from the first 429 until the backlog ended (nothing visible "
+                f"in a source){tail}"
             )
+    if run.backlog_ended is not None and scenario.rate_limit is not None:
+        lines.append(
+            f"backlog: production ended {scenario.produce_s:,.0f} s after it began; nothing was left visible in a "
+            f"source {run.backlog_ended - run.start - scenario.produce_s:,.0f} s after that"
+        )
     lines.append(_reasons_line(run))
     lines.append(_platform_line(run))
     lines.append(_sink_line(run))

@@ -113,6 +113,7 @@ class Run:
     fleet: Fleet
     dead_letters: dict[str, QueueCollector]
     drained: bool = False
+    backlog_ended: float | None = None  # after production, when first nothing was visible or being invoked
     ended: float = 0.0
     real_s: float = 0.0
     threads: list[threading.Thread] = field(default_factory=list)
@@ -256,6 +257,8 @@ def drive(run: Run) -> None:
             now = run.clock.now()
             if now >= give_up:
                 break
+            if run.backlog_ended is None and run.sender.done() and now >= produced and _only_hidden(run):
+                run.backlog_ended = now
             idle = run.sender.done() and now >= produced and all(worker.idle() for worker in workers)
             if not idle:
                 quiet_since = None
@@ -276,3 +279,9 @@ def drive(run: Run) -> None:
         run.ended = run.clock.now()
         gc.unfreeze()
         run.real_s = time.monotonic() - began
+
+
+def _only_hidden(run: Run) -> bool:
+    """Nothing left to send now: every shard caught up, and every queue holds only messages hidden for a while (the
+    records reported and backed off), if any."""
+    return all(shard.idle() for shard in run.shards) and all(pool.only_hidden() for pool in run.pools)

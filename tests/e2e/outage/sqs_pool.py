@@ -80,6 +80,16 @@ class SqsPool:
                 return False
         return bool(self._helper.drained())
 
+    def only_hidden(self) -> bool:
+        """No invocation running and nothing visible: what the queue still holds waits out a visibility timeout."""
+        with self._lock:
+            if self._in_flight:
+                return False
+        answer = self._sqs.get_queue_attributes(
+            QueueUrl=self.source.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        return int(answer["Attributes"]["ApproximateNumberOfMessages"]) == 0
+
     def _gather(self, stop: threading.Event, idle: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         messages: list[dict[str, Any]] = []
         records: list[dict[str, Any]] = []
