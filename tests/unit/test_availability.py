@@ -322,6 +322,36 @@ def test_refusals_alone_are_no_outage() -> None:
     assert forwarder._availability.outage() is None
 
 
+THROTTLED = Response(429, b'{"code": 429, "error": "Project exceeded rate limits. Please retry"}')
+
+
+def test_429s_alone_are_no_outage_mixpanel_is_up_and_throttling() -> None:
+    mixpanel = Mixpanel()
+    mixpanel.answer = THROTTLED
+    forwarder = container(mixpanel)
+
+    result = invoke(forwarder, *events(2))
+
+    assert reported(result) == ["m0", "m1"]
+    assert forwarder._availability.outage() is None  # the next invocation sends as usual, no probe
+    assert result.summary()["mixpanel_unavailable"] == 0
+
+
+def test_a_probe_answered_429_opens_the_gate_mixpanel_is_back_and_throttling() -> None:
+    mixpanel = Mixpanel()
+    forwarder = gone_down(mixpanel, max_attempts=1)
+    mixpanel.down = False
+    mixpanel.answer = THROTTLED
+    before = mixpanel.sent()
+
+    result = invoke(forwarder, *events(3))
+
+    assert mixpanel.sent() == before + 3  # the probe, then the others (each given up on its 429)
+    assert reported(result) == ["m0", "m1", "m2"]
+    assert not any(reason.startswith("Mixpanel unavailable") for reason in result.ledger.reasons())
+    assert forwarder._availability.outage() is None
+
+
 def test_a_request_unanswered_at_the_deadline_marks_mixpanel_down() -> None:
     mixpanel = Mixpanel()
     mixpanel.hold = threading.Event()  # a server that takes the request and never answers in time

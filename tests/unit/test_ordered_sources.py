@@ -4,17 +4,20 @@ profile updates twice), and `/import` requests go one at a time, in record order
 
 from __future__ import annotations
 
+import gzip
+import json
 import threading
 from typing import Any
 
+from localdev.eventgen import lambda_context
 from mixpanel_forwarder.forwarder import Forwarder
 from mixpanel_forwarder.request_outcomes import COMES_AGAIN
 from mixpanel_forwarder.result import Result
 from mixpanel_forwarder.sources import kinesis, sqs
-from mixpanel_forwarder.transport import Response
-from tests.conftest import FakeSender, FakeSourceQueue, imported, make_settings
+from mixpanel_forwarder.transport import Endpoint, Response
+from tests.conftest import FakeParker, FakeSender, FakeSourceQueue, imported, make_settings
 from tests.unit.test_availability import kinesis_invocation
-from tests.unit.test_forwarder import NOW, event, reported, sqs_invocation
+from tests.unit.test_forwarder import NOW, event, reported, sqs_invocation, strict_400
 
 THROTTLED = Response(429, b'{"error": "Project exceeded rate limits. Please retry"}')
 
@@ -105,3 +108,70 @@ def test_a_standard_queues_imports_still_go_together() -> None:
     result = forward(sqs_invocation(*events(3)), sender, max_concurrent_requests=3)
 
     assert reported(result) == []
+
+
+def test_a_refused_record_does_not_cut_the_records_after_it() -> None:
+    # A record refused for good is parked, not reported: nothing brings the records after it again
+    refused = strict_400({"index": 0, "$insert_id": "x", "field": "properties.time", "message": "out of range"})
+    for stream in (False, True):
+        sender = FakeSender(refused)
+        invocation = kinesis_invocation(*events(3)) if stream else sqs_invocation(*events(3), fifo=True)
+        made = make_settings(batch_max_events=1, max_attempts=1)
+        forwarder = Forwarder(
+            made, sender=sender, parker=FakeParker(), clock=lambda: NOW, source_queue=FakeSourceQueue()
+        )
+
+        result = forwarder.forward(kinesis if stream else sqs, invocation, None)
+
+        assert [e["event"] for e in sender.sent_events] == ["E0", "E1", "E2"]
+        assert reported(result) == []
+        assert (result.counts()["imported"], result.counts()["parked"]) == (2, 1)
+
+
+class HungFirst:
+    """A server that holds the first request until `release` (past its invocation's time, as a request can outlive
+    its invocation) and imports every other one."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.first = True
+        self.sent: list[str] = []
+
+    def send(self, endpoint: Endpoint, body: bytes, timeout: float) -> Response:
+        messages = json.loads(gzip.decompress(body))
+        first, self.first = self.first, False
+        self.sent.extend(e["event"] for e in messages)
+        if first:
+            self.release.wait(60)
+        return imported(messages)
+
+
+def test_a_request_outliving_its_invocation_holds_the_next_ones_imports_but_not_its_answer() -> None:
+    # GIVEN a container whose one in-order thread is held by a request of an invocation that ended
+    mixpanel = HungFirst()
+    made = make_settings(batch_max_events=1, max_attempts=1, request_timeout=60.0, deadline_margin_ms=1_000)
+    forwarder = Forwarder(made, sender=mixpanel, parker=FakeParker(), clock=lambda: NOW, source_queue=FakeSourceQueue())
+    try:
+        first = forwarder.forward(kinesis, kinesis_invocation(*events(2)), lambda_context(remaining_ms=1_200))
+        assert reported(first) == ["100", "101"]
+
+        # WHEN the next invocation comes while it is still held
+        context = lambda_context(remaining_ms=3_000)
+        second = forwarder.forward(kinesis, kinesis_invocation(*events(2)), context)
+
+        # THEN it answers within its time, sends nothing, and reports every record, saying none was sent
+        assert context.get_remaining_time_in_millis() > 0
+        assert mixpanel.sent == ["E0"]
+        assert reported(second) == ["100", "101"]
+        # (the first left Mixpanel marked down, unanswered: its probe is the request that waited for the thread)
+        assert sorted(second.ledger.reasons()) == [
+            "Mixpanel unavailable since 2025-11-24T16:01:40Z: the probe had no answer before the function's time ran "
+            "out",
+            "not sent: the function's time ran out",
+        ]
+    finally:
+        mixpanel.release.set()
+
+    # AND once the request ends, the thread serves the next invocation
+    third = forwarder.forward(kinesis, kinesis_invocation(*events(2)), lambda_context(remaining_ms=60_000))
+    assert reported(third) == []

@@ -5,7 +5,8 @@ attempts and backoffs (a minute and more) on requests that fail. So an invocatio
 transient reason, and had none answered, marks Mixpanel down for the container; the next ones probe: their first
 batch goes alone, once, with a short timeout, and the others wait for its verdict. An answer (any but a transient
 failure) marks Mixpanel up and the invocation goes on as usual; a transient failure ends it: nothing else is sent,
-and every message not sent is reported, saying since when Mixpanel is unavailable.
+and every message not sent is reported, saying since when Mixpanel is unavailable. A 429 is an answer: Mixpanel is up
+and throttling, which the in-flight limit (in_flight.py) and each request's backoff answer, not probing.
 
 Probes are spaced as Mixpanel advises retries (retry.Backoff: 2 s doubling to 60 s, plus 1-5 s of jitter). A Kinesis
 invocation waits for the container's next probe time (Lambda retries a failed batch at once, so without the wait a

@@ -26,7 +26,7 @@ from .delivery_stats import DeliveryStats
 from .destinations import Destination, Verdict
 from .destinations.base import ACCEPTED, HALT, PARTIAL, REAUTHORIZE, REFUSE_ALL, RETRY, SPLIT
 from .errors import ForwarderError, Invalid
-from .exchange import Exchange
+from .exchange import Exchange, throttled_answer
 from .in_flight import InFlightLimit
 from .ledger import Ledger
 from .model import Failure, Kind, clip
@@ -209,7 +209,7 @@ class Delivery:
             if probe:
                 probe = False
                 self._exchange.probed()
-                if kind == RETRY:
+                if kind == RETRY and not throttled_answer(verdict):
                     self._probe_failed(batch, verdict)
                     return
                 if kind != HALT:  # a halt first stops everything: then the held batches meet it

@@ -86,13 +86,13 @@ class Exchange:
                 self._sending -= 1
             if slot is not None:
                 verdict = answer[0] if answer is not None else None
-                throttled = verdict is not None and verdict.request_class == "429"
+                throttled = verdict is not None and throttled_answer(verdict)
                 accepted = verdict is not None and verdict.kind in (ACCEPTED, PARTIAL)
                 self._in_flight.release(slot, throttled=throttled, accepted=accepted)
         verdict, response = answer
-        if verdict.kind == RETRY:
+        if verdict.kind == RETRY and not throttled_answer(verdict):
             self._transient = True
-        else:
+        else:  # a 429 too: Mixpanel is up and throttling (the in-flight limit slows down for it), not down
             self._answered = True
             self.availability.answered()
         return verdict, response
@@ -154,3 +154,8 @@ class Exchange:
             self.availability.gave_up()
         stats.in_flight_limit_min, stats.in_flight_limit = self._in_flight.low, self._in_flight.limit
         return stats
+
+
+def throttled_answer(verdict: Verdict) -> bool:
+    """Mixpanel's 429: an answer from a Mixpanel that is up, whose rate limit a later attempt meets again."""
+    return verdict.request_class == "429"
