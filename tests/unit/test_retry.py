@@ -8,6 +8,7 @@ from email.utils import format_datetime
 
 import pytest
 
+from mixpanel_forwarder.availability import Availability
 from mixpanel_forwarder.retry import Backoff, parse_retry_after
 from tests.conftest import make_settings
 
@@ -18,6 +19,22 @@ def test_backoff_doubles_from_base_to_max_with_jitter_in_range() -> None:
     for attempt, floor in [(1, 2), (2, 4), (3, 8), (4, 16), (5, 32), (6, 60), (9, 60)]:
         delay = backoff.delay(attempt)
         assert floor + 1 <= delay <= floor + 5
+
+
+@pytest.mark.parametrize("attempt", [1025, 1026, 5000, 10**9])
+def test_backoff_past_a_thousand_attempts_stays_at_the_maximum(attempt: int) -> None:
+    # A container probing through a day-long outage counts a failed probe a minute: 2.0 ** 1025 overflowed
+    settings = make_settings(retry_base=2.0, retry_max=60.0, retry_jitter_min=1.0, retry_jitter_max=5.0)
+    assert 61.0 <= Backoff(settings, random.Random(1)).delay(attempt) <= 65.0
+
+
+def test_probes_go_on_past_a_thousand_failures() -> None:
+    settings = make_settings(retry_base=2.0, retry_max=60.0, retry_jitter_min=1.0, retry_jitter_max=5.0)
+    availability = Availability(Backoff(settings, random.Random(1)), clock=lambda: 0.0, monotonic=lambda: 0.0)
+    for _ in range(1100):
+        outage = availability.probe_failed()
+    assert outage.failures == 1100
+    assert 61.0 <= outage.probe_at <= 65.0
 
 
 def test_backoff_honours_retry_after_seconds() -> None:

@@ -25,7 +25,9 @@ class Backoff:
         honoured = parse_retry_after(retry_after)
         if honoured is not None:
             return honoured
-        exponential: float = min(self._max, self._base * 2.0 ** max(attempt - 1, 0))
+        # The exponent is capped: 2.0 ** 1024 overflows, and a container probing through a day-long outage counts
+        # over a thousand failed probes (availability.py). Past 2 ** 64 any base is past any maximum.
+        exponential: float = min(self._max, self._base * 2.0 ** min(max(attempt - 1, 0), 64))
         return exponential + self._rng.uniform(*self._jitter)
 
 
