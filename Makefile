@@ -138,5 +138,5 @@ e2e: install ## Nothing lost: 100,000 messages through SQS, FIFO and Kinesis, Mi
 # by SCALE: a 6-hour and a 24-hour outage, 6 hours of flapping, and a backfill of 200,000 events at 3x a rate-limited
 # sink. A table per scenario, then the last line: `ride-through: lost L, in source-dlq D, stranded S, duplicated
 # events E, goodput G% of the rate limit`. About 50 minutes; `make test` runs a short form (under 2 minutes).
-e2e-outage: install ## Riding through: 6 h and 24 h outages, flapping, a 200,000-event backfill at 3x a rate limit (~50 min)
+e2e-outage: install ## Riding through: 6 h and 24 h outages, flapping, a 200,000-event backfill at 3x a rate limit (~53 min)
 	$(BIN)/python -m tests.e2e.outage
