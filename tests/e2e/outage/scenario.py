@@ -75,6 +75,7 @@ class Scenario:
     poison_rate: float = 0.01
     seed: int = 7
     settings: tuple[tuple[str, str], ...] = ()  # the function's variables set beyond the template's (none at defaults)
+    goodput_floor: float = 85.0  # % of the rate limit a backfill must import at (the bar)
 
 
 class Tally:

