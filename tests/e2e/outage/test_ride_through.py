@@ -4,8 +4,8 @@ flapping, or rate-limited under a backfill at three times its limit; producers s
 
 The issue's bar, for every scenario: no message lost, none in a source DLQ, none stranded (handed on by Lambda and
 not forwarded again), no event imported twice under different `$insert_id`s, every source drained; for the backfill,
-goodput of at least 85% of the rate limit (60% in the short form: scenarios.py says why). `make test` runs the short form (scenarios.py); `make e2e-outage` the
-full one, and ends with the one line report.last_line() prints.
+goodput of at least 85% of the rate limit (60% in the short form: scenarios.py says why). `make test` runs the short
+form (scenarios.py); `make e2e-outage` the full one, and ends with the one line report.last_line() prints.
 """
 
 from __future__ import annotations
