@@ -81,7 +81,7 @@ def _function(setup: Clients, url: str, deployed: Template, params: Mapping[str,
     own = deployed.resources[name]["Properties"]
     inherited = deployed.document.get("Globals", {}).get("Function", {})
     variables = deep_merge(inherited.get("Environment", {}), own.get("Environment", {})).get("Variables", {})
-    environment = {key: _text(value) for key, value in _resolved(deployed, variables, params, name).items()}
+    environment = {key: as_text(value) for key, value in _resolved(deployed, variables, params, name).items()}
     (event,) = _resolved(deployed, own["Events"], params, name).values()
     source_arn = event["Properties"]["Queue" if event["Type"] == "SQS" else "Stream"]
     role_arn = _resolved(deployed, own["Role"], params, name)
@@ -115,7 +115,7 @@ def _operator(setup: Clients, url: str) -> Clients:
 
 def _queue(clients: Clients, name: str, properties: dict[str, Any]) -> dict[str, Any]:
     sqs = clients("sqs")
-    attributes = {key: _text(value) for key, value in properties.items() if key not in ("QueueName", "Tags")}
+    attributes = {key: as_text(value) for key, value in properties.items() if key not in ("QueueName", "Tags")}
     fifo = attributes.get("FifoQueue") == "true"
     queue_name = properties.get("QueueName", f"{STACK_NAME}-{name}{'.fifo' if fifo else ''}")
     url = sqs.create_queue(QueueName=queue_name, Attributes=attributes)["QueueUrl"]
@@ -281,7 +281,7 @@ def _intrinsics_in(value: Any) -> list[Any]:
     return [found for item in value.values() for found in _intrinsics_in(item)]
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
     """A value as an SQS attribute or an environment variable holds it."""
     if isinstance(value, bool):
         return "true" if value else "false"

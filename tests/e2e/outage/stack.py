@@ -20,7 +20,7 @@ from typing import Any
 
 from localdev.cfn import Template
 from localdev.sink import MixpanelSink
-from tests.integration.deployed import Stack, deploy
+from tests.integration.deployed import Stack, as_text, deploy
 from tests.integration.template import deep_merge
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -129,7 +129,7 @@ def _environment(deployed: Template, function: str, params: Mapping[str, Any], s
     variables = deployed.evaluate(deep_merge(inherited, own).get("Variables", {}), params)
     made = stack.functions[function].environment
     aws = {name: value for name, value in made.items() if name.startswith("AWS_")}
-    return {**{name: _text(value) for name, value in variables.items()}, **aws}
+    return {**{name: as_text(value) for name, value in variables.items()}, **aws}
 
 
 def _queue_source(sqs: Any, name: str, function: str, properties: Mapping[str, Any]) -> QueueSource:
@@ -212,11 +212,3 @@ def _stream_source(function: str, properties: Mapping[str, Any], stream: Mapping
 def _arn(sqs: Any, url: str) -> str:
     arn: str = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return arn
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return str(value)
