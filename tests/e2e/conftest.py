@@ -92,7 +92,7 @@ def sink() -> Iterator[MixpanelSink]:
 def quiet_logs() -> Iterator[None]:
     """One JSON summary line per invocation is useful in Lambda and noise over thousands of invocations;
     the logger's level was fixed at import, so set it here and put it back."""
-    previous = logger.log_level
+    previous = logger.level
     logger.setLevel(logging.WARNING)
     yield
     logger.setLevel(previous)

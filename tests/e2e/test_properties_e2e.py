@@ -95,7 +95,7 @@ def rig(module_aws: Clients) -> Iterator[Rig]:
     """One sink, one dead-letter queue and one forwarder for every example (a container that lives on)."""
     sqs = module_aws.sqs
     dlq_url = sqs.create_queue(QueueName="e2e-property-parked")["QueueUrl"]
-    previous = logger.log_level
+    previous = logger.level
     with MixpanelSink() as sink, pytest.MonkeyPatch.context() as patch:
         env = {**forwarder_env(sink), "MAX_ATTEMPTS": "1", "DEAD_LETTER_QUEUE_URL": dlq_url}
         for name, value in env.items():

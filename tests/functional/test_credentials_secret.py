@@ -14,7 +14,7 @@ from functions.sqs_forwarder.app import lambda_handler as sqs_handler
 from localdev.eventgen import sqs_event, sqs_record
 from localdev.sink import MixpanelSink
 from mixpanel_forwarder.errors import ConfigError, CredentialsError
-from mixpanel_forwarder.log import logger
+from mixpanel_forwarder.log import formatter, logger
 from tests.functional.conftest import load_event
 
 NO_ENV_CREDENTIALS = {
@@ -163,12 +163,12 @@ def test_secret_value_never_reaches_the_logs(sink: MixpanelSink, forwarder_env: 
     use_secret(forwarder_env, create_secret({"username": "sink-user", "secret": "wrong-s3cr3t"}))
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logging.getLogger(logger.service).addHandler(handler)
+    handler.setFormatter(formatter)
+    logger.addHandler(handler)
     try:
         sqs_handler(load_event("sqs-standard.json"), context)
     finally:
-        logging.getLogger(logger.service).removeHandler(handler)
+        logger.removeHandler(handler)
 
     assert "invocation summary" in stream.getvalue()
     assert "wrong-s3cr3t" not in stream.getvalue()

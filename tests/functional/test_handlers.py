@@ -23,7 +23,7 @@ from localdev.eventgen import (
 )
 from localdev.sink import MixpanelSink
 from mixpanel_forwarder.errors import ConfigError
-from mixpanel_forwarder.log import logger
+from mixpanel_forwarder.log import formatter, logger
 from tests.functional.conftest import EVENTS, load_event
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -271,12 +271,12 @@ def warnings_logged() -> Iterator[list[dict[str, Any]]]:
     """The forwarder's WARNING log lines while the block runs, as the JSON documents Lambda would receive."""
     stream, found = io.StringIO(), []
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logging.getLogger(logger.service).addHandler(handler)
+    handler.setFormatter(formatter)
+    logger.addHandler(handler)
     try:
         yield found
     finally:
-        logging.getLogger(logger.service).removeHandler(handler)
+        logger.removeHandler(handler)
         lines = [json.loads(line) for line in stream.getvalue().splitlines()]
         found.extend(line for line in lines if line["level"] == "WARNING")
 
@@ -310,12 +310,12 @@ def test_logs_carry_the_summary_but_never_the_secret_or_payloads(
     forwarder_env(MIXPANEL_SERVICE_ACCOUNT_SECRET="s3cr3t-value")  # refused by the sink: the 401 path logs too
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)  # the same JSON lines Lambda would receive
-    logging.getLogger(logger.service).addHandler(handler)
+    handler.setFormatter(formatter)  # the same JSON lines Lambda would receive
+    logger.addHandler(handler)
     try:
         sqs_handler(load_event("sqs-poison.json"), context)
     finally:
-        logging.getLogger(logger.service).removeHandler(handler)
+        logger.removeHandler(handler)
 
     output = stream.getvalue()
     assert "invocation summary" in output

@@ -23,7 +23,7 @@ from functions.sqs_forwarder.app import lambda_handler as sqs_handler
 from localdev.eventgen import lambda_context, sample_event, sqs_event, sqs_record
 from localdev.sink import MixpanelSink
 from mixpanel_forwarder.deadline import CLOSING_SHARE
-from mixpanel_forwarder.log import logger
+from mixpanel_forwarder.log import formatter, logger
 from mixpanel_forwarder.parked import ParkedReader, failures
 from tests.hostile import slow_proxy, tcp_endpoint
 
@@ -61,10 +61,10 @@ def dlq(aws: str) -> str:
 def summary_lines() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logging.getLogger(logger.service).addHandler(handler)
+    handler.setFormatter(formatter)
+    logger.addHandler(handler)
     yield stream
-    logging.getLogger(logger.service).removeHandler(handler)
+    logger.removeHandler(handler)
 
 
 def one_valid_one_invalid() -> dict[str, Any]:

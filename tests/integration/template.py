@@ -116,7 +116,7 @@ def placeholder(name: str) -> str:
 @functools.cache
 def emitted_metrics() -> dict[str, list[dict[str, str]]]:
     """{metric name: [its dimension sets]}, read from the EMF documents the code itself writes: an invocation of
-    each source kind, a failed invocation of each source, and each function's cold start (Powertools)."""
+    each source kind, a failed invocation of each source, and each function's cold start."""
     delivery = DeliveryStats()
     delivery.latencies_ms.append(1.0)
     documents: list[dict[str, Any]] = []
@@ -134,7 +134,7 @@ def emitted_metrics() -> dict[str, list[dict[str, str]]]:
         output = io.StringIO()
         with contextlib.redirect_stdout(output):
             context = SimpleNamespace(function_name=placeholder(function))
-            invocation_metrics.metrics.provider.add_cold_start_metric(context)
+            invocation_metrics.metrics.add_cold_start_metric(context)
         documents.append(json.loads(output.getvalue()))
     emitted: dict[str, list[dict[str, str]]] = {}
     for document in documents:

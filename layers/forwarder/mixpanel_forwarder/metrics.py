@@ -1,4 +1,4 @@
-"""What each invocation did, as CloudWatch metrics (EMF through Powertools Metrics).
+"""What each invocation did, as CloudWatch metrics (EMF, written as Powertools Metrics writes it: emf.py).
 
 Partial batch failures are invisible to Lambda's own Errors metric, so every outcome is counted here,
 with the source (`sqs` or `kinesis`) as a dimension beside Powertools' `service`. The names are the
@@ -10,9 +10,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
-
+from . import emf
 from .model import Stage
 
 if TYPE_CHECKING:
@@ -88,24 +86,19 @@ RECORDS_PARKED_RETENTION = "RecordsParkedRetention"
 SQS_SOURCE = "sqs"  # sources/sqs.py's NAME
 INVOCATION_ERRORS = "InvocationErrors"  # the handler raised: nothing was acknowledged (bad config, no credentials)
 
-metrics = Metrics(
+metrics = emf.Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or NAMESPACE,
     service=os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE,
 )
 
 
-_COUNT = MetricUnit.Count.value
-_BYTES = MetricUnit.Bytes.value
-_STANDARD_RESOLUTION = MetricResolution.Standard.value
-
-
 def _metric(unit: str, value: int) -> dict[str, Any]:
-    """One metric with one value, as Powertools' add_metric keeps it in its metric set."""
-    return {"Unit": unit, "StorageResolution": _STANDARD_RESOLUTION, "Value": [float(value)]}
+    """One metric with one value, as add_metric keeps it in the metric set."""
+    return {"Unit": unit, "StorageResolution": emf.STANDARD_RESOLUTION, "Value": [float(value)]}
 
 
 def publish(result: Result) -> None:
-    """Adds the invocation's metrics; Powertools writes them when the handler returns."""
+    """Adds the invocation's metrics; the handler's log_metrics writes them when it returns."""
     metrics.clear_metrics()  # nothing is left from an earlier invocation, even where metrics are off (locally)
     metrics.add_dimension(SOURCE_DIMENSION, result.source)
     counts = result.counts()
@@ -143,21 +136,18 @@ def publish(result: Result) -> None:
         values[name] = counts["parked_" + stage]
     for status_class in REQUEST_CLASSES:
         values[REQUESTS_PREFIX + status_class] = delivery.requests.get(status_class, 0)
-    # Powertools' add_metric checks the name, unit and value and formats a debug line on every call (~3 µs, 25
-    # calls an invocation). These names and units are fixed (a test holds them to what add_metric writes), the
-    # values are counts; so they go into the metric set as add_metric would put them, one value each, far
-    # below the 100 metrics at which it writes a document early.
-    metric_set = metrics.provider.metric_set
+    # One value each, far below the 100 metrics at which add_metric writes a document early: straight into the set.
+    metric_set = metrics.metric_set
     for name, value in values.items():
-        metric_set[name] = _metric(_COUNT, value)
-    metric_set[BYTES_UNCOMPRESSED] = _metric(_BYTES, delivery.bytes_raw)
-    metric_set[BYTES_COMPRESSED] = _metric(_BYTES, delivery.bytes_gzip)
+        metric_set[name] = _metric(emf.COUNT, value)
+    metric_set[BYTES_UNCOMPRESSED] = _metric(emf.BYTES, delivery.bytes_raw)
+    metric_set[BYTES_COMPRESSED] = _metric(emf.BYTES, delivery.bytes_gzip)
     # A value per request, through add_metric: past 100 values of one metric, it writes a document early.
     for latency in delivery.latencies_ms:
-        metrics.add_metric(name=MIXPANEL_LATENCY, unit=MetricUnit.Milliseconds, value=round(latency, 1))
+        metrics.add_metric(name=MIXPANEL_LATENCY, unit=emf.MILLISECONDS, value=round(latency, 1))
 
 
 def invocation_failed(source_name: str) -> None:
     metrics.clear_metrics()
     metrics.add_dimension(SOURCE_DIMENSION, source_name)
-    metrics.add_metric(name=INVOCATION_ERRORS, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=INVOCATION_ERRORS, unit=emf.COUNT, value=1)

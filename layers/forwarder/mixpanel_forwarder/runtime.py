@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from typing import Any, cast
 
+from . import emf, log
 from . import metrics as invocation_metrics
 from .deadline import LambdaContext
 from .forwarder import Forwarder
@@ -65,9 +66,9 @@ def lambda_handler_for(source: Source) -> Handler:
     """The function's handler: `lambda_handler = runtime.lambda_handler_for(sqs)` is all an app.py holds."""
 
     # POWERTOOLS_METRICS_DISABLED (local runs) silences every metric, the cold-start one included.
-    cold_start_metric = os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() != "true"
+    cold_start_metric = not emf.metrics_disabled()
 
-    @logger.inject_lambda_context
+    @log.inject_lambda_context
     @invocation_metrics.metrics.log_metrics(capture_cold_start_metric=cold_start_metric)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return handle(source, event, context)

@@ -124,7 +124,7 @@ class Run:
 def running(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
     clock = ScaledClock(scenario.scale)
     # A summary line per invocation, and a warning per record not parked in time, are noise over thousands.
-    previous = logger.log_level
+    previous = logger.level
     logger.setLevel(logging.ERROR)
     with scaled_moto(clock) as moto, MixpanelSink(clock=clock.now) as sink:
         aws = {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": moto.url, "POWERTOOLS_METRICS_DISABLED": "true"}
