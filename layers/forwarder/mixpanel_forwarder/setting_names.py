@@ -103,25 +103,32 @@ def misspelt_settings(names: Iterable[str]) -> list[tuple[str, str]]:
     """(name, the setting it is nearly) for each name that is no setting of the forwarder but close to one: a typo
     that would otherwise leave that setting at its default without a word.
 
-    Costs one set look-up per name where every name is a setting or Lambda's own (a deployed function): difflib and
-    Powertools' list of its variables are read only when some other name is there.
+    Costs one set look-up per name where every name is a setting or Lambda's own (a deployed function): difflib is
+    imported only when some other name is there, and Powertools' list of its variables only for a POWERTOOLS_ near
+    miss. That list is in Powertools' package, whose __init__ costs ~15 ms that logs and metrics no longer pay (log.py,
+    emf.py): read for any variable of the user's own, it would put that back on every first invocation.
     """
     others = [name for name in names if name not in KNOWN_SETTINGS and not _lambdas(name)]
     if not others:
         return []
     import difflib
 
-    from aws_lambda_powertools.shared import constants  # its own variables (POWERTOOLS_TRACE_DISABLED) are no typos
-
-    powertools = {value for key, value in vars(constants).items() if key.endswith("_ENV")}
     found = []
     for name in others:
-        if name in powertools:
-            continue
         closest = difflib.get_close_matches(name.upper(), KNOWN_SETTINGS, n=1, cutoff=CLOSE_ENOUGH)
-        if closest:
+        if closest and not _powertools_own(name):
             found.append((name, closest[0]))
     return found
+
+
+def _powertools_own(name: str) -> bool:
+    """One of Powertools' variables (POWERTOOLS_TRACE_DISABLED is 0.88 from POWERTOOLS_METRICS_DISABLED): no typo.
+    Its others are Lambda's (AWS_*, _X_AMZN_TRACE_ID) or LOG_LEVEL, near no setting."""
+    if not name.startswith("POWERTOOLS_"):
+        return False
+    from aws_lambda_powertools.shared import constants
+
+    return name in {value for key, value in vars(constants).items() if key.endswith("_ENV")}
 
 
 def _lambdas(name: str) -> bool:
