@@ -121,6 +121,22 @@ def test_metrics_are_silenced_by_the_variables_powertools_reads(
     assert len(written) == (0 if is_metrics_disabled() else 2)
 
 
+@pytest.mark.parametrize("env", [{"POWERTOOLS_METRICS_DISABLED": "true"}, {"POWERTOOLS_DEV": "1"}])
+def test_silenced_metrics_are_not_written_early_either(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Powertools writes the early document even then; silenced means silenced (the local tools, an invocation of 100+
+    # requests): nothing is written.
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    metrics = emf.Metrics(NAMESPACE, SERVICE)
+
+    def run() -> None:
+        for n in range(150):
+            metrics.add_metric(name="MixpanelLatency", unit="Milliseconds", value=n)
+        metrics.flush_metrics()
+
+    assert lines(run) == []
+
+
 def test_a_provisioned_concurrency_container_writes_no_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")
 

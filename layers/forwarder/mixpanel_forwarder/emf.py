@@ -66,7 +66,9 @@ class Metrics:
         metric = self.metric_set.setdefault(name, {"Unit": unit, "StorageResolution": STANDARD_RESOLUTION, "Value": []})
         metric["Value"].append(float(value))
         if len(self.metric_set) == MAX_METRICS or len(metric["Value"]) == MAX_METRICS:
-            print(_dumps(self.serialize_metric_set()))
+            # Powertools writes this one even where metrics are off; silenced (the local tools) means none at all.
+            if not metrics_disabled():
+                print(_dumps(self.serialize_metric_set()))
             self.metric_set.clear()
 
     def serialize_metric_set(self) -> dict[str, Any]:
