@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -163,3 +164,55 @@ def test_a_level_that_is_none_is_named_in_a_warning_not_a_crash(monkeypatch: pyt
     warning, info = (json.loads(line) for line in run.stdout.splitlines())
     assert (warning["level"], warning["variable"]) == ("WARNING", "POWERTOOLS_LOG_LEVEL")
     assert info["message"] == "up"
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+    __repr__ = __str__
+
+
+def _cycle() -> dict[str, Any]:
+    cycle: dict[str, Any] = {}
+    cycle["self"] = cycle
+    return cycle
+
+
+def _deep() -> dict[str, Any]:
+    deep: dict[str, Any] = {}
+    inner = deep
+    for _ in range(sys.getrecursionlimit() + 100):
+        inner["a"] = {}
+        inner = inner["a"]
+    return deep
+
+
+@pytest.mark.parametrize(
+    ("odd", "kind"),
+    [(_cycle(), "dict"), ({(1, 2): 3}, "dict"), (_Unprintable(), "_Unprintable"), (_deep(), "dict")],
+    ids=["cycle", "tuple-key", "unprintable", "past-recursion-limit"],
+)
+def test_a_value_json_cannot_hold_is_marked_and_the_line_still_written(
+    odd: Any, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Powertools writes no line for these (a traceback on stderr instead, or RecursionError into the caller)
+    stream = io.StringIO()
+    with stdout_of_the_handler(stream):
+        log.logger.warning("invocation summary", extra={"records": 3, "odd": odd, "source": "sqs"})
+
+    line = json.loads(stream.getvalue())
+    assert (line["message"], line["records"], line["source"]) == ("invocation summary", 3, "sqs")
+    assert line["odd"] == f"<not JSON: {kind}>"
+    assert capsys.readouterr().err == ""  # no "--- Logging error ---"
+
+
+def test_a_message_whose_arguments_do_not_fit_is_written_as_given() -> None:
+    # The formatter itself: pytest's own capture handlers on the logger would format the record too, and raise
+    record = log.logger.makeRecord(
+        log.logger.name, logging.WARNING, __file__, 1, "%s of %s records", (3,), None, extra={"source": "sqs"}
+    )
+
+    line = json.loads(log.formatter.format(record))
+
+    assert (line["message"], line["source"]) == ("%s of %s records", "sqs")

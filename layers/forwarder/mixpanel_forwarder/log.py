@@ -70,7 +70,7 @@ class JsonFormatter(logging.Formatter):
         line: dict[str, Any] = {
             "level": record.levelname,
             "location": f"{record.funcName}:{record.lineno}",
-            "message": record.getMessage(),
+            "message": _message(record),
             "timestamp": f"{created},{int(record.msecs):03d}+0000",
             "service": self.service,
             **self.context,
@@ -80,12 +80,31 @@ class JsonFormatter(logging.Formatter):
             line["exception"] = self.formatException(record.exc_info)
             line["exception_name"] = record.exc_info[0].__name__
         line["xray_trace_id"] = _trace_id()
-        return json.dumps(
-            {key: value for key, value in line.items() if value is not None},
-            default=str,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
+        try:
+            return _dumps({key: value for key, value in line.items() if value is not None})
+        except Exception:  # Powertools loses the whole line: only what JSON cannot hold is marked
+            return _dumps({key: _as_json(value) for key, value in line.items() if value is not None})
+
+
+def _dumps(line: Any) -> str:
+    return json.dumps(line, default=str, separators=(",", ":"), ensure_ascii=False)
+
+
+def _as_json(value: Any) -> Any:
+    """`value`, or its type's name where JSON cannot hold it even through str() (a cycle, a tuple key, nesting past
+    the recursion limit, a __str__ that raises)."""
+    try:
+        _dumps(value)
+    except Exception:  # whatever the value's own methods raise
+        return f"<not JSON: {type(value).__name__}>"
+    return value
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except Exception:  # %-arguments that do not fit it: the message as written, not nothing
+        return str(record.msg)
 
 
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
