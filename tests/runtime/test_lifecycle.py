@@ -49,6 +49,23 @@ def test_second_invocation_is_warm(session: Session, sink: MixpanelSink) -> None
     assert len(sink.events) == 5  # the redelivery was deduplicated by $insert_id, as Mixpanel does
 
 
+def test_each_invocation_writes_its_summary_and_metrics_once(session: Session, sink: MixpanelSink) -> None:
+    # Written by log.py and emf.py to the runtime's stdout, beside awslambdaric's own root handler: once each, as JSON
+    with emulator_for(session, SQS_FUNCTION, forwarder_env(sink)) as emulator:
+        invocations = [emulator.invoke(STANDARD), emulator.invoke(STANDARD)]
+        logs = [
+            [json.loads(line) for line in emulator.log_of(i.request_id) if line.startswith("{")] for i in invocations
+        ]
+
+    for log, cold in zip(logs, (True, False), strict=True):
+        summaries = [line for line in log if line.get("message") == "invocation summary"]
+        assert [(s["cold_start"], s["records"], s["function_request_id"]) for s in summaries] == [
+            (cold, 5, invocations[int(not cold)].request_id)
+        ]
+        assert sum("RecordsReceived" in line for line in log if "_aws" in line) == 1
+        assert sum("ColdStart" in line for line in log if "_aws" in line) == int(cold)
+
+
 def test_invocation_past_the_timeout_ends_as_lambda_ends_it(session: Session, sink: MixpanelSink) -> None:
     env = forwarder_env(sink, DEADLINE_MARGIN_MS="0", REQUEST_TIMEOUT_SECONDS="60")
     many = json.dumps(sqs_event([sqs_record(json.dumps(sample_event(i)), index=i) for i in range(RECORDS)])).encode()
