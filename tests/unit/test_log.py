@@ -180,9 +180,11 @@ def _cycle() -> dict[str, Any]:
 
 
 def _deep() -> dict[str, Any]:
+    """Deeper than the recursion limit of every Python the forwarder runs on: 3.12 and later bound the JSON encoder's
+    recursion by a C stack limit of its own (some thousands of levels), not by sys.getrecursionlimit()."""
     deep: dict[str, Any] = {}
     inner = deep
-    for _ in range(sys.getrecursionlimit() + 100):
+    for _ in range(max(sys.getrecursionlimit(), 50_000)):
         inner["a"] = {}
         inner = inner["a"]
     return deep
