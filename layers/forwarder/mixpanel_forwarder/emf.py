@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .log import first_invocation_is_cold
+
 COUNT = "Count"
 BYTES = "Bytes"
 MILLISECONDS = "Milliseconds"
@@ -36,11 +38,6 @@ def metrics_disabled() -> bool:
     return os.environ.get("POWERTOOLS_DEV", "").strip().lower() in _TRUE
 
 
-def _first_invocation_is_cold() -> bool:
-    # A provisioned-concurrency container was started before any request: its first invocation waited for nothing.
-    return os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "provisioned-concurrency"
-
-
 def _dumps(document: dict[str, Any]) -> str:
     return json.dumps(document, separators=(",", ":"))
 
@@ -53,7 +50,7 @@ class Metrics:
         self.service = service
         self.metric_set: dict[str, dict[str, Any]] = {}
         self.dimension_set: dict[str, str] = {}
-        self._cold_start = _first_invocation_is_cold()
+        self._cold_start = first_invocation_is_cold()
 
     def clear_metrics(self) -> None:
         self.metric_set.clear()

@@ -137,7 +137,14 @@ logger.setLevel(_level)
 if _not_a_level:
     logger.warning("variable ignored: it names no log level, so INFO is used", extra={"variable": _not_a_level})
 
-_cold_start = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "provisioned-concurrency"
+
+def first_invocation_is_cold() -> bool:
+    """Whether the container's first invocation waited for its start (the logs' cold_start, the ColdStart metric): a
+    provisioned-concurrency container was started before any request came."""
+    return os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "provisioned-concurrency"
+
+
+_cold_start = first_invocation_is_cold()
 
 
 def inject_lambda_context(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
