@@ -196,6 +196,16 @@ def test_retry_after_longer_than_the_time_left_stops_retrying() -> None:
     assert len(sender.requests) == 1
 
 
+def test_a_429_whose_retry_after_date_overflows_is_retried_with_the_backoff() -> None:
+    # email.utils raised OverflowError reading it: not retried, its records were reported as an internal error
+    sender = FakeSender(Response(429, b"slow down", retry_after="Mon, 01 Jan 99999999999999999999 00:00:00 GMT"))
+    result = run(sqs_invocation(event(1)), sender)
+
+    assert reported(result) == []
+    assert len(sender.requests) == 2
+    assert result.delivery.retries == 1
+
+
 @pytest.mark.parametrize("status", [401, 403, 404])
 def test_refused_credentials_stop_sending_and_acknowledge_nothing(status: int) -> None:
     sender = FakeSender(Response(status, b'{"error":"Invalid credentials"}'))

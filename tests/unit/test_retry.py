@@ -47,6 +47,21 @@ def test_parse_retry_after_rejects_nonsense(header: str | None, expected: float 
     assert parse_retry_after(header) == expected
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Mon, 01 Jan 99999999999999999999 00:00:00 GMT",
+        "Mon, 01 Jan 2020 99999999999999999999:00:00 GMT",
+        "Mon, 01 Jan 2020 00:00:00 +99999999999999999999",
+    ],
+)
+def test_a_retry_after_date_with_numbers_past_any_clock_is_nonsense_too(header: str) -> None:
+    # email.utils raised OverflowError for these: the sender thread died and its batch was reported as an internal error
+    assert parse_retry_after(header) is None
+    settings = make_settings(retry_base=2.0, retry_max=60.0, retry_jitter_min=1.0, retry_jitter_max=5.0)
+    assert 3.0 <= Backoff(settings, random.Random(1)).delay(1, header) <= 7.0
+
+
 def test_parse_retry_after_reads_http_dates() -> None:
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     seconds = parse_retry_after(when)

@@ -44,7 +44,7 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(seconds, 0.0) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a year, hour or offset past any C integer
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
