@@ -42,6 +42,16 @@ def test_backoff_honours_retry_after_seconds() -> None:
     assert backoff.delay(1, "7") == 7.0
 
 
+@pytest.mark.parametrize("header", ["0", "-5", "0.001", "Wed, 21 Oct 2015 07:28:00 GMT"])
+def test_a_retry_after_shorter_than_the_backoff_does_not_shorten_it(header: str) -> None:
+    # A server (or a proxy before Mixpanel) that answers every 429 with Retry-After: 0, or a date its clock puts in the
+    # past, had each request's attempts sent back to back, and a Kinesis shard (retried at once by Lambda) looping
+    settings = make_settings(retry_base=2.0, retry_max=60.0, retry_jitter_min=1.0, retry_jitter_max=5.0)
+    backoff = Backoff(settings, random.Random(3))
+    for attempt, floor in [(1, 2), (3, 8), (9, 60)]:
+        assert floor + 1 <= backoff.delay(attempt, header) <= floor + 5
+
+
 @pytest.mark.parametrize(("header", "expected"), [(None, None), ("", None), ("soon", None), ("nan", None), ("-3", 0.0)])
 def test_parse_retry_after_rejects_nonsense(header: str | None, expected: float | None) -> None:
     assert parse_retry_after(header) == expected

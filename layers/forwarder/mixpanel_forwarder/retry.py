@@ -1,4 +1,4 @@
-"""When to try a request again: exponential backoff with jitter, as Mixpanel advises, or Retry-After."""
+"""When to try a request again: exponential backoff with jitter, as Mixpanel advises, or a longer Retry-After."""
 
 from __future__ import annotations
 
@@ -22,13 +22,14 @@ class Backoff:
         self._rng = rng or random.Random()
 
     def delay(self, attempt: int, retry_after: str | None = None) -> float:
-        honoured = parse_retry_after(retry_after)
-        if honoured is not None:
-            return honoured
+        """The backoff, or a longer Retry-After: one of 0 (or a date already past) must not turn the backoff off,
+        or a server answering every 429 so would get each request's attempts back to back."""
         # The exponent is capped: 2.0 ** 1024 overflows, and a container probing through a day-long outage counts
         # over a thousand failed probes (availability.py). Past 2 ** 64 any base is past any maximum.
         exponential: float = min(self._max, self._base * 2.0 ** min(max(attempt - 1, 0), 64))
-        return exponential + self._rng.uniform(*self._jitter)
+        backoff = exponential + self._rng.uniform(*self._jitter)
+        honoured = parse_retry_after(retry_after)
+        return backoff if honoured is None else max(honoured, backoff)
 
 
 def parse_retry_after(value: str | None) -> float | None:
